@@ -1,0 +1,70 @@
+// buildApp: the whole HTTP application as one Fastify instance. Production (main.ts) and the tests build the
+// very same app; they differ only in the Platform they hand in.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import swagger from '@fastify/swagger'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  LogController,
+  type RawServerDefault,
+} from 'fastify'
+import observability from './http/observability.js'
+import problems from './http/problems.js'
+import startingGate from './http/starting-gate.js'
+import docsRoutes from './modules/docs/routes.js'
+import metricsRoute from './modules/health/metrics-route.js'
+import healthRoutes from './modules/health/routes.js'
+import { buildInfo } from './platform/build-info.js'
+import type { Platform } from './platform/platform.js'
+
+export const BODY_LIMIT_BYTES = 1024 * 1024
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>
+
+export async function buildApp(platform: Platform): Promise<App> {
+  const app = Fastify({
+    loggerInstance: platform.log as FastifyBaseLogger,
+    // observability.ts writes the one log line per request, by path and without the query string.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('platform', platform)
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id)
+    done(null, payload)
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'POS Integration Service',
+        version: buildInfo.version,
+        description: 'Ingests POS sales, refunds, stock and catalog changes exactly once per tenant.',
+      },
+    },
+  })
+  await app.register(problems)
+  await app.register(observability)
+  await app.register(startingGate)
+
+  await app.register(healthRoutes)
+  await app.register(metricsRoute)
+  await app.register(docsRoutes)
+  return app
+}

@@ -1,0 +1,66 @@
+// `npm run db:migrate` and `npm run db:status`: the migration gate. Status exits non-zero when a migration is
+// pending or was edited after it was applied, or when src/db/schema.ts has changes no migration holds (drift).
+import { readdirSync, readFileSync } from 'node:fs'
+import { loadConfig } from '../config.js'
+import * as schema from '../db/schema.js'
+import { openDatabase } from '../platform/database.js'
+import { createLogger } from '../platform/logger.js'
+import { MIGRATIONS_FOLDER, migrate, migrationStatus } from '../platform/migrations.js'
+
+/** SQL statements a new migration would need to bring the last snapshot up to the schema in code. */
+export async function schemaDrift(folder = MIGRATIONS_FOLDER): Promise<string[]> {
+  // drizzle-kit is a development tool; load it only for this check.
+  const { generateDrizzleJson, generateMigration } = await import('drizzle-kit/api')
+  const snapshots = readdirSync(`${folder}/meta`)
+    .filter((name) => name.endsWith('_snapshot.json'))
+    .sort()
+  const last = snapshots.at(-1)
+  const previous = last ? JSON.parse(readFileSync(`${folder}/meta/${last}`, 'utf8')) : generateDrizzleJson({})
+  const current = generateDrizzleJson({ ...schema }, previous.id)
+  return generateMigration(previous, current)
+}
+
+async function run(command: string | undefined): Promise<number> {
+  if (command !== 'migrate' && command !== 'status') {
+    process.stderr.write('usage: db <migrate|status>\n')
+    return 2
+  }
+  // Only the database settings matter here; the admin token is not needed to migrate.
+  const config = loadConfig({ ...process.env, ADMIN_TOKEN: process.env.ADMIN_TOKEN ?? 'x'.repeat(16) })
+  const log = createLogger({ level: 'warn' })
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  try {
+    if (command === 'migrate') {
+      const applied = await migrate(database.db)
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n')
+      return 0
+    }
+    const status = await migrationStatus(database.db)
+    const drift = await schemaDrift()
+    for (const tag of status.applied) process.stdout.write(`applied   ${tag}\n`)
+    for (const tag of status.pending) process.stdout.write(`pending   ${tag}\n`)
+    for (const tag of status.modified)
+      process.stdout.write(`MODIFIED  ${tag} (edited after it was applied)\n`)
+    if (drift.length > 0) {
+      process.stdout.write(
+        'DRIFT     src/db/schema.ts has changes no migration holds; run npm run db:generate\n',
+      )
+      for (const statement of drift) process.stdout.write(`          ${statement.replaceAll('\n', ' ')}\n`)
+    }
+    const clean = status.pending.length === 0 && status.modified.length === 0 && drift.length === 0
+    process.stdout.write(clean ? `database (${database.mode}) is up to date\n` : 'migration gate: FAILED\n')
+    return clean ? 0 : 1
+  } finally {
+    await database.close()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run(process.argv[2]).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+      process.exit(1)
+    },
+  )
+}

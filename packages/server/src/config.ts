@@ -1,0 +1,123 @@
+// The service's settings: every one comes from an environment variable, is validated once at start-up,
+// and yields a typed, frozen Config. A bad value is reported by name with what was expected.
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface Config {
+  readonly port: number
+  readonly host: string
+  /** PostgreSQL connection string; when absent the service runs on embedded PGlite under dataDir. */
+  readonly databaseUrl: string | undefined
+  readonly dataDir: string
+  readonly redisUrl: string | undefined
+  /** Bearer token for the admin API; absent only in embedded mode, where one is generated at start. */
+  readonly adminToken: string | undefined
+  readonly logLevel: LogLevel
+  readonly readinessTimeoutMs: number
+  readonly shutdownGraceMs: number
+  readonly shutdownReadinessDelayMs: number
+  readonly metricsSnapshotPath: string | undefined
+  readonly migrateOnStart: boolean
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Reads one variable; `expected` describes a valid value for the error message. */
+interface Reader {
+  readonly env: Env
+  readonly problems: string[]
+}
+
+function raw(r: Reader, name: string): string | undefined {
+  const value = r.env[name]
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function fail(r: Reader, name: string, expected: string, got: string): undefined {
+  r.problems.push(`${name} must be ${expected} (got ${JSON.stringify(got)})`)
+  return undefined
+}
+
+function integer(r: Reader, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(r, name)
+  if (value === undefined) return fallback
+  const parsed = /^-?\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    fail(r, name, `an integer from ${min} to ${max}`, value)
+    return fallback
+  }
+  return parsed
+}
+
+function oneOf<T extends string>(r: Reader, name: string, choices: readonly T[], fallback: T): T {
+  const value = raw(r, name)
+  if (value === undefined) return fallback
+  if ((choices as readonly string[]).includes(value)) return value as T
+  fail(r, name, `one of ${choices.join(', ')}`, value)
+  return fallback
+}
+
+function boolean(r: Reader, name: string, fallback: boolean): boolean {
+  const value = raw(r, name)?.toLowerCase()
+  if (value === undefined) return fallback
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  fail(r, name, 'true or false', value)
+  return fallback
+}
+
+function url(r: Reader, name: string, protocols: readonly string[]): string | undefined {
+  const value = raw(r, name)
+  if (value === undefined) return undefined
+  let protocol: string
+  try {
+    protocol = new URL(value).protocol
+  } catch {
+    // Never echo a connection string: it may carry a password.
+    r.problems.push(
+      `${name} must be a URL with scheme ${protocols.join(' or ')} (the value given is not a URL)`,
+    )
+    return undefined
+  }
+  if (!protocols.includes(protocol)) {
+    r.problems.push(`${name} must be a URL with scheme ${protocols.join(' or ')} (got scheme ${protocol})`)
+    return undefined
+  }
+  return value
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const r: Reader = { env, problems: [] }
+  const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const adminToken = raw(r, 'ADMIN_TOKEN')
+  if (adminToken !== undefined && adminToken.length < 16) {
+    r.problems.push('ADMIN_TOKEN must be at least 16 characters long')
+  }
+  if (adminToken === undefined && raw(r, 'DATABASE_URL') !== undefined) {
+    r.problems.push('ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)')
+  }
+  const config: Config = {
+    port: integer(r, 'PORT', 3000, 0, 65535),
+    host: raw(r, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: raw(r, 'DATA_DIR') ?? './.data',
+    redisUrl: url(r, 'REDIS_URL', ['redis:', 'rediss:']),
+    adminToken,
+    logLevel: oneOf(r, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    readinessTimeoutMs: integer(r, 'READINESS_TIMEOUT_MS', 1000, 1, 60_000),
+    shutdownGraceMs: integer(r, 'SHUTDOWN_GRACE_MS', 15_000, 0, 3_600_000),
+    shutdownReadinessDelayMs: integer(r, 'SHUTDOWN_READINESS_DELAY_MS', 5000, 0, 600_000),
+    metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
+    migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems)
+  return Object.freeze(config)
+}

@@ -1,0 +1,109 @@
+// Process entry: read the config, open the database and Redis, build the app, listen, finish start-up, and
+// shut down gracefully on SIGTERM or SIGINT. Everything here is about the process, nothing about features.
+import { writeFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildApp } from './app.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
+import { requestsInFlight } from './http/observability.js'
+import { openDatabase } from './platform/database.js'
+import { TIMED_OUT, withDeadline } from './platform/deadline.js'
+import { Lifecycle } from './platform/lifecycle.js'
+import { createLogger } from './platform/logger.js'
+import { registry } from './platform/metrics.js'
+import type { Platform } from './platform/platform.js'
+import { openRedis } from './platform/redis.js'
+import { completeStartup } from './platform/startup.js'
+
+const CLOSE_TIMEOUT_MS = 5000
+
+type DrainOutcome = { outcome: 'drained' } | { outcome: 'timeout'; inFlight: number }
+
+function readConfig(): Config {
+  try {
+    return loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
+}
+
+/** Waits for in-flight requests to finish, at most graceMs; then cuts the remaining connections. */
+async function drain(app: FastifyInstance, graceMs: number): Promise<DrainOutcome> {
+  const closed = app.close()
+  if ((await withDeadline(closed, graceMs)) !== TIMED_OUT) return { outcome: 'drained' }
+  const inFlight = requestsInFlight()
+  app.server.closeAllConnections()
+  await closed
+  return { outcome: 'timeout', inFlight }
+}
+
+async function writeMetricsSnapshot(log: Logger, path: string | undefined): Promise<void> {
+  const snapshot = await registry.metrics()
+  log.info({ metrics: snapshot }, 'final metrics snapshot')
+  if (path === undefined) return
+  try {
+    await writeFile(path, snapshot)
+  } catch (err) {
+    log.error({ err }, 'could not write the metrics snapshot')
+  }
+}
+
+/** Closing a connection to a dependency that stopped answering must not keep the process alive. */
+async function closeWithin(log: Logger, ms: number, closing: (Promise<void> | undefined)[]): Promise<void> {
+  if ((await withDeadline(Promise.allSettled(closing), ms)) === TIMED_OUT)
+    log.warn({ timeoutMs: ms }, 'database or redis did not close in time')
+}
+
+async function main(): Promise<void> {
+  const config = readConfig()
+  const log = createLogger({ level: config.logLevel })
+  const lifecycle = new Lifecycle()
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
+  const platform: Platform = { config, log, database, redis, lifecycle }
+  const app = await buildApp(platform)
+  const startup = new AbortController()
+
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (!lifecycle.beginShutdown()) {
+      log.warn({ signal }, 'shutdown already in progress; signal ignored')
+      return
+    }
+    startup.abort()
+    log.info(
+      { signal, readinessDelayMs: config.shutdownReadinessDelayMs },
+      'shutdown started; readiness is 503',
+    )
+    await sleep(config.shutdownReadinessDelayMs)
+    const result = await drain(app, config.shutdownGraceMs)
+    log.info(result, result.outcome === 'drained' ? 'shutdown drained' : 'shutdown timed out')
+    await writeMetricsSnapshot(log, config.metricsSnapshotPath)
+    await closeWithin(log, CLOSE_TIMEOUT_MS, [database.close(), redis?.close()])
+    log.flush()
+    process.exit(result.outcome === 'drained' ? 0 : 1)
+  }
+  process.on('SIGTERM', (signal) => void shutdown(signal))
+  process.on('SIGINT', (signal) => void shutdown(signal))
+
+  const address = await app.listen({ port: config.port, host: config.host })
+  log.info({ address, mode: database.mode }, `listening on ${address}`)
+  try {
+    await completeStartup(platform, startup.signal)
+  } catch (err) {
+    if (startup.signal.aborted) return
+    throw err
+  }
+}
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}\n`)
+  process.exitCode = 1
+})
+
+main().catch((err: unknown) => {
+  process.stderr.write(`start-up failed: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(1)
+})

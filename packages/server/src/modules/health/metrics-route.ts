@@ -1,0 +1,16 @@
+// GET /metrics: the process registry in the Prometheus text format.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { registry } from '../../platform/metrics.js'
+
+const metricsRoute: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/metrics',
+    { config: { probe: true }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } },
+    async (_request, reply) => {
+      reply.type(registry.contentType)
+      return registry.metrics()
+    },
+  )
+}
+
+export default metricsRoute

@@ -1,0 +1,91 @@
+// The one place that owns the database connection: PostgreSQL through `pg` when DATABASE_URL is set,
+// embedded PGlite under DATA_DIR when it is not. Both yield the same Drizzle API over the same schema.
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import * as schema from '../db/schema.js'
+import { timedQuery } from './metrics.js'
+
+/** Query results as both drivers return them: an object with the rows. */
+interface RowsResultHKT extends PgQueryResultHKT {
+  type: QueryRows<this['row']>
+}
+interface QueryRows<Row> {
+  rows: Row[]
+}
+
+export type Database = PgDatabase<RowsResultHKT, typeof schema>
+export type DatabaseMode = 'postgres' | 'embedded'
+
+export interface DatabaseHandle {
+  readonly mode: DatabaseMode
+  readonly db: Database
+  /** Round trip to the server (`SELECT 1`); rejects when it is unreachable. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  readonly databaseUrl: string | undefined
+  readonly dataDir: string
+  readonly log: Logger
+  /** Upper bound on one pooled connection's wait for a free slot and on a fresh connection. */
+  readonly connectTimeoutMs?: number
+  readonly poolSize?: number
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  return options.databaseUrl === undefined
+    ? openEmbedded(options.dataDir)
+    : openPostgres(options.databaseUrl, options)
+}
+
+function openPostgres(connectionString: string, options: DatabaseOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 20,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'pos-integration-service',
+  })
+  // An idle client losing its connection emits 'error' on the pool; unhandled, it would kill the process.
+  pool.on('error', (err) =>
+    options.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
+  )
+  const db = drizzlePg(pool, { schema }) as unknown as Database
+  let closed: Promise<void> | undefined
+  return {
+    mode: 'postgres',
+    db,
+    async ping() {
+      await timedQuery('health.ping', () => pool.query('SELECT 1'))
+    },
+    close() {
+      closed ??= pool.end()
+      return closed
+    },
+  }
+}
+
+async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+  mkdirSync(dataDir, { recursive: true })
+  const client = await PGlite.create(dataDir)
+  const db = drizzlePglite(client, { schema }) as unknown as Database
+  let closed: Promise<void> | undefined
+  return {
+    mode: 'embedded',
+    db,
+    async ping() {
+      await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))
+    },
+    close() {
+      closed ??= client.closed ? Promise.resolve() : client.close()
+      return closed
+    },
+  }
+}

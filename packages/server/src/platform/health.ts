@@ -1,0 +1,40 @@
+// Dependency checks for readiness. Each check runs under its own timeout, and the timer is cleared as soon
+// as the check settles, whichever way: a readiness probe leaves nothing pending behind it.
+import { TIMED_OUT, withDeadline } from './deadline.js'
+
+export interface HealthCheck {
+  readonly name: string
+  run(): Promise<void>
+}
+
+export interface CheckResult {
+  readonly status: 'ok' | 'failed'
+  readonly latencyMs: number
+  /** Why it failed, in words safe to show to anyone: probes are public, so no host names or addresses. */
+  readonly error?: 'timeout' | 'unavailable'
+  /** The underlying error, for the log only. */
+  readonly cause?: unknown
+}
+
+export async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now()
+  try {
+    const outcome = await withDeadline(check.run(), timeoutMs)
+    if (outcome === TIMED_OUT) return { status: 'failed', latencyMs: elapsedMs(started), error: 'timeout' }
+    return { status: 'ok', latencyMs: elapsedMs(started) }
+  } catch (err) {
+    return { status: 'failed', latencyMs: elapsedMs(started), error: 'unavailable', cause: err }
+  }
+}
+
+export async function runChecks(
+  checks: readonly HealthCheck[],
+  timeoutMs: number,
+): Promise<Record<string, CheckResult>> {
+  const results = await Promise.all(checks.map((check) => runCheck(check, timeoutMs)))
+  return Object.fromEntries(checks.map((check, i) => [check.name, results[i]!]))
+}
+
+function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100
+}

@@ -1,0 +1,21 @@
+// The shared services every feature may use, created once by the process entry (or a test) and handed to
+// buildApp: configuration, logger, database, Redis and the lifecycle state.
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { DatabaseHandle } from './database.js'
+import type { Lifecycle } from './lifecycle.js'
+import type { RedisHandle } from './redis.js'
+
+export interface Platform {
+  readonly config: Config
+  readonly log: Logger
+  readonly database: DatabaseHandle
+  readonly redis: RedisHandle | undefined
+  readonly lifecycle: Lifecycle
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    platform: Platform
+  }
+}

@@ -1,0 +1,73 @@
+// Every error the API returns is an RFC 9457 problem document. Each kind of error has one entry here: a stable
+// `type` (a relative URI under /problems/ that serves its description), an HTTP status and a title.
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export const problemTypes = {
+  'bad-request': { status: 400, title: 'The request is malformed' },
+  'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  'invalid-parameters': { status: 400, title: 'A path, query or header parameter is invalid' },
+  unauthorized: { status: 401, title: 'Authentication is required' },
+  forbidden: { status: 403, title: 'The credentials do not allow this' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'method-not-allowed': { status: 405, title: 'The method is not allowed on this resource' },
+  conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
+  'validation-failed': { status: 422, title: 'The request body does not match the schema' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'internal-error': { status: 500, title: 'Internal server error' },
+  'service-unavailable': { status: 503, title: 'The service is not available right now' },
+} as const satisfies Record<string, { status: number; title: string }>
+
+export type ProblemType = keyof typeof problemTypes
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail?: string
+  instance?: string
+  [extension: string]: unknown
+}
+
+export function problemTypeUri(type: ProblemType): string {
+  return `/problems/${type}`
+}
+
+/** An error a handler throws to answer with a problem document. */
+export class ProblemError extends Error {
+  readonly status: number
+
+  constructor(
+    readonly problemType: ProblemType,
+    detail?: string,
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(detail ?? problemTypes[problemType].title)
+    this.name = 'ProblemError'
+    this.status = problemTypes[problemType].status
+  }
+
+  toBody(instance?: string): ProblemBody {
+    return problemBody(this.problemType, this.message, instance, this.extensions)
+  }
+}
+
+export function problemBody(
+  type: ProblemType,
+  detail?: string,
+  instance?: string,
+  extensions: Readonly<Record<string, unknown>> = {},
+): ProblemBody {
+  const { status, title } = problemTypes[type]
+  return {
+    ...extensions,
+    type: problemTypeUri(type),
+    title,
+    status,
+    ...(detail === undefined ? {} : { detail }),
+    ...(instance === undefined ? {} : { instance }),
+  }
+}
