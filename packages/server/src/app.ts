@@ -10,9 +10,10 @@ import Fastify, {
   LogController,
   type RawServerDefault,
 } from 'fastify'
+import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
 import problems from './http/problems.js'
-import startingGate from './http/starting-gate.js'
+import { validatorCompiler } from './http/validation.js'
 import docsRoutes from './modules/docs/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
@@ -43,6 +44,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  app.setValidatorCompiler(validatorCompiler)
   app.decorate('platform', platform)
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
@@ -61,7 +63,7 @@ export async function buildApp(platform: Platform): Promise<App> {
   })
   await app.register(problems)
   await app.register(observability)
-  await app.register(startingGate)
+  await app.register(lifecycleGate)
 
   await app.register(healthRoutes)
   await app.register(metricsRoute)

@@ -32,6 +32,7 @@ function readConfig(): Config {
 
 /** Waits for in-flight requests to finish, at most graceMs; then cuts the remaining connections. */
 async function drain(app: FastifyInstance, graceMs: number): Promise<DrainOutcome> {
+  app.log.info({ inFlight: requestsInFlight(), graceMs }, 'no longer accepting connections; draining')
   const closed = app.close()
   if ((await withDeadline(closed, graceMs)) !== TIMED_OUT) return { outcome: 'drained' }
   const inFlight = requestsInFlight()

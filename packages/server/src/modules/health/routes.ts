@@ -85,8 +85,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const shown = Object.fromEntries(
           Object.entries(results).map(([name, { cause: _cause, ...shownResult }]) => [name, shownResult]),
         )
-        if (failed.length === 0 && lifecycle.phase === 'started')
-          return { status: 'ready' as const, checks: shown }
+        // A probe that began while ready reports what it found, even if shutdown began meanwhile.
+        if (failed.length === 0) return { status: 'ready' as const, checks: shown }
         for (const name of failed) {
           request.log.warn({ check: name, err: results[name]?.cause }, 'readiness check failed')
         }

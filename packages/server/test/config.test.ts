@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+describe('configuration', () => {
+  it('defaults to embedded mode on port 3000 with the documented settings', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      dataDir: './.data',
+      redisUrl: undefined,
+      logLevel: 'info',
+      shutdownGraceMs: 15_000,
+      migrateOnStart: true,
+    })
+  })
+
+  it('reads every variable from the environment', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://u@db:5432/pos',
+      REDIS_URL: 'redis://cache:6379',
+      ADMIN_TOKEN: 'a-long-enough-admin-token',
+      LOG_LEVEL: 'warn',
+      READINESS_TIMEOUT_MS: '250',
+      SHUTDOWN_GRACE_MS: '2000',
+      SHUTDOWN_READINESS_DELAY_MS: '0',
+      METRICS_SNAPSHOT_PATH: '/tmp/metrics.prom',
+      MIGRATE_ON_START: 'false',
+    })
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://u@db:5432/pos',
+      redisUrl: 'redis://cache:6379',
+      logLevel: 'warn',
+      readinessTimeoutMs: 250,
+      shutdownGraceMs: 2000,
+      shutdownReadinessDelayMs: 0,
+      metricsSnapshotPath: '/tmp/metrics.prom',
+      migrateOnStart: false,
+    })
+  })
+
+  it('names each bad variable and what it expects', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      SHUTDOWN_GRACE_MS: '-1',
+      MIGRATE_ON_START: 'maybe',
+    })
+    expect(problems).toEqual([
+      'PORT must be an integer from 0 to 65535 (got "eighty")',
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+      'SHUTDOWN_GRACE_MS must be an integer from 0 to 3600000 (got "-1")',
+      'MIGRATE_ON_START must be true or false (got "maybe")',
+    ])
+  })
+
+  it('requires ADMIN_TOKEN in PostgreSQL mode', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://u@db/pos' })).toEqual([
+      'ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)',
+    ])
+    expect(problemsOf({ ADMIN_TOKEN: 'short' })).toEqual(['ADMIN_TOKEN must be at least 16 characters long'])
+  })
+
+  it('never echoes a connection string, which may hold a password', () => {
+    const problems = problemsOf({ DATABASE_URL: 'mysql://user:hunter2@db/pos', ADMIN_TOKEN: 'x'.repeat(16) })
+    expect(problems).toEqual([
+      'DATABASE_URL must be a URL with scheme postgres: or postgresql: (got scheme mysql:)',
+    ])
+    expect(problems.join()).not.toContain('hunter2')
+    expect(problemsOf({ REDIS_URL: 'not a url with secret' }).join()).not.toContain('secret')
+  })
+})

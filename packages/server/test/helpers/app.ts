@@ -1,0 +1,91 @@
+// Builds the very app production runs, against a fresh PostgreSQL database (and the real Redis when asked),
+// with its log lines captured so tests can read them.
+import { Writable } from 'node:stream'
+import { type App, buildApp } from '../../src/app.js'
+import { type Config, loadConfig } from '../../src/config.js'
+import { openDatabase } from '../../src/platform/database.js'
+import { Lifecycle } from '../../src/platform/lifecycle.js'
+import { createLogger } from '../../src/platform/logger.js'
+import type { Platform } from '../../src/platform/platform.js'
+import { openRedis } from '../../src/platform/redis.js'
+import { completeStartup } from '../../src/platform/startup.js'
+import { createTestDatabase, type TestDatabase } from './database.js'
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+
+/** Log lines written by the app, parsed. */
+export class CapturedLogs extends Writable {
+  readonly lines: Record<string, unknown>[] = []
+  readonly raw: string[] = []
+
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue
+      this.raw.push(line)
+      this.lines.push(JSON.parse(line) as Record<string, unknown>)
+    }
+    done()
+  }
+
+  text(): string {
+    return this.raw.join('\n')
+  }
+}
+
+export interface TestApp {
+  readonly app: App
+  readonly platform: Platform
+  readonly config: Config
+  readonly database: TestDatabase
+  readonly logs: CapturedLogs
+  /** Completes once start-up has finished (it runs in the background, as in production). */
+  readonly started: Promise<void>
+  close(): Promise<void>
+}
+
+export interface TestAppOptions {
+  readonly redis?: boolean
+  readonly env?: Record<string, string>
+  /** Wait for start-up before returning (default true). */
+  readonly waitForStartup?: boolean
+  /** Extra routes a test needs to exercise a request-level plugin; added before the app is ready. */
+  readonly routes?: (app: App) => void
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase()
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'debug',
+    ...(options.redis ? { REDIS_URL } : {}),
+    ...options.env,
+  })
+  const logs = new CapturedLogs()
+  const log = createLogger({ level: config.logLevel, destination: logs })
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  const redis = config.redisUrl ? openRedis(config.redisUrl, log) : undefined
+  const platform: Platform = { config, log, database: db, redis, lifecycle: new Lifecycle() }
+  const app = await buildApp(platform)
+  options.routes?.(app)
+  await app.ready()
+  const aborted = new AbortController()
+  const started = completeStartup(platform, aborted.signal)
+  started.catch(() => undefined)
+  if (options.waitForStartup ?? true) await started
+  return {
+    app,
+    platform,
+    config,
+    database,
+    logs,
+    started,
+    async close() {
+      aborted.abort()
+      await app.close()
+      await Promise.allSettled([db.close(), redis?.close()])
+      await database.drop()
+    },
+  }
+}

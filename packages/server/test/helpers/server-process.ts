@@ -1,0 +1,72 @@
+// The real server as a child process (src/main.ts through tsx), with its log lines collected as they come.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+const serverDir = new URL('../../', import.meta.url).pathname
+
+export interface ServerProcess {
+  readonly child: ChildProcess
+  readonly lines: Record<string, unknown>[]
+  readonly stderr: () => string
+  /** Resolves with the first log line the predicate accepts. */
+  waitForLine(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>
+  url(): Promise<string>
+  kill(): void
+}
+
+export function startServerProcess(env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: serverDir,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: Record<string, unknown>[] = []
+  let stderr = ''
+  let partial = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8')
+    const complete = partial.split('\n')
+    partial = complete.pop() ?? ''
+    for (const line of complete) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>)
+  })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8')
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  let exitCode: number | null | undefined
+  void exited.then((code) => {
+    exitCode = code
+  })
+
+  async function waitForLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = lines.find(predicate)
+      if (found) return found
+      if (exitCode !== undefined)
+        throw new Error(`server exited (${exitCode}) before the line came: ${stderr}`)
+      if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms: ${stderr}`)
+      await sleep(20)
+    }
+  }
+
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    waitForLine,
+    exited,
+    async url() {
+      const line = await waitForLine((l) => typeof l.address === 'string')
+      return line.address as string
+    },
+    kill() {
+      if (exitCode === undefined) child.kill('SIGKILL')
+    },
+  }
+}

@@ -1,0 +1,49 @@
+// A TCP proxy in front of a real server that can hold back the server's answers: a dependency that has
+// become slow, for tests of what in-flight requests do meanwhile.
+import { connect, createServer, type Server, type Socket } from 'node:net'
+
+export interface StallProxy {
+  readonly port: number
+  /** From now on, answers from the server are held until release(). */
+  stall(): void
+  release(): void
+  close(): Promise<void>
+}
+
+export async function startStallProxy(target: { host: string; port: number }): Promise<StallProxy> {
+  let stalled = false
+  const held: (() => void)[] = []
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host)
+    sockets.add(client).add(upstream)
+    client.on('data', (chunk) => upstream.write(chunk))
+    upstream.on('data', (chunk) => {
+      if (stalled) held.push(() => client.write(chunk))
+      else client.write(chunk)
+    })
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('close', end).on('error', end)
+    upstream.on('close', end).on('error', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('proxy has no port')
+  return {
+    port: address.port,
+    stall() {
+      stalled = true
+    },
+    release() {
+      stalled = false
+      for (const write of held.splice(0)) write()
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

@@ -1,0 +1,127 @@
+import { Type } from '@fastify/type-provider-typebox'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BODY_LIMIT_BYTES } from '../../src/app.js'
+import { problemTypes } from '../../src/platform/problems.js'
+import { startTestApp, type TestApp } from '../helpers/app.js'
+
+describe('errors are problem documents', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await startTestApp({
+      routes: (app) => {
+        app.post(
+          '/test/items',
+          {
+            schema: {
+              querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
+              body: Type.Object({ items: Type.Array(Type.Object({ sku: Type.String({ minLength: 1 }) })) }),
+            },
+          },
+          async () => ({ ok: true }),
+        )
+      },
+    })
+  })
+  afterAll(() => t.close())
+
+  function expectProblem(
+    res: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+    status: number,
+    type: string,
+  ) {
+    expect(res.statusCode).toBe(status)
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+    expect(res.json()).toMatchObject({ type: `/problems/${type}`, status, title: expect.any(String) })
+  }
+
+  it('answers an unknown route with a 404 problem', async () => {
+    const res = await t.app.inject('/v1/nothing-here?x=1')
+    expectProblem(res, 404, 'not-found')
+    expect(res.json()).toMatchObject({
+      detail: 'No route GET /v1/nothing-here',
+      instance: '/v1/nothing-here',
+    })
+  })
+
+  it('answers malformed JSON with 400', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/items',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"items": [',
+    })
+    expectProblem(res, 400, 'malformed-json')
+  })
+
+  it('answers an empty JSON body with 400', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/items',
+      headers: { 'content-type': 'application/json' },
+      payload: '',
+    })
+    expectProblem(res, 400, 'malformed-json')
+  })
+
+  it('answers a body that breaks the schema with 422 naming the field', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/items',
+      payload: { items: [{ sku: 'a' }, { sku: '' }] },
+    })
+    expectProblem(res, 422, 'validation-failed')
+    expect(res.json()).toMatchObject({
+      detail: expect.stringContaining('/items/1/sku'),
+      errors: [{ location: 'body', pointer: '/items/1/sku' }],
+    })
+    const missing = await t.app.inject({ method: 'POST', url: '/test/items', payload: {} })
+    expect(missing.json()).toMatchObject({ errors: [{ pointer: '/items' }] })
+  })
+
+  it('does not coerce types in a JSON body', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/test/items', payload: { items: [{ sku: 5 }] } })
+    expectProblem(res, 422, 'validation-failed')
+    expect(res.json()).toMatchObject({ errors: [{ pointer: '/items/0/sku' }] })
+  })
+
+  it('answers a bad query parameter with 400', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/test/items?limit=0', payload: { items: [] } })
+    expectProblem(res, 400, 'invalid-parameters')
+    expect(res.json()).toMatchObject({ errors: [{ location: 'querystring', pointer: '/limit' }] })
+  })
+
+  it('answers an unsupported content type with 415', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/items',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<items/>',
+    })
+    expectProblem(res, 415, 'unsupported-media-type')
+  })
+
+  it('answers a body over the limit with 413', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/items',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ items: [{ sku: 'x'.repeat(BODY_LIMIT_BYTES) }] }),
+    })
+    expectProblem(res, 413, 'payload-too-large')
+  })
+
+  it('describes every problem type at its type URI', async () => {
+    for (const [type, { status, title }] of Object.entries(problemTypes)) {
+      const res = await t.app.inject(`/problems/${type}`)
+      expect(res.statusCode).toBe(200)
+      expect(res.json()).toEqual({ type: `/problems/${type}`, status, title })
+    }
+    expectProblem(await t.app.inject('/problems/no-such-type'), 404, 'not-found')
+  })
+
+  it('publishes an OpenAPI document', async () => {
+    const res = await t.app.inject('/openapi.json')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ openapi: '3.1.0', paths: { '/readyz': expect.any(Object) } })
+  })
+})

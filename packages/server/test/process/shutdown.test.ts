@@ -1,0 +1,157 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ADMIN_TOKEN } from '../helpers/app.js'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
+import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
+
+/** Waits until the server has `count` requests in flight besides the /metrics request asking. */
+async function untilInFlight(url: string, count: number): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const match = /^http_requests_in_flight (\d+)$/m.exec(text)
+    if (Number(match?.[1]) === count + 1) return
+    await sleep(10)
+  }
+}
+
+/** Whether a new TCP connection to the server is accepted. */
+function acceptsConnections(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+describe('graceful shutdown of the real server process', () => {
+  let database: TestDatabase
+  let proxy: StallProxy
+  let server: ServerProcess | undefined
+  const snapshotPath = join(mkdtempSync(join(tmpdir(), 'pos-shutdown-')), 'metrics.prom')
+
+  beforeEach(async () => {
+    database = await createTestDatabase()
+    // The server reaches PostgreSQL through a proxy the test can stall: a database that has become slow.
+    proxy = await startStallProxy({ host: '127.0.0.1', port: 5432 })
+  })
+  afterEach(async () => {
+    server?.kill()
+    await proxy.close()
+    await database.drop()
+  })
+
+  function start(env: Record<string, string>): ServerProcess {
+    const url = new URL(database.url)
+    url.port = String(proxy.port)
+    server = startServerProcess({
+      DATABASE_URL: url.toString(),
+      ADMIN_TOKEN,
+      SHUTDOWN_READINESS_DELAY_MS: '300',
+      METRICS_SNAPSHOT_PATH: snapshotPath,
+      ...env,
+    })
+    return server
+  }
+
+  async function startedAt(s: ServerProcess): Promise<string> {
+    const url = await s.url()
+    await s.waitForLine((l) => l.msg === 'start-up complete')
+    return url
+  }
+
+  it('drains in-flight requests to 2xx, refuses new connections, writes the snapshot and exits 0', async () => {
+    const s = start({ SHUTDOWN_GRACE_MS: '10000', READINESS_TIMEOUT_MS: '20000' })
+    const url = await startedAt(s)
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
+
+    proxy.stall()
+    const inFlight = [fetch(`${url}/readyz`), fetch(`${url}/health/ready`)]
+    await untilInFlight(url, 2)
+    s.child.kill('SIGTERM')
+    await s.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
+    // A second signal does not start a second shutdown.
+    s.child.kill('SIGTERM')
+    await s.waitForLine((l) => l.msg === 'shutdown already in progress; signal ignored')
+
+    // After the readiness delay the listener is closed: new connections are refused.
+    await s.waitForLine((l) => l.msg === 'no longer accepting connections; draining')
+    expect(await acceptsConnections(url)).toBe(false)
+
+    proxy.release()
+    const statuses = await Promise.all(inFlight.map(async (r) => (await r).status))
+    expect(statuses).toEqual([200, 200])
+    expect(await s.exited).toBe(0)
+    expect(s.lines.filter((l) => l.msg === 'shutdown started; readiness is 503')).toHaveLength(1)
+    expect(s.lines.find((l) => l.msg === 'shutdown drained')).toMatchObject({ outcome: 'drained' })
+    expect(s.lines.find((l) => l.msg === 'final metrics snapshot')).toBeDefined()
+    const snapshot = readFileSync(snapshotPath, 'utf8')
+    expect(snapshot).toMatch(/http_requests_total\{method="GET",route="\/readyz",status_code="200"\} [1-9]/)
+  })
+
+  it('answers readiness 503 during the readiness delay while still serving', async () => {
+    const s = start({ SHUTDOWN_READINESS_DELAY_MS: '3000' })
+    const url = await startedAt(s)
+    s.child.kill('SIGTERM')
+    await s.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
+    expect((await fetch(`${url}/readyz`)).status).toBe(503)
+    expect((await fetch(`${url}/livez`)).status).toBe(200)
+    expect(await s.exited).toBe(0)
+  })
+
+  it('gives up after SHUTDOWN_GRACE_MS, reports the stuck requests and exits 1', async () => {
+    const s = start({ SHUTDOWN_GRACE_MS: '500', READINESS_TIMEOUT_MS: '60000' })
+    const url = await startedAt(s)
+    proxy.stall()
+    const stuck = fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 'connection closed',
+    )
+    await untilInFlight(url, 1)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(1)
+    expect(await stuck).toBe('connection closed')
+    expect(s.lines.find((l) => l.msg === 'shutdown timed out')).toMatchObject({
+      outcome: 'timeout',
+      inFlight: 1,
+    })
+    expect(existsSync(snapshotPath)).toBe(true)
+  })
+})
+
+describe('start-up of the real server process', () => {
+  it('stops with one clear message and exit code 1 on a bad setting, without a stack trace', async () => {
+    const s = startServerProcess({ PORT: 'eighty', LOG_LEVEL: 'loud' })
+    expect(await s.exited).toBe(1)
+    expect(s.stderr()).toBe(
+      'Invalid configuration:\n' +
+        '  - PORT must be an integer from 0 to 65535 (got "eighty")\n' +
+        '  - LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")\n',
+    )
+  })
+
+  it('starts on the embedded database with no other set-up', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pos-embedded-'))
+    const s = startServerProcess({ DATA_DIR: dataDir, SHUTDOWN_READINESS_DELAY_MS: '0' })
+    try {
+      const url = await s.url()
+      await s.waitForLine((l) => l.msg === 'start-up complete', 60_000)
+      expect((await fetch(`${url}/startupz`)).status).toBe(200)
+      expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({
+        mode: { database: 'embedded', redis: 'in-process' },
+      })
+      s.child.kill('SIGTERM')
+      expect(await s.exited).toBe(0)
+    } finally {
+      s.kill()
+    }
+  }, 90_000)
+})
