@@ -10,6 +10,7 @@ import Fastify, {
   LogController,
   type RawServerDefault,
 } from 'fastify'
+import auth from './http/auth.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
 import problems from './http/problems.js'
@@ -17,6 +18,7 @@ import { validatorCompiler } from './http/validation.js'
 import docsRoutes from './modules/docs/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
+import { TenantsService } from './modules/tenants/service.js'
 import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
 
@@ -64,6 +66,10 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(problems)
   await app.register(observability)
   await app.register(lifecycleGate)
+
+  // Application services, shared by the feature modules.
+  app.decorate('tenants', new TenantsService(platform.database.db))
+  await app.register(auth)
 
   await app.register(healthRoutes)
   await app.register(metricsRoute)

@@ -1,10 +1,240 @@
 // The one schema definition: every table, column and index the service stores. drizzle-kit generates the
-// SQL migrations in ../../drizzle from this file, and `db:status` fails when the two disagree.
+// SQL migrations in ../../drizzle/ from this file, and `db:status` fails when the two disagree.
 import { sql } from 'drizzle-orm'
-import { pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  bigserial,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core'
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const tenantId = () =>
+  uuid('tenant_id')
+    .notNull()
+    .references(() => tenants.id, { onDelete: 'cascade' })
+/** Money in minor units; JavaScript numbers hold them exactly up to 2^53. */
+const money = (name: string) => bigint(name, { mode: 'number' })
+/** Quantities may be fractional (weighed goods). */
+const quantity = (name: string) => numeric(name, { precision: 20, scale: 6 })
+
+/** The 64-bit id of the transaction that wrote a row; orders the change feed by commit visibility. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' })
+
+export const SOURCE_KINDS = ['sdk', 'custom', 'square', 'shopify'] as const
+export type SourceKind = (typeof SOURCE_KINDS)[number]
+export const SCOPES = ['ingest', 'read', 'write'] as const
+export type Scope = (typeof SCOPES)[number]
 
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
   name: text('name').notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  createdAt: createdAt(),
 })
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    tenantId: tenantId(),
+    name: text('name').notNull(),
+    /** The public start of the key, for lookup; the key itself is never stored. */
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the whole key, hex. Keys carry 192 random bits, so a fast hash is enough. */
+    keyHash: text('key_hash').notNull(),
+    scopes: text('scopes').array().notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [uniqueIndex('api_keys_prefix_key').on(t.prefix), index('api_keys_tenant_idx').on(t.tenantId)],
+)
+
+export const sources = pgTable(
+  'sources',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    tenantId: tenantId(),
+    /** The slug used in ingest URLs: POST /v1/ingest/:source. */
+    name: text('name').notNull(),
+    kind: text('kind', { enum: SOURCE_KINDS }).notNull(),
+    /** Active HMAC secrets, newest first; two during a rotation. Empty: requests need no signature. */
+    signingSecrets: text('signing_secrets').array().notNull().default(sql`'{}'::text[]`),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('sources_tenant_name_key').on(t.tenantId, t.name),
+    check('sources_kind_check', sql`${t.kind} IN ('sdk', 'custom', 'square', 'shopify')`),
+  ],
+)
+
+export const stores = pgTable(
+  'stores',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    tenantId: tenantId(),
+    /** The tenant's own store code, as the POS sends it. */
+    code: text('code').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('stores_tenant_code_key').on(t.tenantId, t.code)],
+)
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: tenantId(),
+    key: text('key').notNull(),
+    /** SHA-256 of the source and the raw body: a replay must be byte-for-byte the same request. */
+    fingerprint: text('fingerprint').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.key] }),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+  ],
+)
+
+/** The immutable log of every event stored, in the order it became visible. */
+export const events = pgTable(
+  'events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    /** Null for changes made through the API itself (product writes). */
+    sourceId: uuid('source_id').references(() => sources.id, { onDelete: 'set null' }),
+    sourceName: text('source_name').notNull(),
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    payload: jsonb('payload').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
+  },
+  (t) => [
+    uniqueIndex('events_tenant_source_event_key').on(t.tenantId, t.sourceName, t.eventId),
+    index('events_feed_idx').on(t.tenantId, t.txId, t.seq),
+  ],
+)
+
+export const products = pgTable(
+  'products',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    sku: text('sku').notNull(),
+    name: text('name').notNull(),
+    priceAmount: money('price_amount').notNull(),
+    currency: text('currency').notNull(),
+    barcode: text('barcode'),
+    /** Set by product.deleted; a later product.upserted brings the product back. */
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+    /** When the change now shown happened at the POS: an older change arriving late does not overwrite it. */
+    changedAt: timestamp('changed_at', { withTimezone: true, mode: 'date' }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('products_tenant_sku_key').on(t.tenantId, t.sku),
+    index('products_tenant_barcode_idx').on(t.tenantId, t.barcode),
+  ],
+)
+
+export const stockLevels = pgTable(
+  'stock_levels',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    storeId: uuid('store_id')
+      .notNull()
+      .references(() => stores.id, { onDelete: 'cascade' }),
+    sku: text('sku').notNull(),
+    onHand: quantity('on_hand').notNull(),
+    /** Time of the latest physical count; adjustments that happened before it are already in it. */
+    countedAt: timestamp('counted_at', { withTimezone: true, mode: 'date' }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('stock_levels_tenant_store_sku_key').on(t.tenantId, t.storeId, t.sku)],
+)
+
+/** Every inventory.adjusted delta, so that a count arriving late can add the moves made after it. */
+export const stockMovements = pgTable(
+  'stock_movements',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    storeId: uuid('store_id')
+      .notNull()
+      .references(() => stores.id, { onDelete: 'cascade' }),
+    sku: text('sku').notNull(),
+    delta: quantity('delta').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('stock_movements_lookup_idx').on(t.tenantId, t.storeId, t.sku, t.occurredAt)],
+)
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    /** The order id the POS sent. */
+    orderId: text('order_id').notNull(),
+    storeId: uuid('store_id')
+      .notNull()
+      .references(() => stores.id, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    /** The POS's version of the order, when it sends one; a lower version never overwrites a higher. */
+    version: bigint('version', { mode: 'number' }),
+    currency: text('currency').notNull(),
+    totalAmount: money('total_amount').notNull(),
+    /** When the state now shown happened at the POS. */
+    changedAt: timestamp('changed_at', { withTimezone: true, mode: 'date' }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('orders_tenant_order_key').on(t.tenantId, t.orderId),
+    index('orders_tenant_updated_idx').on(t.tenantId, t.updatedAt),
+  ],
+)
+
+export const orderLineItems = pgTable(
+  'order_line_items',
+  {
+    orderPk: bigint('order_pk', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    sku: text('sku').notNull(),
+    quantity: quantity('quantity').notNull(),
+    unitPriceAmount: money('unit_price_amount').notNull(),
+    currency: text('currency').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderPk, t.position] })],
+)
+
+export const refunds = pgTable(
+  'refunds',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    orderId: text('order_id').notNull(),
+    refundId: text('refund_id').notNull(),
+    amount: money('amount').notNull(),
+    currency: text('currency').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('refunds_tenant_order_refund_key').on(t.tenantId, t.orderId, t.refundId)],
+)
