@@ -18,11 +18,12 @@ import { validatorCompiler } from './http/validation.js'
 import docsRoutes from './modules/docs/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
+import idempotencyReaper from './modules/ingest/reaper.js'
+import ingestRoutes from './modules/ingest/routes.js'
+import { IngestService } from './modules/ingest/service.js'
 import { TenantsService } from './modules/tenants/service.js'
 import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
-
-export const BODY_LIMIT_BYTES = 1024 * 1024
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -39,11 +40,8 @@ export async function buildApp(platform: Platform): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    bodyLimit: BODY_LIMIT_BYTES,
+    bodyLimit: platform.config.bodyLimitBytes,
     return503OnClosing: true,
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -69,10 +67,19 @@ export async function buildApp(platform: Platform): Promise<App> {
 
   // Application services, shared by the feature modules.
   app.decorate('tenants', new TenantsService(platform.database.db))
+  app.decorate(
+    'ingest',
+    new IngestService(platform.database.db, platform.log, {
+      // PGlite has one connection; PostgreSQL overlaps a few group commits.
+      concurrency: platform.database.mode === 'embedded' ? 1 : 4,
+    }),
+  )
   await app.register(auth)
 
   await app.register(healthRoutes)
   await app.register(metricsRoute)
   await app.register(docsRoutes)
+  await app.register(ingestRoutes)
+  await app.register(idempotencyReaper)
   return app
 }

@@ -19,6 +19,10 @@ export interface Config {
   readonly shutdownReadinessDelayMs: number
   readonly metricsSnapshotPath: string | undefined
   readonly migrateOnStart: boolean
+  /** Largest request body accepted, in bytes; larger ones get 413. */
+  readonly bodyLimitBytes: number
+  /** How long idempotency keys are kept at least; POS devices may sync days late. */
+  readonly idempotencyTtlHours: number
 }
 
 export class ConfigError extends Error {
@@ -30,7 +34,7 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>
 
-/** Reads one variable; `expected` describes a valid value for the error message. */
+/** The environment being read, and the problems found so far. */
 interface Reader {
   readonly env: Env
   readonly problems: string[]
@@ -117,6 +121,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownReadinessDelayMs: integer(r, 'SHUTDOWN_READINESS_DELAY_MS', 5000, 0, 600_000),
     metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
+    bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

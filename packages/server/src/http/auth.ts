@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
+import type { IngestService } from '../modules/ingest/service.js'
 import { sameSecret } from '../modules/tenants/api-keys.js'
 import type { Principal, TenantsService } from '../modules/tenants/service.js'
 import { ProblemError } from '../platform/problems.js'
@@ -18,6 +19,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     tenants: TenantsService
+    ingest: IngestService
   }
 }
 

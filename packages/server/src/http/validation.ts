@@ -1,7 +1,7 @@
 // Request validation. Query strings, params and headers arrive as text, so their values are coerced to the
 // schema's types; a JSON body is already typed, so it is validated strictly: "100" is not the integer 100.
 
-import { Ajv } from 'ajv'
+import { Ajv, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
 
@@ -25,3 +25,8 @@ const parameterAjv = createAjv(true)
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? bodyAjv : parameterAjv).compile(schema as object)
+
+/** Compiles a schema for a JSON document validated outside a route, as strictly as a request body. */
+export function compileBodyValidator(schema: object): ValidateFunction {
+  return bodyAjv.compile(schema)
+}

@@ -37,6 +37,41 @@ export const dbQueryDuration = new Histogram({
   registers,
 })
 
+export const ingestEventsTotal = new Counter({
+  name: 'ingest_events_total',
+  help: 'Events received on ingest, by outcome: accepted, duplicate or rejected',
+  labelNames: ['source', 'type', 'outcome'] as const,
+  registers,
+})
+
+export const ingestDedupTotal = new Counter({
+  name: 'ingest_dedup_total',
+  help: 'Ingest requests answered as replays of an earlier request with the same Idempotency-Key',
+  labelNames: ['tenant', 'source'] as const,
+  registers,
+})
+
+export const ingestBatchSize = new Histogram({
+  name: 'ingest_batch_size',
+  help: 'Events per ingest request',
+  buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
+  registers,
+})
+
+export const ingestDuration = new Histogram({
+  name: 'ingest_duration_seconds',
+  help: 'Time from an ingest request being handed to the write path until its data is durable',
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers,
+})
+
+export const groupCommitSize = new Histogram({
+  name: 'ingest_group_commit_requests',
+  help: 'Requests that shared one transaction and commit',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  registers,
+})
+
 const buildInfoGauge = new Gauge({
   name: 'build_info',
   help: 'Build of the running service; the value is always 1',

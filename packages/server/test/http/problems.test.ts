@@ -1,6 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BODY_LIMIT_BYTES } from '../../src/app.js'
 import { problemTypes } from '../../src/platform/problems.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
 
@@ -105,7 +104,7 @@ describe('errors are problem documents', () => {
       method: 'POST',
       url: '/test/items',
       headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ items: [{ sku: 'x'.repeat(BODY_LIMIT_BYTES) }] }),
+      payload: JSON.stringify({ items: [{ sku: 'x'.repeat(t.config.bodyLimitBytes) }] }),
     })
     expectProblem(res, 413, 'payload-too-large')
   })

@@ -1,0 +1,154 @@
+// Ingest decides what happens to a request: each one is stored exactly once, with its events and their
+// projections, atomically. Requests go through a group committer, so concurrent requests share a transaction
+// and its commit; a request whose data the database refuses is retried alone, so it never fails its
+// neighbours. Deadlocks between replicas are retried a bounded number of times.
+import type { Logger } from 'pino'
+import type { Database } from '../../platform/database.js'
+import { GroupCommitter } from '../../platform/group-commit.js'
+import {
+  groupCommitSize,
+  ingestBatchSize,
+  ingestDedupTotal,
+  ingestDuration,
+  ingestEventsTotal,
+} from '../../platform/metrics.js'
+import { IngestRepository, type IngestRequest, type WriteOutcome } from './repository.js'
+
+export type { IngestRequest } from './repository.js'
+
+export type IngestResult =
+  | { readonly kind: 'created'; readonly acceptedIds: string[]; readonly duplicateIds: string[] }
+  | { readonly kind: 'replayed' }
+  | { readonly kind: 'key-reused' }
+  /** The database refused the request's data (a value it cannot store); nothing of it was written. */
+  | { readonly kind: 'rejected'; readonly detail: string }
+
+type BatchOutcome =
+  | WriteOutcome
+  | { readonly kind: 'rejected'; readonly detail: string }
+  | { readonly kind: 'failed'; readonly error: unknown }
+
+const MAX_ATTEMPTS = 3
+const MAX_EVENTS_PER_COMMIT = 5000
+/** SQLSTATEs of a transaction that lost a race and may simply be run again: serialization failure, deadlock. */
+const RETRYABLE = new Set(['40001', '40P01'])
+
+/** The SQLSTATE of a database error, looking through the wrappers drivers and Drizzle put around it. */
+export function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  }
+  return undefined
+}
+
+/** Class 22, data exception: the value itself cannot be stored (e.g. a NUL character in text). */
+function isDataError(err: unknown): boolean {
+  return sqlState(err)?.startsWith('22') ?? false
+}
+
+export interface IngestServiceOptions {
+  /** Transactions written at the same time; each holds one connection. */
+  readonly concurrency: number
+}
+
+export class IngestService {
+  readonly #repository = new IngestRepository()
+  readonly #committer: GroupCommitter<IngestRequest, BatchOutcome>
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    options: IngestServiceOptions,
+  ) {
+    const write = (batch: IngestRequest[]) => {
+      groupCommitSize.observe(batch.length)
+      return this.#writeBatch(batch)
+    }
+    this.#committer = new GroupCommitter(write, {
+      concurrency: options.concurrency,
+      maxWeight: MAX_EVENTS_PER_COMMIT,
+      weight: (request) => request.events.length,
+      exclusiveKey: (request) =>
+        request.idempotencyKey === undefined
+          ? undefined
+          : `${request.tenantId}\u0000${request.idempotencyKey}`,
+    })
+  }
+
+  async record(request: IngestRequest): Promise<IngestResult> {
+    const endTimer = ingestDuration.startTimer()
+    ingestBatchSize.observe(request.events.length)
+    const outcome = await this.#committer.submit(request)
+    endTimer()
+    if (outcome.kind === 'failed') throw outcome.error
+    this.#count(request, outcome)
+    return outcome
+  }
+
+  /** Deletes idempotency keys older than the TTL; returns how many went. */
+  async reapIdempotencyKeys(ttlHours: number, now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - ttlHours * 3_600_000)
+    let total = 0
+    for (;;) {
+      const deleted = await this.#repository.deleteIdempotencyKeysBefore(this.db, cutoff)
+      total += deleted
+      if (deleted === 0) return total
+    }
+  }
+
+  #count(request: IngestRequest, outcome: IngestResult): void {
+    const source = request.sourceName
+    if (outcome.kind === 'replayed') {
+      ingestDedupTotal.inc({ tenant: request.tenantId, source })
+      return
+    }
+    if (outcome.kind === 'key-reused') return
+    const counts = new Map<string, number>()
+    const add = (type: string, result: string) => {
+      const key = `${type}|${result}`
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+    }
+    if (outcome.kind === 'rejected') {
+      for (const event of request.events) add(event.type, 'rejected')
+    } else {
+      const duplicates = new Set(outcome.duplicateIds)
+      for (const event of request.events) add(event.type, duplicates.has(event.id) ? 'duplicate' : 'accepted')
+    }
+    for (const [key, n] of counts) {
+      const [type, result] = key.split('|') as [string, string]
+      ingestEventsTotal.inc({ source, type, outcome: result }, n)
+    }
+  }
+
+  async #writeBatch(batch: IngestRequest[]): Promise<BatchOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((tx) => this.#repository.writeBatch(tx, batch))
+      } catch (err) {
+        if (RETRYABLE.has(sqlState(err) ?? '') && attempt < MAX_ATTEMPTS) {
+          this.log.warn(
+            { sqlState: sqlState(err), attempt, requests: batch.length },
+            'ingest transaction retried',
+          )
+          continue
+        }
+        if (batch.length > 1) return this.#writeEachAlone(batch)
+        if (isDataError(err)) {
+          return [{ kind: 'rejected', detail: 'The database cannot store a value in this request' }]
+        }
+        return [{ kind: 'failed', error: err }]
+      }
+    }
+  }
+
+  /** After a shared transaction failed: each request in its own, so only the culprit fails. */
+  async #writeEachAlone(batch: IngestRequest[]): Promise<BatchOutcome[]> {
+    const outcomes: BatchOutcome[] = []
+    for (const request of batch) {
+      const [outcome] = await this.#writeBatch([request])
+      outcomes.push(outcome!)
+    }
+    return outcomes
+  }
+}

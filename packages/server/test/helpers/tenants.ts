@@ -1,0 +1,39 @@
+// Test fixtures for tenants: rows written straight into the database, so tests of one feature do not
+// depend on the admin API.
+import { apiKeys, SCOPES, type Scope, sources, tenants } from '../../src/db/schema.js'
+import { generateApiKey } from '../../src/modules/tenants/api-keys.js'
+import type { Database } from '../../src/platform/database.js'
+
+export interface TenantFixture {
+  readonly tenantId: string
+  /** A key with every scope. */
+  readonly key: string
+  readonly sourceName: string
+}
+
+export async function createTenant(
+  db: Database,
+  options: { name?: string; source?: string; signingSecrets?: string[] } = {},
+): Promise<TenantFixture> {
+  const [tenant] = await db
+    .insert(tenants)
+    .values({ name: options.name ?? 'Test tenant' })
+    .returning()
+  const sourceName = options.source ?? 'pos'
+  await db.insert(sources).values({
+    tenantId: tenant!.id,
+    name: sourceName,
+    kind: 'sdk',
+    signingSecrets: options.signingSecrets ?? [],
+  })
+  const key = await createApiKey(db, tenant!.id, [...SCOPES])
+  return { tenantId: tenant!.id, key, sourceName }
+}
+
+export async function createApiKey(db: Database, tenantId: string, scopes: Scope[]): Promise<string> {
+  const generated = generateApiKey()
+  await db
+    .insert(apiKeys)
+    .values({ tenantId, name: 'test', prefix: generated.prefix, keyHash: generated.hash, scopes })
+  return generated.key
+}
