@@ -480,6 +480,17 @@ export class IngestRepository {
     await timedQuery('ingest.insertRefunds', () => tx.insert(refunds).values(rows).onConflictDoNothing())
   }
 
+  async isIdempotencyKeyClaimed(db: Database, tenantId: string, key: string): Promise<boolean> {
+    const rows = await timedQuery('ingest.findIdempotencyKey', () =>
+      db
+        .select({ key: idempotencyKeys.key })
+        .from(idempotencyKeys)
+        .where(sql`${idempotencyKeys.tenantId} = ${tenantId} AND ${idempotencyKeys.key} = ${key}`)
+        .limit(1),
+    )
+    return rows.length > 0
+  }
+
   /** Deletes idempotency keys older than the cutoff, a bounded number per statement; returns how many. */
   async deleteIdempotencyKeysBefore(db: Database, cutoff: Date, limit = 10_000): Promise<number> {
     const result = await timedQuery('ingest.reapIdempotencyKeys', () =>

@@ -86,6 +86,11 @@ export class IngestService {
     return outcome
   }
 
+  /** Whether a request with this key was already stored: a retry is then a replay, not a new request. */
+  isIdempotencyKeyClaimed(tenantId: string, key: string): Promise<boolean> {
+    return this.#repository.isIdempotencyKeyClaimed(this.db, tenantId, key)
+  }
+
   /** Deletes idempotency keys older than the TTL; returns how many went. */
   async reapIdempotencyKeys(ttlHours: number, now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - ttlHours * 3_600_000)
