@@ -143,10 +143,14 @@ CREATE INDEX "events_feed_idx" ON "events" USING btree ("tenant_id","tx_id","seq
 CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "orders_tenant_order_key" ON "orders" USING btree ("tenant_id","order_id");--> statement-breakpoint
 CREATE INDEX "orders_tenant_updated_idx" ON "orders" USING btree ("tenant_id","updated_at");--> statement-breakpoint
+CREATE INDEX "orders_tenant_list_idx" ON "orders" USING btree ("tenant_id","id");--> statement-breakpoint
+CREATE INDEX "orders_tenant_store_list_idx" ON "orders" USING btree ("tenant_id","store_id","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "products_tenant_sku_key" ON "products" USING btree ("tenant_id","sku");--> statement-breakpoint
 CREATE INDEX "products_tenant_barcode_idx" ON "products" USING btree ("tenant_id","barcode");--> statement-breakpoint
+CREATE INDEX "products_tenant_list_idx" ON "products" USING btree ("tenant_id","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "refunds_tenant_order_refund_key" ON "refunds" USING btree ("tenant_id","order_id","refund_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "sources_tenant_name_key" ON "sources" USING btree ("tenant_id","name");--> statement-breakpoint
 CREATE UNIQUE INDEX "stock_levels_tenant_store_sku_key" ON "stock_levels" USING btree ("tenant_id","store_id","sku");--> statement-breakpoint
+CREATE INDEX "stock_levels_tenant_list_idx" ON "stock_levels" USING btree ("tenant_id","id");--> statement-breakpoint
 CREATE INDEX "stock_movements_lookup_idx" ON "stock_movements" USING btree ("tenant_id","store_id","sku","occurred_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "stores_tenant_code_key" ON "stores" USING btree ("tenant_id","code");

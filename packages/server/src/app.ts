@@ -15,12 +15,17 @@ import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
 import problems from './http/problems.js'
 import { validatorCompiler } from './http/validation.js'
+import catalogReadRoutes from './modules/catalog/read-routes.js'
+import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import docsRoutes from './modules/docs/routes.js'
+import eventsRoutes from './modules/events/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
 import idempotencyReaper from './modules/ingest/reaper.js'
 import ingestRoutes from './modules/ingest/routes.js'
 import { IngestService } from './modules/ingest/service.js'
+import inventoryRoutes from './modules/inventory/routes.js'
+import ordersRoutes from './modules/orders/routes.js'
 import { TenantsService } from './modules/tenants/service.js'
 import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
@@ -81,5 +86,10 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(docsRoutes)
   await app.register(ingestRoutes)
   await app.register(idempotencyReaper)
+  await app.register(catalogReadRoutes)
+  await app.register(catalogWriteRoutes)
+  await app.register(inventoryRoutes)
+  await app.register(ordersRoutes)
+  await app.register(eventsRoutes)
   return app
 }

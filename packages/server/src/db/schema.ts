@@ -147,6 +147,7 @@ export const products = pgTable(
   (t) => [
     uniqueIndex('products_tenant_sku_key').on(t.tenantId, t.sku),
     index('products_tenant_barcode_idx').on(t.tenantId, t.barcode),
+    index('products_tenant_list_idx').on(t.tenantId, t.id),
   ],
 )
 
@@ -164,7 +165,10 @@ export const stockLevels = pgTable(
     countedAt: timestamp('counted_at', { withTimezone: true, mode: 'date' }),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('stock_levels_tenant_store_sku_key').on(t.tenantId, t.storeId, t.sku)],
+  (t) => [
+    uniqueIndex('stock_levels_tenant_store_sku_key').on(t.tenantId, t.storeId, t.sku),
+    index('stock_levels_tenant_list_idx').on(t.tenantId, t.id),
+  ],
 )
 
 /** Every inventory.adjusted delta, so that a count arriving late can add the moves made after it. */
@@ -206,6 +210,8 @@ export const orders = pgTable(
   (t) => [
     uniqueIndex('orders_tenant_order_key').on(t.tenantId, t.orderId),
     index('orders_tenant_updated_idx').on(t.tenantId, t.updatedAt),
+    index('orders_tenant_list_idx').on(t.tenantId, t.id),
+    index('orders_tenant_store_list_idx').on(t.tenantId, t.storeId, t.id),
   ],
 )
 

@@ -1,10 +1,6 @@
 // The catalog's API shapes, shared by its read and write routes.
 import { Type } from '@fastify/type-provider-typebox'
-
-export const Money = Type.Object({
-  amount: Type.Integer({ description: 'Minor units (cents)' }),
-  currency: Type.String({ description: 'ISO 4217 code' }),
-})
+import { Money } from '../../http/schemas.js'
 
 export const Product = Type.Object({
   sku: Type.String(),

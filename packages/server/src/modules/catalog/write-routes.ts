@@ -7,9 +7,9 @@ import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type
 import type { FastifyRequest } from 'fastify'
 import { principalOf } from '../../http/auth.js'
 import { ProblemError } from '../../platform/problems.js'
+import type { ValidEvent } from '../ingest/events.js'
 import { idempotencyKeyOf } from '../ingest/routes.js'
 import type { IngestResult } from '../ingest/service.js'
-import type { ValidEvent } from '../ingest/events.js'
 import { CatalogRepository } from './repository.js'
 import { Product } from './schemas.js'
 
@@ -35,7 +35,9 @@ const NewProduct = Type.Object(
 const ProductUpdate = Type.Object(ProductFields, { additionalProperties: false })
 const SkuParams = Type.Object({ sku: Type.String({ minLength: 1, maxLength: 200 }) })
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ description: 'Optional; 1 to 255 printable ASCII characters' })),
+  'idempotency-key': Type.Optional(
+    Type.String({ description: 'Optional; 1 to 255 printable ASCII characters' }),
+  ),
 })
 
 const write = { scope: 'write' } as const
@@ -64,7 +66,10 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       events: [event],
     })
     if (result.kind === 'key-reused') {
-      throw new ProblemError('idempotency-key-reused', 'This Idempotency-Key came with a different request before')
+      throw new ProblemError(
+        'idempotency-key-reused',
+        'This Idempotency-Key came with a different request before',
+      )
     }
     if (result.kind === 'rejected') throw new ProblemError('unstorable-data', result.detail)
     return result
@@ -74,7 +79,12 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
     id: randomUUID(),
     type: 'product.upserted',
     occurredAt: new Date(),
-    data: { sku, name: body.name, price: body.price, ...(body.barcode === undefined ? {} : { barcode: body.barcode }) },
+    data: {
+      sku,
+      name: body.name,
+      price: body.price,
+      ...(body.barcode === undefined ? {} : { barcode: body.barcode }),
+    },
   })
 
   /** A retry of a request already stored skips the precondition: it is answered as a replay. */

@@ -14,8 +14,19 @@ describe('product writes', () => {
   })
   afterAll(() => t.close())
 
-  const call = (key: string, method: 'POST' | 'PUT' | 'DELETE' | 'GET', url: string, payload?: object, headers = {}) =>
-    t.app.inject({ method, url, headers: { authorization: `Bearer ${key}`, ...headers }, ...(payload ? { payload } : {}) })
+  const call = (
+    key: string,
+    method: 'POST' | 'PUT' | 'DELETE' | 'GET',
+    url: string,
+    payload?: object,
+    headers = {},
+  ) =>
+    t.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}`, ...headers },
+      ...(payload ? { payload } : {}),
+    })
 
   it('creates, replaces and deletes a product, each change landing in the change feed', async () => {
     const created = await call(a.key, 'POST', '/v1/products', {
@@ -24,18 +35,35 @@ describe('product writes', () => {
       price: { amount: 250, currency: 'EUR' },
     })
     expect(created.statusCode).toBe(201)
-    expect(created.json()).toMatchObject({ sku: 'W-1', name: 'Espresso', price: { amount: 250, currency: 'EUR' }, barcode: null, deleted: false })
+    expect(created.json()).toMatchObject({
+      sku: 'W-1',
+      name: 'Espresso',
+      price: { amount: 250, currency: 'EUR' },
+      barcode: null,
+      deleted: false,
+    })
 
-    const replaced = await call(a.key, 'PUT', '/v1/products/W-1', { name: 'Double espresso', price: { amount: 390, currency: 'EUR' }, barcode: '123' })
+    const replaced = await call(a.key, 'PUT', '/v1/products/W-1', {
+      name: 'Double espresso',
+      price: { amount: 390, currency: 'EUR' },
+      barcode: '123',
+    })
     expect(replaced.statusCode).toBe(200)
-    expect(replaced.json()).toMatchObject({ sku: 'W-1', name: 'Double espresso', price: { amount: 390 }, barcode: '123' })
+    expect(replaced.json()).toMatchObject({
+      sku: 'W-1',
+      name: 'Double espresso',
+      price: { amount: 390 },
+      barcode: '123',
+    })
     expect((await call(a.key, 'GET', '/v1/products/W-1')).json().name).toBe('Double espresso')
 
     expect((await call(a.key, 'DELETE', '/v1/products/W-1')).statusCode).toBe(204)
     expect((await call(a.key, 'GET', '/v1/products/W-1')).statusCode).toBe(404)
     expect((await call(a.key, 'DELETE', '/v1/products/W-1')).statusCode).toBe(404)
 
-    const feed = (await call(a.key, 'GET', '/v1/events?limit=500')).json() as { data: { source: string; type: string; data: { sku: string } }[] }
+    const feed = (await call(a.key, 'GET', '/v1/events?limit=500')).json() as {
+      data: { source: string; type: string; data: { sku: string } }[]
+    }
     const changes = feed.data.filter((e) => e.data.sku === 'W-1').map((e) => [e.source, e.type])
     expect(changes).toEqual([
       ['api', 'product.upserted'],
@@ -46,7 +74,11 @@ describe('product writes', () => {
 
   it('refuses to create a SKU that exists with 409, and PUT creates one that does not', async () => {
     await call(a.key, 'PUT', '/v1/products/W-2', { name: 'Tea', price: { amount: 200, currency: 'EUR' } })
-    const again = await call(a.key, 'POST', '/v1/products', { sku: 'W-2', name: 'Tea', price: { amount: 200, currency: 'EUR' } })
+    const again = await call(a.key, 'POST', '/v1/products', {
+      sku: 'W-2',
+      name: 'Tea',
+      price: { amount: 200, currency: 'EUR' },
+    })
     expect(again.statusCode).toBe(409)
     expect(again.json().type).toBe('/problems/conflict')
   })
@@ -58,28 +90,53 @@ describe('product writes', () => {
     const replay = await call(a.key, 'POST', '/v1/products', body, { 'idempotency-key': key })
     expect(replay.statusCode).toBe(200)
     expect(replay.headers['idempotent-replayed']).toBe('true')
-    const reused = await call(a.key, 'POST', '/v1/products', { ...body, name: 'Pie' }, { 'idempotency-key': key })
+    const reused = await call(
+      a.key,
+      'POST',
+      '/v1/products',
+      { ...body, name: 'Pie' },
+      { 'idempotency-key': key },
+    )
     expect(reused.statusCode).toBe(422)
     expect((await call(a.key, 'GET', '/v1/products/W-3')).json().name).toBe('Cake')
   })
 
   it('validates the body strictly', async () => {
-    const res = await call(a.key, 'POST', '/v1/products', { sku: 'W-4', name: 'X', price: { amount: '10', currency: 'EUR' } })
+    const res = await call(a.key, 'POST', '/v1/products', {
+      sku: 'W-4',
+      name: 'X',
+      price: { amount: '10', currency: 'EUR' },
+    })
     expect(res.statusCode).toBe(422)
     expect(res.json()).toMatchObject({ errors: [{ pointer: '/price/amount' }] })
-    const unknown = await call(a.key, 'PUT', '/v1/products/W-4', { name: 'X', price: { amount: 1, currency: 'EUR' }, colour: 'red' })
+    const unknown = await call(a.key, 'PUT', '/v1/products/W-4', {
+      name: 'X',
+      price: { amount: 1, currency: 'EUR' },
+      colour: 'red',
+    })
     expect(unknown.statusCode).toBe(422)
   })
 
   it('needs the write scope, and keeps tenants apart', async () => {
     const readOnly = await createApiKey(t.platform.database.db, a.tenantId, ['read', 'ingest'])
-    expect((await call(readOnly, 'PUT', '/v1/products/W-5', { name: 'X', price: { amount: 1, currency: 'EUR' } })).statusCode).toBe(403)
+    expect(
+      (await call(readOnly, 'PUT', '/v1/products/W-5', { name: 'X', price: { amount: 1, currency: 'EUR' } }))
+        .statusCode,
+    ).toBe(403)
     await call(a.key, 'PUT', '/v1/products/W-6', { name: 'Only A', price: { amount: 1, currency: 'EUR' } })
     expect((await call(b.key, 'DELETE', '/v1/products/W-6')).statusCode).toBe(404)
     expect((await call(b.key, 'GET', '/v1/products/W-6')).statusCode).toBe(404)
     expect((await call(a.key, 'GET', '/v1/products/W-6')).statusCode).toBe(200)
     // B creating the same SKU does not touch A's product.
-    expect((await call(b.key, 'POST', '/v1/products', { sku: 'W-6', name: 'Only B', price: { amount: 2, currency: 'EUR' } })).statusCode).toBe(201)
+    expect(
+      (
+        await call(b.key, 'POST', '/v1/products', {
+          sku: 'W-6',
+          name: 'Only B',
+          price: { amount: 2, currency: 'EUR' },
+        })
+      ).statusCode,
+    ).toBe(201)
     expect((await call(a.key, 'GET', '/v1/products/W-6')).json().name).toBe('Only A')
   })
 })

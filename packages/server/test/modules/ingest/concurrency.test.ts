@@ -3,8 +3,8 @@ import { count, eq, sql } from 'drizzle-orm'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events, stockLevels } from '../../../src/db/schema.js'
-import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
 import { signPayload } from '../../../src/modules/ingest/signature.js'
+import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
 import { ingest, productUpserted } from '../../helpers/ingest.js'
@@ -45,12 +45,17 @@ describe('concurrent requests on one replica', () => {
     }))
     // 20 requests, each a window of 10 moves, so every move is sent by several requests at once.
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => ingest(t.app, { key: a.key, events: moves.slice(i, i + 10).concat(moves.slice(0, 2)) })),
+      Array.from({ length: 20 }, (_, i) =>
+        ingest(t.app, { key: a.key, events: moves.slice(i, i + 10).concat(moves.slice(0, 2)) }),
+      ),
     )
     expect(results.every((r) => r.statusCode === 201)).toBe(true)
     const accepted = results.reduce((sum, r) => sum + r.json().accepted, 0)
     expect(accepted).toBe(29)
-    const [level] = await t.platform.database.db.select().from(stockLevels).where(eq(stockLevels.sku, 'STOCK-RACE'))
+    const [level] = await t.platform.database.db
+      .select()
+      .from(stockLevels)
+      .where(eq(stockLevels.sku, 'STOCK-RACE'))
     expect(Number(level!.onHand)).toBe(29)
   })
 })
@@ -103,9 +108,14 @@ describe('concurrent requests on three replicas', () => {
       const idempotencyKey = randomUUID()
       const batch = [productUpserted(`SKU-R${round}`), productUpserted(`SKU-R${round}-b`)]
       const body = JSON.stringify({ events: batch })
-      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => post(urls[i % 3]!, body, idempotencyKey)))
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => post(urls[i % 3]!, body, idempotencyKey)),
+      )
       const statuses = responses.map((r) => r.status)
-      expect(statuses.filter((s) => s === 201), `round ${round}: ${statuses}`).toHaveLength(1)
+      expect(
+        statuses.filter((s) => s === 201),
+        `round ${round}: ${statuses}`,
+      ).toHaveLength(1)
       expect(statuses.filter((s) => s === 204)).toHaveLength(29)
       const [row] = await handle.db
         .select({ n: count() })

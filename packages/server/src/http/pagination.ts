@@ -1,0 +1,129 @@
+// Cursor pagination, the same on every list: `?limit=` (1..500, default 50) and `?after=<cursor>`, answered
+// with `{ data, nextCursor }`. A cursor is an opaque base64url string naming its list and the sort key of the
+// last item returned; the next page is everything strictly after that key, so rows inserted meanwhile never
+// shift a walk or repeat an item. (A bigserial is taken at insert, not at commit: only the change feed, which
+// sorts by transaction, promises never to pass over a row that commits late.) A cursor that is not one of
+// the list's own is 400 invalid-parameters.
+import { type Static, type TSchema, Type } from '@fastify/type-provider-typebox'
+import { ProblemError } from '../platform/problems.js'
+
+export const DEFAULT_PAGE_LIMIT = 50
+export const MAX_PAGE_LIMIT = 500
+const MAX_CURSOR_LENGTH = 200
+
+/** The query parameters of every list; spread them into the route's querystring schema. */
+export const pageQuery = {
+  limit: Type.Integer({
+    minimum: 1,
+    maximum: MAX_PAGE_LIMIT,
+    default: DEFAULT_PAGE_LIMIT,
+    description: `Items per page, 1 to ${MAX_PAGE_LIMIT}`,
+  }),
+  after: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: MAX_CURSOR_LENGTH,
+      description: 'The nextCursor of the previous page',
+    }),
+  ),
+}
+
+const PageQuery = Type.Object(pageQuery)
+export type PageQuery = Static<typeof PageQuery>
+
+/** The response body of a list: one page of items and the cursor of the next page. */
+export function Page<Item extends TSchema>(item: Item) {
+  return Type.Object({
+    data: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as ?after= to get the next page; null on the last page',
+    }),
+  })
+}
+
+/** What a repository needs to read one page: where to start and how many items. */
+export interface PageRequest<Position> {
+  readonly after: Position | undefined
+  readonly limit: number
+}
+
+/** One page as a repository read it. */
+export interface Slice<Item, Position> {
+  readonly items: Item[]
+  /** The sort key of the last item in `items`; undefined when the page is empty. */
+  readonly last: Position | undefined
+  readonly hasMore: boolean
+}
+
+/**
+ * Cuts rows read with `limit + 1` into a page: the extra row is never returned, it only tells that another
+ * page follows.
+ */
+export function sliceRows<Row, Item, Position>(
+  rows: readonly Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+  positionOf: (row: Row) => Position,
+): Slice<Item, Position> {
+  const shown = rows.length > limit ? rows.slice(0, limit) : rows
+  const lastRow = shown.at(-1)
+  return {
+    items: shown.map(toItem),
+    last: lastRow === undefined ? undefined : positionOf(lastRow),
+    hasMore: rows.length > limit,
+  }
+}
+
+// Keys are unsigned decimal integers: bigserial ids and 64-bit transaction ids.
+const KEY_PATTERN = /^(0|[1-9][0-9]{0,19})$/
+const CURSOR_PATTERN = /^[A-Za-z0-9_-]+$/
+
+/** Encodes and decodes the cursors of one list, whose sort key is `Position`. */
+export class CursorCodec<Position> {
+  constructor(
+    private readonly list: string,
+    private readonly toKeys: (position: Position) => readonly (string | number)[],
+    /** The position the keys stand for, or undefined when they cannot be one. */
+    private readonly fromKeys: (keys: readonly string[]) => Position | undefined,
+  ) {}
+
+  encode(position: Position): string {
+    return Buffer.from([this.list, ...this.toKeys(position)].join('.'), 'utf8').toString('base64url')
+  }
+
+  /** The position a client's cursor stands for; anything this codec did not write is refused with 400. */
+  decode(cursor: string): Position {
+    const refuse = () =>
+      new ProblemError('invalid-parameters', 'The cursor in ?after= is not valid for this list')
+    if (!CURSOR_PATTERN.test(cursor)) throw refuse()
+    const [list, ...keys] = Buffer.from(cursor, 'base64url').toString('utf8').split('.')
+    if (list !== this.list || !keys.every((key) => KEY_PATTERN.test(key))) throw refuse()
+    const position = this.fromKeys(keys)
+    // Only the canonical spelling is accepted: base64url decoding forgives stray padding bits.
+    if (position === undefined || this.encode(position) !== cursor) throw refuse()
+    return position
+  }
+
+  /** The page a list's query string asks for. */
+  request(query: PageQuery): PageRequest<Position> {
+    return { after: query.after === undefined ? undefined : this.decode(query.after), limit: query.limit }
+  }
+
+  /** The response body of a page: nextCursor is null when no item follows. */
+  page<Item>(slice: Slice<Item, Position>): { data: Item[]; nextCursor: string | null } {
+    const next = slice.hasMore && slice.last !== undefined ? this.encode(slice.last) : null
+    return { data: slice.items, nextCursor: next }
+  }
+}
+
+/** Cursors of a list ordered by its table's bigserial id. */
+export function idCursor(list: string): CursorCodec<number> {
+  return new CursorCodec<number>(
+    list,
+    (id) => [id],
+    (keys) => {
+      const id = keys.length === 1 ? Number(keys[0]) : Number.NaN
+      return Number.isSafeInteger(id) ? id : undefined
+    },
+  )
+}

@@ -1,0 +1,63 @@
+// The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list.
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { principalOf } from '../../http/auth.js'
+import { idCursor, Page, pageQuery } from '../../http/pagination.js'
+import { ProblemError } from '../../platform/problems.js'
+import { CatalogRepository } from './repository.js'
+import { Product } from './schemas.js'
+
+const productsCursor = idCursor('products')
+const read = { scope: 'read' } as const
+
+const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const repository = new CatalogRepository(app.platform.database.db)
+
+  app.get(
+    '/v1/products',
+    {
+      config: read,
+      schema: {
+        tags: ['products'],
+        summary: 'Lists the products of the catalog',
+        querystring: Type.Object({
+          sku: Type.Optional(Type.String({ minLength: 1 })),
+          barcode: Type.Optional(Type.String({ minLength: 1 })),
+          includeDeleted: Type.Boolean({ default: false, description: 'Also list deleted products' }),
+          ...pageQuery,
+        }),
+        response: { 200: Page(Product) },
+      },
+    },
+    async (request) => {
+      const { tenantId } = principalOf(request)
+      const { sku, barcode, includeDeleted } = request.query
+      const slice = await repository.listProducts(
+        tenantId,
+        { sku, barcode, includeDeleted },
+        productsCursor.request(request.query),
+      )
+      return productsCursor.page(slice)
+    },
+  )
+
+  app.get(
+    '/v1/products/:sku',
+    {
+      config: read,
+      schema: {
+        tags: ['products'],
+        summary: 'One product by SKU; 404 when it is missing or deleted',
+        params: Type.Object({ sku: Type.String({ minLength: 1 }) }),
+        response: { 200: Product },
+      },
+    },
+    async (request) => {
+      const product = await repository.findProduct(principalOf(request).tenantId, request.params.sku)
+      if (product === undefined)
+        throw new ProblemError('not-found', `No product with SKU ${request.params.sku}`)
+      return product
+    },
+  )
+}
+
+export default catalogReadRoutes
