@@ -26,6 +26,7 @@ import ingestRoutes from './modules/ingest/routes.js'
 import { IngestService } from './modules/ingest/service.js'
 import inventoryRoutes from './modules/inventory/routes.js'
 import ordersRoutes from './modules/orders/routes.js'
+import adminRoutes from './modules/tenants/routes.js'
 import { TenantsService } from './modules/tenants/service.js'
 import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
@@ -84,6 +85,7 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(healthRoutes)
   await app.register(metricsRoute)
   await app.register(docsRoutes)
+  await app.register(adminRoutes)
   await app.register(ingestRoutes)
   await app.register(idempotencyReaper)
   await app.register(catalogReadRoutes)

@@ -23,6 +23,15 @@ export interface Config {
   readonly bodyLimitBytes: number
   /** How long idempotency keys are kept at least; POS devices may sync days late. */
   readonly idempotencyTtlHours: number
+  /** Requests per window for each API key, unless its tenant has an override. */
+  readonly rateLimitMax: number
+  readonly rateLimitWindowMs: number
+  /** Requests per window for each client IP without valid credentials. */
+  readonly rateLimitAnonymousMax: number
+  /** How long a rate limit check waits for Redis before the per-process limiter decides. */
+  readonly rateLimitRedisTimeoutMs: number
+  /** Take the client IP from X-Forwarded-For (behind a load balancer). */
+  readonly trustProxy: boolean
 }
 
 export class ConfigError extends Error {
@@ -59,6 +68,14 @@ function integer(r: Reader, name: string, fallback: number, min: number, max: nu
     return fallback
   }
   return parsed
+}
+
+/** A duration in milliseconds that is a whole number of seconds (Redis windows expire in seconds). */
+function wholeSeconds(r: Reader, name: string, fallback: number): number {
+  const value = integer(r, name, fallback, 1000, 86_400_000)
+  if (value % 1000 === 0) return value
+  fail(r, name, 'a whole number of seconds in milliseconds, e.g. 60000', String(value))
+  return fallback
 }
 
 function oneOf<T extends string>(r: Reader, name: string, choices: readonly T[], fallback: T): T {
@@ -123,6 +140,11 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
+    rateLimitMax: integer(r, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
+    rateLimitWindowMs: wholeSeconds(r, 'RATE_LIMIT_WINDOW_MS', 60_000),
+    rateLimitAnonymousMax: integer(r, 'RATE_LIMIT_ANONYMOUS_MAX', 300, 1, 10_000_000),
+    rateLimitRedisTimeoutMs: integer(r, 'RATE_LIMIT_REDIS_TIMEOUT_MS', 50, 1, 10_000),
+    trustProxy: boolean(r, 'TRUST_PROXY', false),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

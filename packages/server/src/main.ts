@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { requestsInFlight } from './http/observability.js'
+import { createDemoTenant, generateAdminToken, startBanner } from './modules/tenants/bootstrap.js'
 import { openDatabase } from './platform/database.js'
 import { TIMED_OUT, withDeadline } from './platform/deadline.js'
 import { Lifecycle } from './platform/lifecycle.js'
@@ -59,7 +60,13 @@ async function closeWithin(log: Logger, ms: number, closing: (Promise<void> | un
 }
 
 async function main(): Promise<void> {
-  const config = readConfig()
+  const configured = readConfig()
+  // Only embedded mode may start without ADMIN_TOKEN (config.ts): it gets one for this run, shown below.
+  const generatedAdminToken = configured.adminToken === undefined ? generateAdminToken() : undefined
+  const config: Config = Object.freeze({
+    ...configured,
+    adminToken: configured.adminToken ?? generatedAdminToken,
+  })
   const log = createLogger({ level: config.logLevel })
   const lifecycle = new Lifecycle()
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
@@ -93,6 +100,11 @@ async function main(): Promise<void> {
   log.info({ address, mode: database.mode }, `listening on ${address}`)
   try {
     await completeStartup(platform, startup.signal)
+    if (database.mode === 'embedded') {
+      const demo = await createDemoTenant(app.tenants)
+      // For the human at the terminal: stderr, beside the JSON log lines on stdout and never in them.
+      process.stderr.write(startBanner({ address, generatedAdminToken, demo }))
+    }
   } catch (err) {
     if (startup.signal.aborted) return
     throw err

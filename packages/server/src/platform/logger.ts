@@ -2,6 +2,7 @@
 // wherever they appear in a logged object, and requests are logged by path, never with their query string.
 import { type DestinationStream, type Logger, pino } from 'pino'
 import type { LogLevel } from '../config.js'
+import { loggableDatabaseError } from './database-errors.js'
 
 /** Headers that carry credentials or signatures. */
 const SECRET_HEADERS = [
@@ -60,6 +61,11 @@ function redactPaths(): string[] {
   return paths
 }
 
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err
+  return loggableDatabaseError(err) ?? pino.stdSerializers.err(err)
+}
+
 export interface LoggerOptions {
   readonly level: LogLevel
   /** Where log lines go; standard output when absent. Tests pass a stream to read them. */
@@ -73,7 +79,7 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: redactPaths(), censor: '[redacted]' },
       base: { service: 'pos-integration-service' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: serializeError },
     },
     options.destination,
   )

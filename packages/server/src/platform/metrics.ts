@@ -72,6 +72,19 @@ export const groupCommitSize = new Histogram({
   registers,
 })
 
+export const rateLimitExceededTotal = new Counter({
+  name: 'rate_limit_exceeded_total',
+  help: 'Requests refused with 429, by tenant (none for anonymous and admin traffic)',
+  labelNames: ['tenant'] as const,
+  registers,
+})
+
+export const rateLimitBackendErrorsTotal = new Counter({
+  name: 'rate_limit_backend_errors_total',
+  help: 'Rate limit checks that fell back to the per-process limiter because Redis failed or was slow',
+  registers,
+})
+
 const buildInfoGauge = new Gauge({
   name: 'build_info',
   help: 'Build of the running service; the value is always 1',

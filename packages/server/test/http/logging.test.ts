@@ -1,4 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from '../helpers/app.js'
 
@@ -15,6 +16,7 @@ const PLANTED = {
   email: 'planted.body@example.com',
   phone: '+15550000008',
   customerName: 'Planted Customer Name 0009',
+  queryParameter: 'planted_query_parameter_0010',
 }
 
 describe('logging', () => {
@@ -43,6 +45,11 @@ describe('logging', () => {
         )
         app.get('/test/fails', async () => {
           throw new Error('database exploded')
+        })
+        app.get('/test/query-fails', async () => {
+          // A failing query: Drizzle's error quotes the SQL and its parameters, the driver's quotes the input.
+          await app.platform.database.db.execute(sql`SELECT ${PLANTED.queryParameter}::int AS n`)
+          return { ok: true }
         })
       },
     })
@@ -82,8 +89,16 @@ describe('logging', () => {
       t.app.inject({ method: 'GET', url: `/no/such/route${query}`, headers }),
       t.app.inject({ method: 'GET', url: `/test/fails${query}`, headers }),
       t.app.inject({ method: 'GET', url: `/readyz${query}`, headers }),
+      t.app.inject({ method: 'GET', url: '/test/query-fails' }),
     ])
-    expect(responses.map((r) => r.statusCode)).toEqual([200, 422, 400, 404, 500, 200])
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 422, 400, 404, 500, 200, 500])
+    // The failed query is logged by its SQLSTATE, without the query, its parameters or the input.
+    expect(t.logs.lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'request failed',
+        err: expect.objectContaining({ type: 'DatabaseError', code: '22P02' }),
+      }),
+    )
 
     const text = t.logs.text()
     for (const [name, value] of Object.entries(PLANTED)) {

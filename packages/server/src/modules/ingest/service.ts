@@ -4,6 +4,7 @@
 // neighbours. Deadlocks between replicas are retried a bounded number of times.
 import type { Logger } from 'pino'
 import type { Database } from '../../platform/database.js'
+import { sqlState } from '../../platform/database-errors.js'
 import { GroupCommitter } from '../../platform/group-commit.js'
 import {
   groupCommitSize,
@@ -32,15 +33,6 @@ const MAX_ATTEMPTS = 3
 const MAX_EVENTS_PER_COMMIT = 5000
 /** SQLSTATEs of a transaction that lost a race and may simply be run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01'])
-
-/** The SQLSTATE of a database error, looking through the wrappers drivers and Drizzle put around it. */
-export function sqlState(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
-  }
-  return undefined
-}
 
 /** Class 22, data exception: the value itself cannot be stored (e.g. a NUL character in text). */
 function isDataError(err: unknown): boolean {

@@ -1,7 +1,9 @@
-// SQL for tenants, API keys, sources and stores.
-import { and, eq, isNull } from 'drizzle-orm'
-import { apiKeys, type Scope, type SourceKind, sources } from '../../db/schema.js'
+// SQL for tenants, API keys, sources and stores. Every query is timed under `tenants.<operation>`. A failed
+// query's parameters (key hashes, signing secrets) never reach the log: see platform/database-errors.ts.
+import { and, asc, eq, isNull, sql } from 'drizzle-orm'
+import { apiKeys, type Scope, type SourceKind, sources, tenants } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
+import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 
 export interface StoredApiKey {
@@ -17,6 +19,74 @@ export interface StoredSource {
   readonly name: string
   readonly kind: SourceKind
   readonly signingSecrets: readonly string[]
+}
+
+export interface TenantRecord {
+  readonly id: string
+  readonly name: string
+  readonly createdAt: Date
+}
+
+/** An API key as the admin sees it: never its hash. */
+export interface ApiKeyRecord {
+  readonly id: string
+  readonly tenantId: string
+  readonly name: string
+  readonly prefix: string
+  readonly scopes: readonly Scope[]
+  readonly createdAt: Date
+  readonly revokedAt: Date | null
+}
+
+/** A source as the admin sees it: whether it is signed, never its secrets. */
+export interface SourceRecord {
+  readonly id: string
+  readonly tenantId: string
+  readonly name: string
+  readonly kind: SourceKind
+  readonly signed: boolean
+  readonly createdAt: Date
+}
+
+export interface NewApiKeyRow {
+  readonly name: string
+  readonly prefix: string
+  readonly keyHash: string
+  readonly scopes: readonly Scope[]
+}
+
+export interface NewSourceRow {
+  readonly name: string
+  readonly kind: SourceKind
+  readonly signingSecrets: readonly string[]
+}
+
+/** Why a source was not created. */
+export type SourceRefusal = 'unknown-tenant' | 'duplicate-name'
+
+const tenantColumns = { id: tenants.id, name: tenants.name, createdAt: tenants.createdAt }
+
+const apiKeyColumns = {
+  id: apiKeys.id,
+  tenantId: apiKeys.tenantId,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  scopes: apiKeys.scopes,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+}
+
+const sourceColumns = {
+  id: sources.id,
+  tenantId: sources.tenantId,
+  name: sources.name,
+  kind: sources.kind,
+  signed: sql<boolean>`cardinality(${sources.signingSecrets}) > 0`.as('signed'),
+  createdAt: sources.createdAt,
+}
+
+function toApiKey(row: { scopes: string[] } & Omit<ApiKeyRecord, 'scopes'>): ApiKeyRecord {
+  return { ...row, scopes: row.scopes as Scope[] }
 }
 
 export class TenantsRepository {
@@ -53,6 +123,157 @@ export class TenantsRepository {
         .where(and(eq(sources.tenantId, tenantId), eq(sources.name, name)))
         .limit(1)
       return rows[0]
+    })
+  }
+
+  hasTenants(): Promise<boolean> {
+    return timedQuery('tenants.hasTenants', async () => {
+      const rows = await this.db.select({ id: tenants.id }).from(tenants).limit(1)
+      return rows.length > 0
+    })
+  }
+
+  createTenant(name: string): Promise<TenantRecord> {
+    return timedQuery('tenants.createTenant', async () => {
+      const [row] = await this.db.insert(tenants).values({ name }).returning(tenantColumns)
+      if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+      return row
+    })
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return timedQuery('tenants.listTenants', () =>
+      this.db.select(tenantColumns).from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id)),
+    )
+  }
+
+  findTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    return timedQuery('tenants.findTenant', async () => {
+      const rows = await this.db.select(tenantColumns).from(tenants).where(eq(tenants.id, tenantId))
+      return rows[0]
+    })
+  }
+
+  /** Deletes the tenant and, through the foreign keys, everything it owns. False when there was none. */
+  deleteTenant(tenantId: string): Promise<boolean> {
+    return timedQuery('tenants.deleteTenant', async () => {
+      const rows = await this.db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })
+      return rows.length > 0
+    })
+  }
+
+  /** The new key's record, or undefined when the tenant does not exist. */
+  createApiKey(tenantId: string, key: NewApiKeyRow): Promise<ApiKeyRecord | undefined> {
+    return timedQuery('tenants.createApiKey', async () => {
+      try {
+        const [row] = await this.db
+          .insert(apiKeys)
+          .values({ tenantId, ...key, scopes: [...key.scopes] })
+          .returning(apiKeyColumns)
+        return row && toApiKey(row)
+      } catch (err) {
+        if (sqlState(err) === FOREIGN_KEY_VIOLATION) return undefined
+        throw err
+      }
+    })
+  }
+
+  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    return timedQuery('tenants.listApiKeys', async () => {
+      const rows = await this.db
+        .select(apiKeyColumns)
+        .from(apiKeys)
+        .where(eq(apiKeys.tenantId, tenantId))
+        .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
+      return rows.map(toApiKey)
+    })
+  }
+
+  /** Marks the key revoked; a key revoked before keeps its first revocation time. */
+  revokeApiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
+    return timedQuery('tenants.revokeApiKey', async () => {
+      const [row] = await this.db
+        .update(apiKeys)
+        .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+        .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, keyId)))
+        .returning(apiKeyColumns)
+      return row && toApiKey(row)
+    })
+  }
+
+  deleteApiKey(tenantId: string, keyId: string): Promise<boolean> {
+    return timedQuery('tenants.deleteApiKey', async () => {
+      const rows = await this.db
+        .delete(apiKeys)
+        .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, keyId)))
+        .returning({ id: apiKeys.id })
+      return rows.length > 0
+    })
+  }
+
+  createSource(tenantId: string, source: NewSourceRow): Promise<SourceRecord | SourceRefusal> {
+    return timedQuery('tenants.createSource', async () => {
+      try {
+        const [row] = await this.db
+          .insert(sources)
+          .values({ tenantId, ...source, signingSecrets: [...source.signingSecrets] })
+          .returning(sourceColumns)
+        if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+        return row
+      } catch (err) {
+        if (sqlState(err) === FOREIGN_KEY_VIOLATION) return 'unknown-tenant'
+        if (sqlState(err) === UNIQUE_VIOLATION) return 'duplicate-name'
+        throw err
+      }
+    })
+  }
+
+  listSources(tenantId: string): Promise<SourceRecord[]> {
+    return timedQuery('tenants.listSources', () =>
+      this.db
+        .select(sourceColumns)
+        .from(sources)
+        .where(eq(sources.tenantId, tenantId))
+        .orderBy(asc(sources.createdAt), asc(sources.id)),
+    )
+  }
+
+  deleteSource(tenantId: string, sourceId: string): Promise<boolean> {
+    return timedQuery('tenants.deleteSource', async () => {
+      const rows = await this.db
+        .delete(sources)
+        .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
+        .returning({ id: sources.id })
+      return rows.length > 0
+    })
+  }
+
+  /**
+   * Puts the secret first and keeps the newest of the old ones as the second, so that senders can switch over;
+   * older ones are dropped: a source holds at most two.
+   */
+  rotateSigningSecret(tenantId: string, sourceId: string, secret: string): Promise<SourceRecord | undefined> {
+    return timedQuery('tenants.rotateSigningSecret', async () => {
+      const [row] = await this.db
+        .update(sources)
+        .set({
+          signingSecrets: sql`array_prepend(${secret}::text, ${sources.signingSecrets}[1:1])`,
+        })
+        .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
+        .returning(sourceColumns)
+      return row
+    })
+  }
+
+  /** Keeps only the newest secret. */
+  retirePreviousSigningSecret(tenantId: string, sourceId: string): Promise<SourceRecord | undefined> {
+    return timedQuery('tenants.retirePreviousSigningSecret', async () => {
+      const [row] = await this.db
+        .update(sources)
+        .set({ signingSecrets: sql`${sources.signingSecrets}[1:1]` })
+        .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
+        .returning(sourceColumns)
+      return row
     })
   }
 }

@@ -1,17 +1,50 @@
 // Tenants, their API keys and sources: who is calling, and what they may do. Lookups on the request path are
 // cached for a few seconds; a revocation therefore takes effect on other replicas within AUTH_CACHE_TTL_MS.
-import type { Scope } from '../../db/schema.js'
+// The admin operations (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
+import { SCOPES, type Scope, type SourceKind } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
+import { ProblemError } from '../../platform/problems.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
-import { apiKeyPrefix, hashSecret, sameDigest } from './api-keys.js'
-import { type StoredSource, TenantsRepository } from './repository.js'
+import { apiKeyPrefix, generateApiKey, hashSecret, sameDigest } from './api-keys.js'
+import {
+  type ApiKeyRecord,
+  type SourceRecord,
+  type StoredSource,
+  type TenantRecord,
+  TenantsRepository,
+} from './repository.js'
 
 export const AUTH_CACHE_TTL_MS = 5000
+
+/** Source names the service uses itself: writes made through the API are logged under `api`. */
+export const RESERVED_SOURCE_NAMES: readonly string[] = ['api']
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface Principal {
   readonly tenantId: string
   readonly apiKeyId: string
   readonly scopes: readonly Scope[]
+}
+
+export interface CreatedApiKey extends ApiKeyRecord {
+  /** The key itself: returned once, at creation, and never stored. */
+  readonly key: string
+}
+
+export interface NewSource {
+  readonly name: string
+  readonly kind: SourceKind
+  readonly signingSecret?: string | undefined
+}
+
+/** Whether every id can name a row at all; a malformed id is simply not found. */
+function areUuids(...ids: string[]): boolean {
+  return ids.every((id) => UUID_PATTERN.test(id))
+}
+
+function notFound(what: string, id: string): ProblemError {
+  return new ProblemError('not-found', `No ${what} ${id}`)
 }
 
 export class TenantsService {
@@ -53,5 +86,126 @@ export class TenantsService {
   forgetCached(): void {
     this.#principals.clear()
     this.#sources.clear()
+  }
+
+  hasTenants(): Promise<boolean> {
+    return this.repository.hasTenants()
+  }
+
+  createTenant(name: string): Promise<TenantRecord> {
+    return this.repository.createTenant(name)
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return this.repository.listTenants()
+  }
+
+  async getTenant(tenantId: string): Promise<TenantRecord> {
+    const tenant = areUuids(tenantId) ? await this.repository.findTenant(tenantId) : undefined
+    if (tenant === undefined) throw notFound('tenant', tenantId)
+    return tenant
+  }
+
+  /** Deletes the tenant with all it owns: keys, sources, stores, events and projections. */
+  async deleteTenant(tenantId: string): Promise<void> {
+    if (!areUuids(tenantId) || !(await this.repository.deleteTenant(tenantId))) {
+      throw notFound('tenant', tenantId)
+    }
+    this.forgetCached()
+  }
+
+  /** A new API key; every scope unless scopes are given. Only its prefix and hash are stored. */
+  async createApiKey(
+    tenantId: string,
+    options: { readonly name: string; readonly scopes?: readonly Scope[] | undefined },
+  ): Promise<CreatedApiKey> {
+    const { key, prefix, hash } = generateApiKey()
+    const scopes = options.scopes ?? SCOPES
+    const created = areUuids(tenantId)
+      ? await this.repository.createApiKey(tenantId, { name: options.name, prefix, keyHash: hash, scopes })
+      : undefined
+    if (created === undefined) throw notFound('tenant', tenantId)
+    return { ...created, key }
+  }
+
+  async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    await this.getTenant(tenantId)
+    return this.repository.listApiKeys(tenantId)
+  }
+
+  /** Revokes the key at once in this process; revoking a revoked key changes nothing. */
+  async revokeApiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord> {
+    const revoked = areUuids(tenantId, keyId)
+      ? await this.repository.revokeApiKey(tenantId, keyId)
+      : undefined
+    if (revoked === undefined) throw notFound('API key', keyId)
+    this.forgetCached()
+    return revoked
+  }
+
+  async deleteApiKey(tenantId: string, keyId: string): Promise<void> {
+    if (!areUuids(tenantId, keyId) || !(await this.repository.deleteApiKey(tenantId, keyId))) {
+      throw notFound('API key', keyId)
+    }
+    this.forgetCached()
+  }
+
+  /** A new source; signed when a signing secret is given. Its name must be free in the tenant. */
+  async createSource(tenantId: string, source: NewSource): Promise<SourceRecord> {
+    if (RESERVED_SOURCE_NAMES.includes(source.name)) {
+      throw new ProblemError('validation-failed', `The source name "${source.name}" is reserved`, {
+        errors: [{ location: 'body', pointer: '/name', message: 'is reserved for the service itself' }],
+      })
+    }
+    const created = areUuids(tenantId)
+      ? await this.repository.createSource(tenantId, {
+          name: source.name,
+          kind: source.kind,
+          signingSecrets: source.signingSecret === undefined ? [] : [source.signingSecret],
+        })
+      : 'unknown-tenant'
+    if (created === 'unknown-tenant') throw notFound('tenant', tenantId)
+    if (created === 'duplicate-name') {
+      throw new ProblemError('conflict', `The tenant already has a source named "${source.name}"`)
+    }
+    // An ingest request for this name may have been answered "no such source" and cached.
+    this.forgetCached()
+    return created
+  }
+
+  async listSources(tenantId: string): Promise<SourceRecord[]> {
+    await this.getTenant(tenantId)
+    return this.repository.listSources(tenantId)
+  }
+
+  async deleteSource(tenantId: string, sourceId: string): Promise<void> {
+    if (!areUuids(tenantId, sourceId) || !(await this.repository.deleteSource(tenantId, sourceId))) {
+      throw notFound('source', sourceId)
+    }
+    this.forgetCached()
+  }
+
+  /** Makes the secret the one to sign with; the previous one stays valid until it is retired. */
+  async rotateSigningSecret(
+    tenantId: string,
+    sourceId: string,
+    signingSecret: string,
+  ): Promise<SourceRecord> {
+    const rotated = areUuids(tenantId, sourceId)
+      ? await this.repository.rotateSigningSecret(tenantId, sourceId, signingSecret)
+      : undefined
+    if (rotated === undefined) throw notFound('source', sourceId)
+    this.forgetCached()
+    return rotated
+  }
+
+  /** Stops accepting the previous secret once every sender signs with the current one. */
+  async retirePreviousSigningSecret(tenantId: string, sourceId: string): Promise<SourceRecord> {
+    const retired = areUuids(tenantId, sourceId)
+      ? await this.repository.retirePreviousSigningSecret(tenantId, sourceId)
+      : undefined
+    if (retired === undefined) throw notFound('source', sourceId)
+    this.forgetCached()
+    return retired
   }
 }

@@ -1,0 +1,41 @@
+// What a database error may tell, and to whom. Drizzle quotes the SQL and every bound parameter in its
+// error message and stack, and drivers attach details that quote row values; none of that may reach a log.
+
+/** The SQLSTATE of a database error, looking through the wrappers drivers and Drizzle put around it. */
+export function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  }
+  return undefined
+}
+
+export const UNIQUE_VIOLATION = '23505'
+export const FOREIGN_KEY_VIOLATION = '23503'
+
+/** The driver's error under Drizzle's wrapper, when `err` is one. */
+function driverError(err: Error): (Error & Record<string, unknown>) | undefined {
+  const wrapped = 'query' in err && 'params' in err ? err.cause : err
+  return wrapped instanceof Error && sqlState(wrapped) !== undefined
+    ? (wrapped as Error & Record<string, unknown>)
+    : undefined
+}
+
+/**
+ * A database error as it may be logged: its SQLSTATE and the names of what it concerns (table, column,
+ * constraint), never the query, its parameters or row values. A data exception (class 22) quotes the
+ * offending input in its message, so its message is left out too.
+ */
+export function loggableDatabaseError(err: Error): Record<string, unknown> | undefined {
+  const driver = driverError(err)
+  if (driver === undefined) return undefined
+  const code = sqlState(driver)!
+  const names = ['table', 'column', 'constraint', 'schema', 'routine']
+  return {
+    type: 'DatabaseError',
+    code,
+    message: code.startsWith('22') ? `data exception ${code}` : driver.message,
+    ...Object.fromEntries(names.filter((n) => typeof driver[n] === 'string').map((n) => [n, driver[n]])),
+    stack: typeof driver.stack === 'string' ? driver.stack.split('\n').slice(1).join('\n') : undefined,
+  }
+}
