@@ -118,7 +118,10 @@ CREATE TABLE "stores" (
 CREATE TABLE "tenants" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"name" text NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"rate_limit_max" integer,
+	"rate_limit_window_ms" integer,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "tenants_rate_limit_check" CHECK (("tenants"."rate_limit_max" IS NULL) = ("tenants"."rate_limit_window_ms" IS NULL) AND ("tenants"."rate_limit_max" IS NULL OR ("tenants"."rate_limit_max" > 0 AND "tenants"."rate_limit_window_ms" >= 1000 AND "tenants"."rate_limit_window_ms" % 1000 = 0)))
 );
 --> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

@@ -14,6 +14,7 @@ import auth from './http/auth.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
 import problems from './http/problems.js'
+import { RateLimits } from './http/rate-limit.js'
 import { validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
@@ -48,6 +49,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     genReqId: () => randomUUID(),
     bodyLimit: platform.config.bodyLimitBytes,
     return503OnClosing: true,
+    trustProxy: platform.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -80,6 +82,18 @@ export async function buildApp(platform: Platform): Promise<App> {
       concurrency: platform.database.mode === 'embedded' ? 1 : 4,
     }),
   )
+  const rateLimits = new RateLimits({
+    redis: platform.redis?.client,
+    keyPrefix: platform.config.redisKeyPrefix,
+    log: platform.log,
+    redisTimeoutMs: platform.config.rateLimitRedisTimeoutMs,
+  })
+  if (rateLimits.backend === 'in-process') {
+    platform.log.info(
+      'rate limits are counted per process (no REDIS_URL): each replica applies them on its own',
+    )
+  }
+  app.decorate('rateLimits', rateLimits)
   await app.register(auth)
 
   await app.register(healthRoutes)

@@ -11,6 +11,8 @@ export interface Config {
   readonly databaseUrl: string | undefined
   readonly dataDir: string
   readonly redisUrl: string | undefined
+  /** Prefix of every key the service writes to Redis, so deployments can share one Redis. */
+  readonly redisKeyPrefix: string
   /** Bearer token for the admin API; absent only in embedded mode, where one is generated at start. */
   readonly adminToken: string | undefined
   readonly logLevel: LogLevel
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir: raw(r, 'DATA_DIR') ?? './.data',
     redisUrl: url(r, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisKeyPrefix: raw(r, 'REDIS_KEY_PREFIX') ?? 'pos:',
     adminToken,
     logLevel: oneOf(r, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     readinessTimeoutMs: integer(r, 'READINESS_TIMEOUT_MS', 1000, 1, 60_000),

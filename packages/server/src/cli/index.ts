@@ -14,6 +14,7 @@ import {
   CreateSourceBody,
   CreateTenantBody,
   createdApiKeyView,
+  RateLimitBody,
   sourceView,
   tenantView,
 } from '../modules/tenants/schemas.js'
@@ -88,6 +89,21 @@ const commands: Readonly<Record<string, Command>> = {
         const data = (await tenants.listTenants()).map(tenantView)
         const rows = data.map((t) => [t.id, t.name, t.createdAt])
         return { json: { data }, text: table(['ID', 'NAME', 'CREATED'], rows) }
+      }
+    },
+  },
+  'tenant:rate-limit': {
+    args: ['tenantId', 'max', 'windowMs'],
+    summary: "Sets a tenant's rate limit per API key; with max 'default', back to the service's default",
+    prepare([tenantId = '', max, windowMs]) {
+      const policy =
+        max === 'default' ? null : validated(RateLimitBody, { max: Number(max), windowMs: Number(windowMs) })
+      return async (tenants) => {
+        const tenant = tenantView(await tenants.setRateLimit(tenantId, policy))
+        const limit = tenant.rateLimit
+          ? `${tenant.rateLimit.max} requests per ${tenant.rateLimit.windowMs} ms per API key`
+          : "the service's default"
+        return { json: tenant, text: `Tenant "${tenant.name}" (${tenant.id}) is limited to ${limit}\n` }
       }
     },
   },

@@ -37,11 +37,23 @@ export type SourceKind = (typeof SOURCE_KINDS)[number]
 export const SCOPES = ['ingest', 'read', 'write'] as const
 export type Scope = (typeof SCOPES)[number]
 
-export const tenants = pgTable('tenants', {
-  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
-  name: text('name').notNull(),
-  createdAt: createdAt(),
-})
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    name: text('name').notNull(),
+    /** The tenant's own rate limit per API key; both null: RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS. */
+    rateLimitMax: integer('rate_limit_max'),
+    rateLimitWindowMs: integer('rate_limit_window_ms'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check(
+      'tenants_rate_limit_check',
+      sql`(${t.rateLimitMax} IS NULL) = (${t.rateLimitWindowMs} IS NULL) AND (${t.rateLimitMax} IS NULL OR (${t.rateLimitMax} > 0 AND ${t.rateLimitWindowMs} >= 1000 AND ${t.rateLimitWindowMs} % 1000 = 0))`,
+    ),
+  ],
+)
 
 export const apiKeys = pgTable(
   'api_keys',

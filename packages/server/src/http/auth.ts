@@ -1,6 +1,7 @@
-// Authentication and authorisation, declared per route in its config: `admin: true` needs the ADMIN_TOKEN,
-// `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope. Routes with neither are public.
-// Secrets are compared in constant time; a bad credential is 401, a missing scope 403.
+// Authentication, authorisation and rate limiting, declared per route in its config: `admin: true` needs
+// the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
+// neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
+// compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
@@ -8,6 +9,7 @@ import type { IngestService } from '../modules/ingest/service.js'
 import { sameSecret } from '../modules/tenants/api-keys.js'
 import type { Principal, TenantsService } from '../modules/tenants/service.js'
 import { ProblemError } from '../platform/problems.js'
+import { type RateLimitBucket, type RateLimits, setRateLimitHeaders } from './rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,6 +22,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     tenants: TenantsService
     ingest: IngestService
+    rateLimits: RateLimits
   }
 }
 
@@ -39,36 +42,69 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 async function auth(app: FastifyInstance): Promise<void> {
-  const adminToken = app.platform.config.adminToken
+  const { config } = app.platform
+  const adminToken = config.adminToken
+  const defaultPolicy = { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs }
+  const anonymousPolicy = { max: config.rateLimitAnonymousMax, windowMs: config.rateLimitWindowMs }
   app.decorateRequest('principal', null)
 
-  app.addHook('onRequest', async (request) => {
-    const { admin, scope } = request.routeOptions.config
-    if (!admin && !scope) return
+  // Who is calling decides which rate limit bucket counts the request: the API key, the admin, or, for
+  // anything without valid credentials, the client's IP with its lower limit. The limit is applied before
+  // a credential error is answered, so a flood of bad keys is throttled like any other traffic.
+  app.addHook('onRequest', async (request, reply) => {
+    const { admin, scope, probe } = request.routeOptions.config
+    if (probe) return
     const token = bearerToken(request)
-    if (token === undefined) {
+    let failure: ProblemError | undefined
+    let bucket: RateLimitBucket | undefined
+    if (admin) {
+      if (token !== undefined && adminToken !== undefined && sameSecret(token, adminToken)) {
+        bucket = { id: 'admin', policy: defaultPolicy }
+      } else {
+        failure =
+          token === undefined
+            ? missingCredentials()
+            : new ProblemError('unauthorized', 'The admin token is not valid', {}, CHALLENGE)
+      }
+    } else if (scope) {
+      const principal = token === undefined ? undefined : await app.tenants.authenticate(token)
+      if (principal === undefined) {
+        failure =
+          token === undefined
+            ? missingCredentials()
+            : new ProblemError('unauthorized', 'The API key is not valid or was revoked', {}, CHALLENGE)
+      } else {
+        bucket = {
+          id: `key:${principal.apiKeyId}`,
+          policy: principal.rateLimit ?? defaultPolicy,
+          tenantId: principal.tenantId,
+        }
+        if (principal.scopes.includes(scope)) request.principal = principal
+        else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
+      }
+    }
+    const limit = await app.rateLimits.consume(bucket ?? { id: `ip:${request.ip}`, policy: anonymousPolicy })
+    setRateLimitHeaders(reply, limit)
+    if (limit.exceeded) {
+      const retryAfter = String(Math.max(1, limit.resetSeconds))
       throw new ProblemError(
-        'unauthorized',
-        'Send the credentials as Authorization: Bearer <token>',
+        'rate-limited',
+        `Rate limit exceeded; retry in ${retryAfter} s`,
         {},
-        CHALLENGE,
+        { 'retry-after': retryAfter },
       )
     }
-    if (admin) {
-      if (adminToken === undefined || !sameSecret(token, adminToken)) {
-        throw new ProblemError('unauthorized', 'The admin token is not valid', {}, CHALLENGE)
-      }
-      return
-    }
-    const principal = await app.tenants.authenticate(token)
-    if (principal === undefined) {
-      throw new ProblemError('unauthorized', 'The API key is not valid or was revoked', {}, CHALLENGE)
-    }
-    if (scope && !principal.scopes.includes(scope)) {
-      throw new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
-    }
-    request.principal = principal
+    if (failure) throw failure
   })
+}
+
+function missingCredentials(): ProblemError {
+  return new ProblemError(
+    'unauthorized',
+    'Send the credentials as Authorization: Bearer <token>',
+    {},
+    CHALLENGE,
+  )
 }
 
 export default fp(auth, { name: 'auth', dependencies: ['problems'] })

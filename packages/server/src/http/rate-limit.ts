@@ -37,6 +37,7 @@ export type RateLimitBackend = 'redis' | 'in-process'
 
 export interface RateLimitsOptions {
   readonly redis: Redis | undefined
+  readonly keyPrefix: string
   readonly log: Logger
   readonly redisTimeoutMs: number
 }
@@ -107,7 +108,7 @@ export class RateLimits {
         points: policy.max,
         duration: policy.windowMs / 1000,
         // Each policy counts in its own keys: a changed tenant limit starts a fresh window.
-        keyPrefix: `rl:${key}`,
+        keyPrefix: `${this.options.keyPrefix}rl:${key}`,
         rejectIfRedisNotReady: true,
       })
       this.#shared.set(key, limiter)

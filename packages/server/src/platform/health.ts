@@ -4,11 +4,13 @@ import { TIMED_OUT, withDeadline } from './deadline.js'
 
 export interface HealthCheck {
   readonly name: string
+  /** A failed critical check makes the service not ready; any other failure only degrades it. */
+  readonly critical: boolean
   run(): Promise<void>
 }
 
 export interface CheckResult {
-  readonly status: 'ok' | 'failed'
+  readonly status: 'ok' | 'failed' | 'degraded'
   readonly latencyMs: number
   /** Why it failed, in words safe to show to anyone: probes are public, so no host names or addresses. */
   readonly error?: 'timeout' | 'unavailable'
@@ -18,12 +20,13 @@ export interface CheckResult {
 
 export async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now()
+  const failed = check.critical ? 'failed' : 'degraded'
   try {
     const outcome = await withDeadline(check.run(), timeoutMs)
-    if (outcome === TIMED_OUT) return { status: 'failed', latencyMs: elapsedMs(started), error: 'timeout' }
+    if (outcome === TIMED_OUT) return { status: failed, latencyMs: elapsedMs(started), error: 'timeout' }
     return { status: 'ok', latencyMs: elapsedMs(started) }
   } catch (err) {
-    return { status: 'failed', latencyMs: elapsedMs(started), error: 'unavailable', cause: err }
+    return { status: failed, latencyMs: elapsedMs(started), error: 'unavailable', cause: err }
   }
 }
 

@@ -59,7 +59,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DATABASE_URL: database.url,
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',
-    ...(options.redis ? { REDIS_URL } : {}),
+    // Each app counts its rate limits under its own Redis keys, so test files never share a bucket.
+    ...(options.redis ? { REDIS_URL, REDIS_KEY_PREFIX: `test:${database.name}:` } : {}),
     ...options.env,
   })
   const logs = new CapturedLogs()

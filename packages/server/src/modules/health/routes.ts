@@ -7,7 +7,7 @@ import { type HealthCheck, runChecks } from '../../platform/health.js'
 import { problemBody } from '../../platform/problems.js'
 
 const CheckResult = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('degraded')]),
   latencyMs: Type.Number(),
   error: Type.Optional(Type.String()),
 })
@@ -21,8 +21,9 @@ const probe = { probe: true } as const
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, database, redis, lifecycle } = app.platform
-  const checks: HealthCheck[] = [{ name: 'database', run: () => database.ping() }]
-  if (redis) checks.push({ name: 'redis', run: () => redis.ping() })
+  const checks: HealthCheck[] = [{ name: 'database', critical: true, run: () => database.ping() }]
+  // Redis holds only the shared rate limit counters; without it the per-process limiter takes over.
+  if (redis) checks.push({ name: 'redis', critical: false, run: () => redis.ping() })
 
   app.get(
     '/livez',
@@ -82,6 +83,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         const results = await runChecks(checks, config.readinessTimeoutMs)
         const failed = Object.keys(results).filter((name) => results[name]?.status === 'failed')
+        for (const [name, result] of Object.entries(results)) {
+          if (result.status === 'degraded')
+            request.log.warn({ check: name, err: result.cause }, 'dependency degraded')
+        }
         const shown = Object.fromEntries(
           Object.entries(results).map(([name, { cause: _cause, ...shownResult }]) => [name, shownResult]),
         )

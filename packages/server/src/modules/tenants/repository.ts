@@ -2,6 +2,7 @@
 // query's parameters (key hashes, signing secrets) never reach the log: see platform/database-errors.ts.
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import { apiKeys, type Scope, type SourceKind, sources, tenants } from '../../db/schema.js'
+import type { RateLimitPolicy } from '../../http/rate-limit.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
@@ -11,6 +12,8 @@ export interface StoredApiKey {
   readonly tenantId: string
   readonly keyHash: string
   readonly scopes: readonly Scope[]
+  /** The tenant's rate limit override, if it has one. */
+  readonly rateLimit: RateLimitPolicy | null
 }
 
 export interface StoredSource {
@@ -24,6 +27,8 @@ export interface StoredSource {
 export interface TenantRecord {
   readonly id: string
   readonly name: string
+  /** The tenant's own rate limit per API key, or null for the service's default. */
+  readonly rateLimit: RateLimitPolicy | null
   readonly createdAt: Date
 }
 
@@ -64,7 +69,36 @@ export interface NewSourceRow {
 /** Why a source was not created. */
 export type SourceRefusal = 'unknown-tenant' | 'duplicate-name'
 
-const tenantColumns = { id: tenants.id, name: tenants.name, createdAt: tenants.createdAt }
+const tenantColumns = {
+  id: tenants.id,
+  name: tenants.name,
+  rateLimitMax: tenants.rateLimitMax,
+  rateLimitWindowMs: tenants.rateLimitWindowMs,
+  createdAt: tenants.createdAt,
+}
+
+function rateLimitOf(row: {
+  rateLimitMax: number | null
+  rateLimitWindowMs: number | null
+}): RateLimitPolicy | null {
+  return row.rateLimitMax === null || row.rateLimitWindowMs === null
+    ? null
+    : { max: row.rateLimitMax, windowMs: row.rateLimitWindowMs }
+}
+
+function toTenant({
+  rateLimitMax,
+  rateLimitWindowMs,
+  ...row
+}: {
+  id: string
+  name: string
+  rateLimitMax: number | null
+  rateLimitWindowMs: number | null
+  createdAt: Date
+}): TenantRecord {
+  return { ...row, rateLimit: rateLimitOf({ rateLimitMax, rateLimitWindowMs }) }
+}
 
 const apiKeyColumns = {
   id: apiKeys.id,
@@ -100,12 +134,21 @@ export class TenantsRepository {
           tenantId: apiKeys.tenantId,
           keyHash: apiKeys.keyHash,
           scopes: apiKeys.scopes,
+          rateLimitMax: tenants.rateLimitMax,
+          rateLimitWindowMs: tenants.rateLimitWindowMs,
         })
         .from(apiKeys)
+        .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
         .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)))
         .limit(1)
       const row = rows[0]
-      return row && { ...row, scopes: row.scopes as Scope[] }
+      if (row === undefined) return undefined
+      const { rateLimitMax, rateLimitWindowMs, ...key } = row
+      return {
+        ...key,
+        scopes: key.scopes as Scope[],
+        rateLimit: rateLimitOf({ rateLimitMax, rateLimitWindowMs }),
+      }
     })
   }
 
@@ -137,20 +180,34 @@ export class TenantsRepository {
     return timedQuery('tenants.createTenant', async () => {
       const [row] = await this.db.insert(tenants).values({ name }).returning(tenantColumns)
       if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
-      return row
+      return toTenant(row)
     })
   }
 
   listTenants(): Promise<TenantRecord[]> {
-    return timedQuery('tenants.listTenants', () =>
-      this.db.select(tenantColumns).from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id)),
+    return timedQuery('tenants.listTenants', async () =>
+      (
+        await this.db.select(tenantColumns).from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id))
+      ).map(toTenant),
     )
   }
 
   findTenant(tenantId: string): Promise<TenantRecord | undefined> {
     return timedQuery('tenants.findTenant', async () => {
       const rows = await this.db.select(tenantColumns).from(tenants).where(eq(tenants.id, tenantId))
-      return rows[0]
+      return rows[0] && toTenant(rows[0])
+    })
+  }
+
+  /** Sets (or with null, removes) the tenant's rate limit override; undefined when there is no such tenant. */
+  setRateLimit(tenantId: string, policy: RateLimitPolicy | null): Promise<TenantRecord | undefined> {
+    return timedQuery('tenants.setRateLimit', async () => {
+      const rows = await this.db
+        .update(tenants)
+        .set({ rateLimitMax: policy?.max ?? null, rateLimitWindowMs: policy?.windowMs ?? null })
+        .where(eq(tenants.id, tenantId))
+        .returning(tenantColumns)
+      return rows[0] && toTenant(rows[0])
     })
   }
 

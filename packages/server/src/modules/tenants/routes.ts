@@ -16,6 +16,7 @@ import {
   Invalid,
   NoContent,
   NotFound,
+  RateLimitBody,
   RotateSecretBody,
   SourceList,
   SourceParams,
@@ -86,6 +87,36 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await tenants.deleteTenant(request.params.tenantId)
       return reply.code(204).send(null)
     },
+  )
+
+  app.put(
+    '/v1/admin/tenants/:tenantId/rate-limit',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary:
+          "Sets the tenant's rate limit per API key, instead of RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS",
+        params: TenantParams,
+        body: RateLimitBody,
+        response: { 200: TenantResponse, 401: Unauthorized, 404: NotFound, 422: Invalid },
+      },
+    },
+    async (request) => tenantView(await tenants.setRateLimit(request.params.tenantId, request.body)),
+  )
+
+  app.delete(
+    '/v1/admin/tenants/:tenantId/rate-limit',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: "Returns the tenant to the service's default rate limit",
+        params: TenantParams,
+        response: { 200: TenantResponse, 401: Unauthorized, 404: NotFound },
+      },
+    },
+    async (request) => tenantView(await tenants.setRateLimit(request.params.tenantId, null)),
   )
 
   app.post(

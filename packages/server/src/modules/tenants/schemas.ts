@@ -32,7 +32,31 @@ export const SigningSecret = Type.String({
 
 export const CreateTenantBody = Type.Object({ name: DisplayName }, { additionalProperties: false })
 
-export const Tenant = Type.Object({ id: Id, name: Type.String(), createdAt: Timestamp })
+export const RateLimitBody = Type.Object(
+  {
+    max: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      description: 'Requests per window for each API key',
+    }),
+    windowMs: Type.Integer({
+      minimum: 1000,
+      maximum: 86_400_000,
+      multipleOf: 1000,
+      description: 'Window length in milliseconds, a whole number of seconds',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const Tenant = Type.Object({
+  id: Id,
+  name: Type.String(),
+  rateLimit: Type.Union([RateLimitBody, Type.Null()], {
+    description: "The tenant's own limit per API key; null: the service's default",
+  }),
+  createdAt: Timestamp,
+})
 export const TenantList = Type.Object({ data: Type.Array(Tenant) })
 
 export const CreateApiKeyBody = Type.Object(
@@ -104,7 +128,12 @@ export const Conflict = problem('The tenant already has a source of that name (`
 export const NoContent = Type.Null({ description: 'Done; no body' })
 
 export function tenantView(tenant: TenantRecord): Static<typeof Tenant> {
-  return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() }
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    rateLimit: tenant.rateLimit && { ...tenant.rateLimit },
+    createdAt: tenant.createdAt.toISOString(),
+  }
 }
 
 export function apiKeyView(key: ApiKeyRecord): Static<typeof ApiKey> {

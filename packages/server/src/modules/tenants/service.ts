@@ -2,6 +2,7 @@
 // cached for a few seconds; a revocation therefore takes effect on other replicas within AUTH_CACHE_TTL_MS.
 // The admin operations (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
 import { SCOPES, type Scope, type SourceKind } from '../../db/schema.js'
+import type { RateLimitPolicy } from '../../http/rate-limit.js'
 import type { Database } from '../../platform/database.js'
 import { ProblemError } from '../../platform/problems.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
@@ -25,6 +26,8 @@ export interface Principal {
   readonly tenantId: string
   readonly apiKeyId: string
   readonly scopes: readonly Scope[]
+  /** The tenant's rate limit per API key, when it overrides the service's default. */
+  readonly rateLimit: RateLimitPolicy | null
 }
 
 export interface CreatedApiKey extends ApiKeyRecord {
@@ -66,7 +69,12 @@ export class TenantsService {
     const stored = await this.repository.findActiveApiKey(prefix)
     const principal =
       stored && sameDigest(hash, stored.keyHash)
-        ? { tenantId: stored.tenantId, apiKeyId: stored.id, scopes: stored.scopes }
+        ? {
+            tenantId: stored.tenantId,
+            apiKeyId: stored.id,
+            scopes: stored.scopes,
+            rateLimit: stored.rateLimit,
+          }
         : null
     this.#principals.set(hash, principal)
     return principal ?? undefined
@@ -103,6 +111,14 @@ export class TenantsService {
   async getTenant(tenantId: string): Promise<TenantRecord> {
     const tenant = areUuids(tenantId) ? await this.repository.findTenant(tenantId) : undefined
     if (tenant === undefined) throw notFound('tenant', tenantId)
+    return tenant
+  }
+
+  /** Sets the tenant's rate limit per API key, or with null returns it to the service's default. */
+  async setRateLimit(tenantId: string, policy: RateLimitPolicy | null): Promise<TenantRecord> {
+    const tenant = areUuids(tenantId) ? await this.repository.setRateLimit(tenantId, policy) : undefined
+    if (tenant === undefined) throw notFound('tenant', tenantId)
+    this.forgetCached()
     return tenant
   }
 
