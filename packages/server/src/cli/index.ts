@@ -93,11 +93,16 @@ const commands: Readonly<Record<string, Command>> = {
     },
   },
   'tenant:rate-limit': {
-    args: ['tenantId', 'max', 'windowMs'],
-    summary: "Sets a tenant's rate limit per API key; with max 'default', back to the service's default",
-    prepare([tenantId = '', max, windowMs]) {
+    args: ['tenantId'],
+    options: { max: 'N', 'window-ms': 'MS' },
+    summary: "Sets a tenant's limit per API key to --max requests per --window-ms; without both, the default",
+    prepare([tenantId = ''], options) {
+      const { max, 'window-ms': windowMs } = options
+      if ((max === undefined) !== (windowMs === undefined)) {
+        throw new UsageError('give --max and --window-ms together, or neither to return to the default')
+      }
       const policy =
-        max === 'default' ? null : validated(RateLimitBody, { max: Number(max), windowMs: Number(windowMs) })
+        max === undefined ? null : validated(RateLimitBody, { max: Number(max), windowMs: Number(windowMs) })
       return async (tenants) => {
         const tenant = tenantView(await tenants.setRateLimit(tenantId, policy))
         const limit = tenant.rateLimit

@@ -58,6 +58,7 @@ describe('admin API', () => {
       expect(tenant).toEqual({
         id: expect.stringMatching(UUID),
         name: 'Corner Café',
+        rateLimit: null,
         createdAt: expect.any(String),
       })
       expect(tenant.createdAt).toMatch(ISO_TIME)
@@ -376,7 +377,7 @@ describe('admin API', () => {
 
     it('documents every admin route under the admin tag, and only those', async () => {
       const operations = await adminOperations()
-      expect(operations).toHaveLength(13)
+      expect(operations).toHaveLength(15)
       for (const [, url] of operations) expect(url).toMatch(/^\/v1\/admin\//)
       const doc = (await t.app.inject('/openapi.json')).json()
       const untagged = Object.keys(doc.paths).filter(

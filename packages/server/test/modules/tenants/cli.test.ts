@@ -76,7 +76,12 @@ describe('the admin CLI', () => {
       const created = await spawnCli('tenant:create', 'Corner Café', '--json')
       expect(created).toMatchObject({ code: 0, stderr: '' })
       const tenant = JSON.parse(created.stdout)
-      expect(tenant).toEqual({ id: expect.any(String), name: 'Corner Café', createdAt: expect.any(String) })
+      expect(tenant).toEqual({
+        id: expect.any(String),
+        name: 'Corner Café',
+        rateLimit: null,
+        createdAt: expect.any(String),
+      })
 
       const keyRun = await spawnCli('key:create', tenant.id, 'till 1', '--scopes', 'ingest,read')
       expect(keyRun).toMatchObject({ code: 0, stderr: '' })
@@ -161,6 +166,25 @@ describe('the admin CLI', () => {
     const keys = await json<{ data: { id: string; revokedAt: string | null }[] }>('key:list', tenant.id)
     expect(keys.data).toEqual([expect.objectContaining({ id: key.id, revokedAt: expect.any(String) })])
     expect(JSON.stringify(keys)).not.toContain(key.key)
+  })
+
+  it('sets a tenant rate limit and returns it to the default', async () => {
+    const tenant = await json<{ id: string }>('tenant:create', 'Limited')
+    const limited = await json<{ rateLimit: unknown }>(
+      'tenant:rate-limit',
+      tenant.id,
+      '--max',
+      '120',
+      '--window-ms',
+      '60000',
+    )
+    expect(limited.rateLimit).toEqual({ max: 120, windowMs: 60_000 })
+    const text = await cli('tenant:rate-limit', tenant.id)
+    expect(text).toMatchObject({ code: 0, stdout: expect.stringContaining("the service's default") })
+    expect((await cli('tenant:rate-limit', tenant.id, '--max', '5')).code).toBe(2)
+    const bad = await cli('tenant:rate-limit', tenant.id, '--max', '120', '--window-ms', '1500')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('windowMs')
   })
 
   it('shows the usage with exit code 0 for help', async () => {

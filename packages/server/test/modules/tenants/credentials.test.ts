@@ -39,6 +39,7 @@ describe('credentials managed through the admin API', () => {
         tenantId,
         apiKeyId: id,
         scopes: ['ingest', 'read'],
+        rateLimit: null,
       })
     })
 
