@@ -282,6 +282,8 @@ async function main(): Promise<number> {
       SHUTDOWN_READINESS_DELAY_MS: '0',
       // One API key sends every request of the bench: the per-key rate limit must not be what is measured.
       RATE_LIMIT_MAX: '10000000',
+      // Tuning knobs of the write path pass through, to compare settings run against run.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_'))),
     })
     const credentials = await provisionSignedSource(ingest.url, adminToken, {
       tenant: 'Bench',

@@ -77,9 +77,9 @@ export async function buildApp(platform: Platform): Promise<App> {
   app.decorate('tenants', new TenantsService(platform.database.db))
   app.decorate(
     'ingest',
-    new IngestService(platform.database.db, platform.log, {
+    new IngestService(platform.database, platform.log, {
       // PGlite has one connection; PostgreSQL overlaps a few group commits.
-      concurrency: platform.database.mode === 'embedded' ? 1 : 4,
+      concurrency: platform.database.mode === 'embedded' ? 1 : platform.config.ingestWriteConcurrency,
     }),
   )
   const rateLimits = new RateLimits({

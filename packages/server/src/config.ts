@@ -25,6 +25,8 @@ export interface Config {
   readonly bodyLimitBytes: number
   /** How long idempotency keys are kept at least; POS devices may sync days late. */
   readonly idempotencyTtlHours: number
+  /** Group-commit transactions an ingest replica writes at the same time (PostgreSQL mode). */
+  readonly ingestWriteConcurrency: number
   /** Requests per window for each API key, unless its tenant has an override. */
   readonly rateLimitMax: number
   readonly rateLimitWindowMs: number
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
+    ingestWriteConcurrency: integer(r, 'INGEST_WRITE_CONCURRENCY', 2, 1, 64),
     rateLimitMax: integer(r, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
     rateLimitWindowMs: wholeSeconds(r, 'RATE_LIMIT_WINDOW_MS', 60_000),
     rateLimitAnonymousMax: integer(r, 'RATE_LIMIT_ANONYMOUS_MAX', 300, 1, 10_000_000),

@@ -22,9 +22,22 @@ interface QueryRows<Row> {
 export type Database = PgDatabase<RowsResultHKT, typeof schema>
 export type DatabaseMode = 'postgres' | 'embedded'
 
+/** A statement by name (prepared once per connection where the driver can) with positional parameters. */
+export interface Statement {
+  readonly name: string
+  readonly text: string
+}
+
+/** Plain SQL inside one transaction, for the hot write path where building queries would cost too much. */
+export interface SqlSession {
+  query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]>
+}
+
 export interface DatabaseHandle {
   readonly mode: DatabaseMode
   readonly db: Database
+  /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back if it throws. */
+  transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>
   /** Round trip to the server (`SELECT 1`); rejects when it is unreachable. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -62,6 +75,34 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
   return {
     mode: 'postgres',
     db,
+    async transaction(work) {
+      const client = await pool.connect()
+      const session: SqlSession = {
+        async query(statement, params) {
+          const result = await client.query({
+            name: statement.name,
+            text: statement.text,
+            values: [...params],
+          })
+          return result.rows
+        },
+      }
+      try {
+        await client.query('BEGIN')
+        const result = await work(session)
+        await client.query('COMMIT')
+        client.release()
+        return result
+      } catch (err) {
+        // A connection whose rollback failed is in an unknown state: destroy it rather than reuse it.
+        const broken = await client.query('ROLLBACK').then(
+          () => undefined,
+          (rollbackError: unknown) => rollbackError,
+        )
+        client.release(broken instanceof Error ? broken : undefined)
+        throw err
+      }
+    },
     async ping() {
       await timedQuery('health.ping', () => pool.query('SELECT 1'))
     },
@@ -80,6 +121,15 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   return {
     mode: 'embedded',
     db,
+    transaction(work) {
+      return client.transaction((tx) =>
+        work({
+          async query<Row>(statement: Statement, params: readonly unknown[]) {
+            return (await tx.query<Row>(statement.text, [...params])).rows
+          },
+        }),
+      )
+    },
     async ping() {
       await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))
     },

@@ -48,17 +48,32 @@ const SENSITIVE_FIELDS = [
   'last_name',
 ]
 
-function redactPaths(): string[] {
-  const paths: string[] = []
-  for (const header of SECRET_HEADERS) {
-    paths.push(`req.headers["${header}"]`, `res.headers["${header}"]`, `headers["${header}"]`)
+const CENSOR = '[redacted]'
+const SENSITIVE = new Set([...SECRET_HEADERS, ...SENSITIVE_FIELDS].map((name) => name.toLowerCase()))
+const MAX_DEPTH = 8
+
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+/**
+ * A copy of a logged value with every sensitive field censored, at any depth. It runs only for lines that
+ * are written (pino's log formatter), so a request that logs nothing pays nothing; pino's own path-based
+ * redaction would also run on every child logger, that is on every request. Errors and other class
+ * instances are left to their serializers.
+ */
+function redact(value: unknown, parentKey: string, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value
+  if (Array.isArray(value)) return value.map((item) => redact(item, parentKey, depth + 1))
+  if (!isPlainObject(value)) return value
+  const copy: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const lower = key.toLowerCase()
+    const sensitive = SENSITIVE.has(lower) || (parentKey === 'customer' && lower === 'name')
+    copy[key] = sensitive ? CENSOR : redact(value[key], lower, depth + 1)
   }
-  // pino's redaction matches fixed paths; cover a field at the top and up to three objects deep.
-  for (const field of SENSITIVE_FIELDS) {
-    paths.push(`["${field}"]`, `*["${field}"]`, `*.*["${field}"]`, `*.*.*["${field}"]`)
-  }
-  paths.push('customer.name', '*.customer.name', '*.*.customer.name')
-  return paths
+  return copy
 }
 
 function serializeError(err: unknown): unknown {
@@ -76,7 +91,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      redact: { paths: redactPaths(), censor: '[redacted]' },
+      formatters: { log: (object) => redact(object, '', 0) as Record<string, unknown> },
       base: { service: 'pos-integration-service' },
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: serializeError },

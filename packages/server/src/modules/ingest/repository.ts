@@ -2,23 +2,16 @@
 // with a fixed number of set-based statements, whatever the batch size: idempotency keys, the event log,
 // and every projection (catalog, stock, orders, refunds). Rows are reduced in memory first, so no statement
 // touches the same row twice, and later changes never lose to older ones that arrive late.
-import { inArray, type SQL, sql } from 'drizzle-orm'
-import {
-  events,
-  idempotencyKeys,
-  orderLineItems,
-  orders,
-  products,
-  refunds,
-  stockLevels,
-  stockMovements,
-  stores,
-} from '../../db/schema.js'
-import type { Database } from '../../platform/database.js'
+//
+// This is the hot path, so it is plain SQL: each statement takes one array per column and reads them with
+// unnest(), which keeps the text fixed (prepared once per connection) and the parameters few, however large
+// the batch. The ingest tests run every statement, so a schema change that breaks one fails them.
+import { sql } from 'drizzle-orm'
+import { idempotencyKeys } from '../../db/schema.js'
+import type { Database, SqlSession, Statement } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { TtlCache } from '../../platform/ttl-cache.js'
 import { STATUS_OF_TYPE, type ValidEvent } from './events.js'
-
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 export interface IngestRequest {
   readonly tenantId: string
@@ -36,29 +29,145 @@ export type WriteOutcome =
   | { readonly kind: 'replayed' }
   | { readonly kind: 'key-reused' }
 
-const EVENT_CHUNK = 1000
 const SEP = '\u0000'
+/** Store ids never change once created; a deleted tenant's ids fail the foreign key and clear the cache. */
+const STORE_CACHE_TTL_MS = 60_000
 
 type OrderEvent = Extract<ValidEvent, { type: `order.${string}` }>
+type ProductEvent = Extract<ValidEvent, { type: `product.${string}` }>
 
 interface Accepted {
   readonly tenantId: string
   readonly event: ValidEvent
 }
 
-/** A VALUES list for raw statements: each row's cells are bound parameters. */
-function values(rows: readonly (readonly unknown[])[]): SQL {
-  return sql.join(
-    rows.map(
-      (row) =>
-        sql`(${sql.join(
-          row.map((cell) => sql`${cell}`),
-          sql`, `,
-        )})`,
-    ),
-    sql`, `,
-  )
+const statement = (name: string, text: string): Statement => ({ name: `ingest.${name}`, text })
+
+const CLAIM_KEYS = statement(
+  'claimKeys',
+  `INSERT INTO idempotency_keys (tenant_id, key, fingerprint)
+   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+   ON CONFLICT DO NOTHING RETURNING tenant_id, key`,
+)
+const FIND_KEYS = statement(
+  'findKeys',
+  `SELECT tenant_id, key, fingerprint FROM idempotency_keys
+   WHERE (tenant_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+)
+const INSERT_EVENTS = statement(
+  'insertEvents',
+  `INSERT INTO events (tenant_id, source_id, source_name, event_id, type, payload, occurred_at)
+   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
+   ON CONFLICT (tenant_id, source_name, event_id) DO NOTHING
+   RETURNING tenant_id, source_name, event_id`,
+)
+const FIND_STORES = statement(
+  'findStores',
+  `SELECT id, tenant_id, code FROM stores
+   WHERE (tenant_id, code) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+)
+const CREATE_STORES = statement(
+  'createStores',
+  `INSERT INTO stores (tenant_id, code) SELECT * FROM unnest($1::uuid[], $2::text[])
+   ON CONFLICT DO NOTHING RETURNING id, tenant_id, code`,
+)
+const UPSERT_PRODUCTS = statement(
+  'upsertProducts',
+  `INSERT INTO products AS p (tenant_id, sku, name, price_amount, currency, barcode, changed_at)
+   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[])
+   ON CONFLICT (tenant_id, sku) DO UPDATE SET
+     name = excluded.name, price_amount = excluded.price_amount, currency = excluded.currency,
+     barcode = excluded.barcode, deleted_at = NULL, changed_at = excluded.changed_at, updated_at = now()
+   WHERE p.changed_at <= excluded.changed_at`,
+)
+const DELETE_PRODUCTS = statement(
+  'deleteProducts',
+  `UPDATE products p SET deleted_at = v.at, changed_at = v.at, updated_at = now()
+   FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(tenant_id, sku, at)
+   WHERE p.tenant_id = v.tenant_id AND p.sku = v.sku AND p.changed_at <= v.at`,
+)
+// Stock on hand = the latest count + every adjustment that happened after it. Adjustments are kept as
+// movements, so a count that arrives late still adds the moves made after it was taken, and an adjustment
+// that arrives after a later count is not counted twice.
+const ADJUST_STOCK = statement(
+  'adjustStock',
+  `WITH m AS (
+     INSERT INTO stock_movements (tenant_id, store_id, sku, delta, occurred_at)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::timestamptz[])
+     RETURNING tenant_id, store_id, sku, delta, occurred_at
+   )
+   INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand)
+   SELECT tenant_id, store_id, sku, sum(delta) FROM m GROUP BY tenant_id, store_id, sku
+   ORDER BY tenant_id, store_id, sku
+   ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
+     on_hand = s.on_hand + coalesce((
+       SELECT sum(m.delta) FROM m
+       WHERE m.tenant_id = s.tenant_id AND m.store_id = s.store_id AND m.sku = s.sku
+         AND (s.counted_at IS NULL OR m.occurred_at > s.counted_at)
+     ), 0),
+     updated_at = now()`,
+)
+const COUNT_STOCK = statement(
+  'countStock',
+  `INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand, counted_at)
+   SELECT v.tenant_id, v.store_id, v.sku,
+     v.on_hand + coalesce((
+       SELECT sum(sm.delta) FROM stock_movements sm
+       WHERE sm.tenant_id = v.tenant_id AND sm.store_id = v.store_id AND sm.sku = v.sku
+         AND sm.occurred_at > v.counted_at
+     ), 0),
+     v.counted_at
+   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::timestamptz[])
+     AS v(tenant_id, store_id, sku, on_hand, counted_at)
+   ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
+     on_hand = excluded.on_hand, counted_at = excluded.counted_at, updated_at = now()
+   WHERE s.counted_at IS NULL OR s.counted_at <= excluded.counted_at`,
+)
+// Versions decide when both sides have one, else the time it happened: the same rule as newerOrder().
+const UPSERT_ORDERS = statement(
+  'upsertOrders',
+  `INSERT INTO orders AS o (tenant_id, order_id, store_id, status, version, currency, total_amount, changed_at)
+   SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::text[], $7::bigint[],
+     $8::timestamptz[])
+   ON CONFLICT (tenant_id, order_id) DO UPDATE SET
+     store_id = excluded.store_id, status = excluded.status, version = coalesce(excluded.version, o.version),
+     currency = excluded.currency, total_amount = excluded.total_amount, changed_at = excluded.changed_at,
+     updated_at = now()
+   WHERE CASE WHEN excluded.version IS NOT NULL AND o.version IS NOT NULL
+     THEN excluded.version > o.version ELSE excluded.changed_at >= o.changed_at END
+   RETURNING id, tenant_id, order_id`,
+)
+const CLEAR_LINE_ITEMS = statement(
+  'clearLineItems',
+  'DELETE FROM order_line_items WHERE order_pk = ANY($1::bigint[])',
+)
+const INSERT_LINE_ITEMS = statement(
+  'insertLineItems',
+  `INSERT INTO order_line_items (order_pk, position, sku, quantity, unit_price_amount, currency)
+   SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::numeric[], $5::bigint[], $6::text[])`,
+)
+const INSERT_REFUNDS = statement(
+  'insertRefunds',
+  `INSERT INTO refunds (tenant_id, order_id, refund_id, amount, currency, occurred_at)
+   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
+   ON CONFLICT DO NOTHING`,
+)
+
+/** Columns of rows, as unnest() takes them: one array per column. */
+function columns<Row extends readonly unknown[]>(rows: readonly Row[], width: number): unknown[][] {
+  const arrays: unknown[][] = Array.from({ length: width }, () => new Array(rows.length))
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!
+    for (let c = 0; c < width; c++) arrays[c]![r] = row[c]
+  }
+  return arrays
 }
+
+function run<Row>(session: SqlSession, stmt: Statement, params: readonly unknown[]): Promise<Row[]> {
+  return timedQuery(stmt.name, () => session.query<Row>(stmt, params))
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Whether `a` is a newer state of an order than `b`: versions decide when both have one, else time. */
 function newerOrder(a: OrderEvent, b: OrderEvent): boolean {
@@ -67,21 +176,25 @@ function newerOrder(a: OrderEvent, b: OrderEvent): boolean {
 }
 
 export class IngestRepository {
-  async writeBatch(tx: Transaction, requests: readonly IngestRequest[]): Promise<WriteOutcome[]> {
-    const outcomes: (WriteOutcome | undefined)[] = await this.#claimIdempotencyKeys(tx, requests)
+  readonly #storeIds = new TtlCache<string>(STORE_CACHE_TTL_MS)
+
+  /** Forgets cached store ids, after a write failed on a foreign key (a store's tenant was deleted). */
+  forgetStores(): void {
+    this.#storeIds.clear()
+  }
+
+  async writeBatch(session: SqlSession, requests: readonly IngestRequest[]): Promise<WriteOutcome[]> {
+    const outcomes: (WriteOutcome | undefined)[] = await this.#claimIdempotencyKeys(session, requests)
+    const writers = requests.filter((_, i) => outcomes[i] === undefined)
+    const inserted = writers.length > 0 ? await this.#insertEvents(session, writers) : new Set<string>()
     const accepted: Accepted[] = []
-    const inserted = await this.#insertEvents(
-      tx,
-      requests.filter((_, i) => outcomes[i] === undefined),
-    )
     for (let i = 0; i < requests.length; i++) {
       if (outcomes[i] !== undefined) continue
       const request = requests[i]!
       const acceptedIds: string[] = []
       const duplicateIds: string[] = []
       for (const event of request.events) {
-        const key = `${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`
-        if (inserted.delete(key)) {
+        if (inserted.delete(`${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`)) {
           acceptedIds.push(event.id)
           accepted.push({ tenantId: request.tenantId, event })
         } else {
@@ -90,232 +203,149 @@ export class IngestRepository {
       }
       outcomes[i] = { kind: 'created', acceptedIds, duplicateIds }
     }
-    if (accepted.length > 0) await this.#project(tx, accepted)
+    if (accepted.length > 0) await this.#project(session, accepted)
     return outcomes as WriteOutcome[]
   }
 
   /** Claims each request's key; a key already claimed makes the request a replay, or a misuse of the key. */
   async #claimIdempotencyKeys(
-    tx: Transaction,
+    session: SqlSession,
     requests: readonly IngestRequest[],
   ): Promise<(WriteOutcome | undefined)[]> {
     const outcomes: (WriteOutcome | undefined)[] = requests.map(() => undefined)
-    const keyed = requests
-      .map((request, index) => ({ request, index }))
-      .filter(({ request }) => request.idempotencyKey !== undefined)
-      // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
-      .sort((a, b) => {
-        const x = `${a.request.tenantId}${SEP}${a.request.idempotencyKey}`
-        const y = `${b.request.tenantId}${SEP}${b.request.idempotencyKey}`
-        return x < y ? -1 : x > y ? 1 : 0
-      })
+    const keyed: [string, string, string, number][] = []
+    requests.forEach((request, index) => {
+      if (request.idempotencyKey !== undefined) {
+        keyed.push([request.tenantId, request.idempotencyKey, request.fingerprint, index])
+      }
+    })
     if (keyed.length === 0) return outcomes
-    const claimed = await timedQuery('ingest.claimIdempotencyKeys', () =>
-      tx
-        .insert(idempotencyKeys)
-        .values(
-          keyed.map(({ request }) => ({
-            tenantId: request.tenantId,
-            key: request.idempotencyKey!,
-            fingerprint: request.fingerprint,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key }),
-    )
-    const claimedSet = new Set(claimed.map((row) => `${row.tenantId}${SEP}${row.key}`))
-    const taken = keyed.filter(
-      ({ request }) => !claimedSet.has(`${request.tenantId}${SEP}${request.idempotencyKey}`),
-    )
+    // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
+    keyed.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
+    const claimed = await run<{ tenant_id: string; key: string }>(session, CLAIM_KEYS, columns(keyed, 3))
+    const claimedSet = new Set(claimed.map((row) => `${row.tenant_id}${SEP}${row.key}`))
+    const taken = keyed.filter(([tenantId, key]) => !claimedSet.has(`${tenantId}${SEP}${key}`))
     if (taken.length === 0) return outcomes
-    const existing = await timedQuery('ingest.findIdempotencyKeys', () =>
-      tx
-        .select({
-          tenantId: idempotencyKeys.tenantId,
-          key: idempotencyKeys.key,
-          fingerprint: idempotencyKeys.fingerprint,
-        })
-        .from(idempotencyKeys)
-        .where(
-          sql`(${idempotencyKeys.tenantId}, ${idempotencyKeys.key}) IN (${values(
-            taken.map(({ request }) => [request.tenantId, request.idempotencyKey]),
-          )})`,
-        ),
+    const existing = await run<{ tenant_id: string; key: string; fingerprint: string }>(
+      session,
+      FIND_KEYS,
+      columns(taken, 2),
     )
-    const fingerprints = new Map(existing.map((row) => [`${row.tenantId}${SEP}${row.key}`, row.fingerprint]))
-    for (const { request, index } of taken) {
-      const fingerprint = fingerprints.get(`${request.tenantId}${SEP}${request.idempotencyKey}`)
-      outcomes[index] = fingerprint === request.fingerprint ? { kind: 'replayed' } : { kind: 'key-reused' }
+    const fingerprints = new Map(existing.map((row) => [`${row.tenant_id}${SEP}${row.key}`, row.fingerprint]))
+    for (const [tenantId, key, fingerprint, index] of taken) {
+      const stored = fingerprints.get(`${tenantId}${SEP}${key}`)
+      outcomes[index] = stored === fingerprint ? { kind: 'replayed' } : { kind: 'key-reused' }
     }
     return outcomes
   }
 
   /** Appends the events to the log; returns the keys of those that were new (the rest are duplicates). */
-  async #insertEvents(tx: Transaction, requests: readonly IngestRequest[]): Promise<Set<string>> {
+  async #insertEvents(session: SqlSession, requests: readonly IngestRequest[]): Promise<Set<string>> {
     const seen = new Set<string>()
-    const rows: (typeof events.$inferInsert)[] = []
+    const rows: [string, string | null, string, string, string, string, string][] = []
     for (const request of requests) {
       for (const event of request.events) {
         const key = `${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`
         if (seen.has(key)) continue // the same event twice in one batch: the first one counts
         seen.add(key)
-        rows.push({
-          tenantId: request.tenantId,
-          sourceId: request.sourceId,
-          sourceName: request.sourceName,
-          eventId: event.id,
-          type: event.type,
-          payload: event.data,
-          occurredAt: event.occurredAt,
-        })
+        rows.push([
+          request.tenantId,
+          request.sourceId,
+          request.sourceName,
+          event.id,
+          event.type,
+          JSON.stringify(event.data),
+          event.occurredAt.toISOString(),
+        ])
       }
     }
-    const inserted = new Set<string>()
-    for (let start = 0; start < rows.length; start += EVENT_CHUNK) {
-      const chunk = rows.slice(start, start + EVENT_CHUNK)
-      const returned = await timedQuery('ingest.insertEvents', () =>
-        tx
-          .insert(events)
-          .values(chunk)
-          .onConflictDoNothing({ target: [events.tenantId, events.sourceName, events.eventId] })
-          .returning({ tenantId: events.tenantId, sourceName: events.sourceName, eventId: events.eventId }),
-      )
-      for (const row of returned) inserted.add(`${row.tenantId}${SEP}${row.sourceName}${SEP}${row.eventId}`)
-    }
-    return inserted
+    const returned = await run<{ tenant_id: string; source_name: string; event_id: string }>(
+      session,
+      INSERT_EVENTS,
+      columns(rows, 7),
+    )
+    return new Set(returned.map((row) => `${row.tenant_id}${SEP}${row.source_name}${SEP}${row.event_id}`))
   }
 
-  async #project(tx: Transaction, accepted: readonly Accepted[]): Promise<void> {
-    const storeIds = await this.#resolveStores(tx, accepted)
+  async #project(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
+    const storeIds = await this.#resolveStores(session, accepted)
     const storeOf = (tenantId: string, code: string) => storeIds.get(`${tenantId}${SEP}${code}`)!
-    await this.#projectProducts(tx, accepted)
-    await this.#projectStock(tx, accepted, storeOf)
-    await this.#projectOrders(tx, accepted, storeOf)
-    await this.#projectRefunds(tx, accepted)
+    await this.#projectProducts(session, accepted)
+    await this.#projectStock(session, accepted, storeOf)
+    await this.#projectOrders(session, accepted, storeOf)
+    await this.#projectRefunds(session, accepted)
   }
 
   /** The ids of every store the events name, creating the stores seen for the first time. */
-  async #resolveStores(tx: Transaction, accepted: readonly Accepted[]): Promise<Map<string, string>> {
-    const wanted = new Map<string, { tenantId: string; code: string }>()
-    for (const { tenantId, event } of accepted) {
-      if (
-        event.type === 'product.upserted' ||
-        event.type === 'product.deleted' ||
-        event.type === 'refund.created'
-      ) {
-        continue
-      }
-      wanted.set(`${tenantId}${SEP}${event.data.storeId}`, { tenantId, code: event.data.storeId })
-    }
+  async #resolveStores(session: SqlSession, accepted: readonly Accepted[]): Promise<Map<string, string>> {
     const ids = new Map<string, string>()
-    if (wanted.size === 0) return ids
-    const find = async () => {
-      const missing = [...wanted].filter(([key]) => !ids.has(key)).map(([, v]) => v)
-      if (missing.length === 0) return
-      const rows = await timedQuery('ingest.findStores', () =>
-        tx
-          .select({ id: stores.id, tenantId: stores.tenantId, code: stores.code })
-          .from(stores)
-          .where(
-            sql`(${stores.tenantId}, ${stores.code}) IN (${values(missing.map((s) => [s.tenantId, s.code]))})`,
-          ),
-      )
-      for (const row of rows) ids.set(`${row.tenantId}${SEP}${row.code}`, row.id)
+    const missing = new Map<string, [string, string]>()
+    for (const { tenantId, event } of accepted) {
+      if (!('storeId' in event.data)) continue
+      const key = `${tenantId}${SEP}${event.data.storeId}`
+      if (ids.has(key) || missing.has(key)) continue
+      const cached = this.#storeIds.get(key)
+      if (cached === undefined) missing.set(key, [tenantId, event.data.storeId])
+      else ids.set(key, cached)
     }
-    await find()
-    const missing = [...wanted].filter(([key]) => !ids.has(key)).map(([, v]) => v)
-    if (missing.length > 0) {
-      const created = await timedQuery('ingest.createStores', () =>
-        tx
-          .insert(stores)
-          .values(missing.sort((a, b) => (a.code < b.code ? -1 : 1)))
-          .onConflictDoNothing()
-          .returning({ id: stores.id, tenantId: stores.tenantId, code: stores.code }),
-      )
-      for (const row of created) ids.set(`${row.tenantId}${SEP}${row.code}`, row.id)
-      await find() // a store another transaction created meanwhile
+    if (missing.size === 0) return ids
+    const remember = (rows: { id: string; tenant_id: string; code: string }[]) => {
+      for (const row of rows) {
+        const key = `${row.tenant_id}${SEP}${row.code}`
+        ids.set(key, row.id)
+        this.#storeIds.set(key, row.id)
+        missing.delete(key)
+      }
     }
+    remember(await run(session, FIND_STORES, columns([...missing.values()], 2)))
+    if (missing.size > 0) {
+      const wanted = [...missing.values()].sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
+      remember(await run(session, CREATE_STORES, columns(wanted, 2)))
+    }
+    // A store another transaction created meanwhile: our insert waited for it, then did nothing.
+    if (missing.size > 0) remember(await run(session, FIND_STORES, columns([...missing.values()], 2)))
     return ids
   }
 
-  async #projectProducts(tx: Transaction, accepted: readonly Accepted[]): Promise<void> {
-    const latest = new Map<
-      string,
-      { tenantId: string; event: Extract<ValidEvent, { type: `product.${string}` }> }
-    >()
+  async #projectProducts(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
+    const latest = new Map<string, { tenantId: string; event: ProductEvent }>()
     for (const { tenantId, event } of accepted) {
       if (event.type !== 'product.upserted' && event.type !== 'product.deleted') continue
       const key = `${tenantId}${SEP}${event.data.sku}`
       const current = latest.get(key)
       if (!current || event.occurredAt >= current.event.occurredAt) latest.set(key, { tenantId, event })
     }
-    const upserts: (typeof products.$inferInsert)[] = []
+    if (latest.size === 0) return
+    const upserts: [string, string, string, number, string, string | null, string][] = []
     const deletes: [string, string, string][] = []
-    for (const { tenantId, event } of [...latest.values()].sort((a, b) =>
-      a.event.data.sku < b.event.data.sku ? -1 : 1,
-    )) {
+    const ordered = [...latest.values()].sort((a, b) => byText(a.event.data.sku, b.event.data.sku))
+    for (const { tenantId, event } of ordered) {
       if (event.type === 'product.deleted') {
         deletes.push([tenantId, event.data.sku, event.occurredAt.toISOString()])
         continue
       }
       const { sku, name, price, barcode } = event.data
-      upserts.push({
+      upserts.push([
         tenantId,
         sku,
         name,
-        priceAmount: price.amount,
-        currency: price.currency,
-        barcode: barcode ?? null,
-        deletedAt: null,
-        changedAt: event.occurredAt,
-      })
+        price.amount,
+        price.currency,
+        barcode ?? null,
+        event.occurredAt.toISOString(),
+      ])
     }
-    if (upserts.length > 0) {
-      await timedQuery('ingest.upsertProducts', () =>
-        tx
-          .insert(products)
-          .values(upserts)
-          .onConflictDoUpdate({
-            target: [products.tenantId, products.sku],
-            set: {
-              name: sql`excluded.name`,
-              priceAmount: sql`excluded.price_amount`,
-              currency: sql`excluded.currency`,
-              barcode: sql`excluded.barcode`,
-              deletedAt: sql`NULL`,
-              changedAt: sql`excluded.changed_at`,
-              updatedAt: sql`now()`,
-            },
-            setWhere: sql`${products.changedAt} <= excluded.changed_at`,
-          }),
-      )
-    }
-    if (deletes.length > 0) {
-      await timedQuery('ingest.deleteProducts', () =>
-        tx.execute(sql`
-          UPDATE ${products} SET deleted_at = v.at::timestamptz, changed_at = v.at::timestamptz, updated_at = now()
-          FROM (VALUES ${values(deletes)}) AS v(tenant_id, sku, at)
-          WHERE ${products.tenantId} = v.tenant_id::uuid AND ${products.sku} = v.sku
-            AND ${products.changedAt} <= v.at::timestamptz`),
-      )
-    }
+    if (upserts.length > 0) await run(session, UPSERT_PRODUCTS, columns(upserts, 7))
+    if (deletes.length > 0) await run(session, DELETE_PRODUCTS, columns(deletes, 3))
   }
 
-  /**
-   * Stock on hand = the latest count + every adjustment that happened after it. Adjustments are kept as
-   * movements, so a count that arrives late still adds the moves made after it was taken, and an adjustment
-   * that arrives after a later count is not counted twice.
-   */
   async #projectStock(
-    tx: Transaction,
+    session: SqlSession,
     accepted: readonly Accepted[],
     storeOf: (tenantId: string, code: string) => string,
   ): Promise<void> {
     const movements: [string, string, string, string, string][] = []
-    const counts = new Map<
-      string,
-      { tenantId: string; storeId: string; sku: string; onHand: number; at: Date }
-    >()
+    const counts = new Map<string, [string, string, string, string, string]>()
     for (const { tenantId, event } of accepted) {
       if (event.type === 'inventory.adjusted') {
         const { storeId, sku, delta } = event.data
@@ -329,63 +359,21 @@ export class IngestRepository {
       } else if (event.type === 'inventory.counted') {
         const { storeId, sku, onHand } = event.data
         const key = `${tenantId}${SEP}${storeId}${SEP}${sku}`
+        const at = event.occurredAt.toISOString()
         const current = counts.get(key)
-        if (!current || event.occurredAt >= current.at) {
-          counts.set(key, {
-            tenantId,
-            storeId: storeOf(tenantId, storeId),
-            sku,
-            onHand,
-            at: event.occurredAt,
-          })
-        }
+        if (!current || at >= current[4])
+          counts.set(key, [tenantId, storeOf(tenantId, storeId), sku, String(onHand), at])
       }
     }
-    if (movements.length > 0) {
-      await timedQuery('ingest.adjustStock', () =>
-        tx.execute(sql`
-          WITH m AS (
-            INSERT INTO ${stockMovements} (tenant_id, store_id, sku, delta, occurred_at)
-            SELECT v.tenant_id::uuid, v.store_id::uuid, v.sku, v.delta::numeric, v.occurred_at::timestamptz
-            FROM (VALUES ${values(movements)}) AS v(tenant_id, store_id, sku, delta, occurred_at)
-            RETURNING tenant_id, store_id, sku, delta, occurred_at
-          )
-          INSERT INTO ${stockLevels} AS s (tenant_id, store_id, sku, on_hand)
-          SELECT tenant_id, store_id, sku, sum(delta) FROM m GROUP BY tenant_id, store_id, sku
-          ORDER BY tenant_id, store_id, sku
-          ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
-            on_hand = s.on_hand + coalesce((
-              SELECT sum(m.delta) FROM m
-              WHERE m.tenant_id = s.tenant_id AND m.store_id = s.store_id AND m.sku = s.sku
-                AND (s.counted_at IS NULL OR m.occurred_at > s.counted_at)
-            ), 0),
-            updated_at = now()`),
-      )
-    }
+    if (movements.length > 0) await run(session, ADJUST_STOCK, columns(movements, 5))
     if (counts.size > 0) {
-      const rows = [...counts.values()]
-        .sort((a, b) => (a.storeId + a.sku < b.storeId + b.sku ? -1 : 1))
-        .map((c) => [c.tenantId, c.storeId, c.sku, String(c.onHand), c.at.toISOString()])
-      await timedQuery('ingest.countStock', () =>
-        tx.execute(sql`
-          INSERT INTO ${stockLevels} AS s (tenant_id, store_id, sku, on_hand, counted_at)
-          SELECT v.tenant_id::uuid, v.store_id::uuid, v.sku,
-            v.on_hand::numeric + coalesce((
-              SELECT sum(sm.delta) FROM ${stockMovements} sm
-              WHERE sm.tenant_id = v.tenant_id::uuid AND sm.store_id = v.store_id::uuid AND sm.sku = v.sku
-                AND sm.occurred_at > v.counted_at::timestamptz
-            ), 0),
-            v.counted_at::timestamptz
-          FROM (VALUES ${values(rows)}) AS v(tenant_id, store_id, sku, on_hand, counted_at)
-          ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
-            on_hand = excluded.on_hand, counted_at = excluded.counted_at, updated_at = now()
-          WHERE s.counted_at IS NULL OR s.counted_at <= excluded.counted_at`),
-      )
+      const rows = [...counts.values()].sort((a, b) => byText(a[1], b[1]) || byText(a[2], b[2]))
+      await run(session, COUNT_STOCK, columns(rows, 5))
     }
   }
 
   async #projectOrders(
-    tx: Transaction,
+    session: SqlSession,
     accepted: readonly Accepted[],
     storeOf: (tenantId: string, code: string) => string,
   ): Promise<void> {
@@ -398,86 +386,49 @@ export class IngestRepository {
       if (!current || newerOrder(orderEvent, current.event)) latest.set(key, { tenantId, event: orderEvent })
     }
     if (latest.size === 0) return
-    const winners = [...latest.values()].sort((a, b) =>
-      a.event.data.orderId < b.event.data.orderId ? -1 : 1,
-    )
-    const applied = await timedQuery('ingest.upsertOrders', () =>
-      tx
-        .insert(orders)
-        .values(
-          winners.map(({ tenantId, event }) => ({
-            tenantId,
-            orderId: event.data.orderId,
-            storeId: storeOf(tenantId, event.data.storeId),
-            status: event.data.status ?? STATUS_OF_TYPE[event.type]!,
-            version: event.data.version ?? null,
-            currency: event.data.currency,
-            totalAmount: event.data.total.amount,
-            changedAt: event.occurredAt,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: [orders.tenantId, orders.orderId],
-          set: {
-            storeId: sql`excluded.store_id`,
-            status: sql`excluded.status`,
-            version: sql`coalesce(excluded.version, ${orders.version})`,
-            currency: sql`excluded.currency`,
-            totalAmount: sql`excluded.total_amount`,
-            changedAt: sql`excluded.changed_at`,
-            updatedAt: sql`now()`,
-          },
-          // The same rule as newerOrder: versions decide when both sides have one, else the time it happened.
-          setWhere: sql`CASE WHEN excluded.version IS NOT NULL AND ${orders.version} IS NOT NULL
-            THEN excluded.version > ${orders.version}
-            ELSE excluded.changed_at >= ${orders.changedAt} END`,
-        })
-        .returning({ id: orders.id, tenantId: orders.tenantId, orderId: orders.orderId }),
+    const winners = [...latest.values()].sort((a, b) => byText(a.event.data.orderId, b.event.data.orderId))
+    const rows = winners.map(({ tenantId, event }) => [
+      tenantId,
+      event.data.orderId,
+      storeOf(tenantId, event.data.storeId),
+      event.data.status ?? STATUS_OF_TYPE[event.type]!,
+      event.data.version ?? null,
+      event.data.currency,
+      event.data.total.amount,
+      event.occurredAt.toISOString(),
+    ])
+    const applied = await run<{ id: string; tenant_id: string; order_id: string }>(
+      session,
+      UPSERT_ORDERS,
+      columns(rows, 8),
     )
     if (applied.length === 0) return
-    await timedQuery('ingest.clearLineItems', () =>
-      tx.delete(orderLineItems).where(
-        inArray(
-          orderLineItems.orderPk,
-          applied.map((row) => row.id),
-        ),
-      ),
-    )
-    const items: (typeof orderLineItems.$inferInsert)[] = []
+    await run(session, CLEAR_LINE_ITEMS, [applied.map((row) => row.id)])
+    const items: [string, number, string, string, number, string][] = []
     for (const row of applied) {
-      const { event } = latest.get(`${row.tenantId}${SEP}${row.orderId}`)!
+      const { event } = latest.get(`${row.tenant_id}${SEP}${row.order_id}`)!
       event.data.lineItems.forEach((item, position) => {
-        items.push({
-          orderPk: row.id,
+        items.push([
+          row.id,
           position,
-          sku: item.sku,
-          quantity: String(item.quantity),
-          unitPriceAmount: item.unitPrice.amount,
-          currency: item.unitPrice.currency,
-        })
+          item.sku,
+          String(item.quantity),
+          item.unitPrice.amount,
+          item.unitPrice.currency,
+        ])
       })
     }
-    for (let start = 0; start < items.length; start += EVENT_CHUNK) {
-      const chunk = items.slice(start, start + EVENT_CHUNK)
-      await timedQuery('ingest.insertLineItems', () => tx.insert(orderLineItems).values(chunk))
-    }
+    if (items.length > 0) await run(session, INSERT_LINE_ITEMS, columns(items, 6))
   }
 
-  async #projectRefunds(tx: Transaction, accepted: readonly Accepted[]): Promise<void> {
-    const rows: (typeof refunds.$inferInsert)[] = []
+  async #projectRefunds(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
+    const rows: [string, string, string, number, string, string][] = []
     for (const { tenantId, event } of accepted) {
       if (event.type !== 'refund.created') continue
-      rows.push({
-        tenantId,
-        orderId: event.data.orderId,
-        refundId: event.data.refundId,
-        amount: event.data.amount.amount,
-        currency: event.data.amount.currency,
-        occurredAt: event.occurredAt,
-      })
+      const { orderId, refundId, amount } = event.data
+      rows.push([tenantId, orderId, refundId, amount.amount, amount.currency, event.occurredAt.toISOString()])
     }
-    if (rows.length === 0) return
-    await timedQuery('ingest.insertRefunds', () => tx.insert(refunds).values(rows).onConflictDoNothing())
+    if (rows.length > 0) await run(session, INSERT_REFUNDS, columns(rows, 6))
   }
 
   async isIdempotencyKeyClaimed(db: Database, tenantId: string, key: string): Promise<boolean> {

@@ -3,8 +3,8 @@
 // and its commit; a request whose data the database refuses is retried alone, so it never fails its
 // neighbours. Deadlocks between replicas are retried a bounded number of times.
 import type { Logger } from 'pino'
-import type { Database } from '../../platform/database.js'
-import { sqlState } from '../../platform/database-errors.js'
+import type { DatabaseHandle } from '../../platform/database.js'
+import { FOREIGN_KEY_VIOLATION, sqlState } from '../../platform/database-errors.js'
 import { GroupCommitter } from '../../platform/group-commit.js'
 import {
   groupCommitSize,
@@ -49,7 +49,7 @@ export class IngestService {
   readonly #committer: GroupCommitter<IngestRequest, BatchOutcome>
 
   constructor(
-    private readonly db: Database,
+    private readonly database: DatabaseHandle,
     private readonly log: Logger,
     options: IngestServiceOptions,
   ) {
@@ -80,7 +80,7 @@ export class IngestService {
 
   /** Whether a request with this key was already stored: a retry is then a replay, not a new request. */
   isIdempotencyKeyClaimed(tenantId: string, key: string): Promise<boolean> {
-    return this.#repository.isIdempotencyKeyClaimed(this.db, tenantId, key)
+    return this.#repository.isIdempotencyKeyClaimed(this.database.db, tenantId, key)
   }
 
   /** Deletes idempotency keys older than the TTL; returns how many went. */
@@ -88,7 +88,7 @@ export class IngestService {
     const cutoff = new Date(now.getTime() - ttlHours * 3_600_000)
     let total = 0
     for (;;) {
-      const deleted = await this.#repository.deleteIdempotencyKeysBefore(this.db, cutoff)
+      const deleted = await this.#repository.deleteIdempotencyKeysBefore(this.database.db, cutoff)
       total += deleted
       if (deleted === 0) return total
     }
@@ -121,13 +121,13 @@ export class IngestService {
   async #writeBatch(batch: IngestRequest[]): Promise<BatchOutcome[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((tx) => this.#repository.writeBatch(tx, batch))
+        return await this.database.transaction((session) => this.#repository.writeBatch(session, batch))
       } catch (err) {
-        if (RETRYABLE.has(sqlState(err) ?? '') && attempt < MAX_ATTEMPTS) {
-          this.log.warn(
-            { sqlState: sqlState(err), attempt, requests: batch.length },
-            'ingest transaction retried',
-          )
+        const state = sqlState(err) ?? ''
+        // A cached store id whose tenant was deleted meanwhile fails the foreign key: look the stores up again.
+        if (state === FOREIGN_KEY_VIOLATION) this.#repository.forgetStores()
+        if ((RETRYABLE.has(state) || state === FOREIGN_KEY_VIOLATION) && attempt < MAX_ATTEMPTS) {
+          this.log.warn({ sqlState: state, attempt, requests: batch.length }, 'ingest transaction retried')
           continue
         }
         if (batch.length > 1) return this.#writeEachAlone(batch)
