@@ -10,7 +10,7 @@ CREATE TABLE "api_keys" (
 );
 --> statement-breakpoint
 CREATE TABLE "events" (
-	"seq" bigserial PRIMARY KEY NOT NULL,
+	"seq" bigserial NOT NULL,
 	"tenant_id" uuid NOT NULL,
 	"source_id" uuid,
 	"source_name" text NOT NULL,
@@ -19,7 +19,8 @@ CREATE TABLE "events" (
 	"payload" jsonb NOT NULL,
 	"occurred_at" timestamp with time zone NOT NULL,
 	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"tx_id" "xid8" DEFAULT pg_current_xact_id() NOT NULL
+	"tx_id" "xid8" DEFAULT pg_current_xact_id() NOT NULL,
+	CONSTRAINT "events_pkey" PRIMARY KEY("tenant_id","source_name","event_id")
 );
 --> statement-breakpoint
 CREATE TABLE "idempotency_keys" (
@@ -100,12 +101,13 @@ CREATE TABLE "stock_levels" (
 );
 --> statement-breakpoint
 CREATE TABLE "stock_movements" (
-	"id" bigserial PRIMARY KEY NOT NULL,
+	"id" bigserial NOT NULL,
 	"tenant_id" uuid NOT NULL,
 	"store_id" uuid NOT NULL,
 	"sku" text NOT NULL,
 	"delta" numeric(20, 6) NOT NULL,
-	"occurred_at" timestamp with time zone NOT NULL
+	"occurred_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "stock_movements_pkey" PRIMARY KEY("tenant_id","store_id","sku","occurred_at","id")
 );
 --> statement-breakpoint
 CREATE TABLE "stores" (
@@ -125,9 +127,6 @@ CREATE TABLE "tenants" (
 );
 --> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "events" ADD CONSTRAINT "events_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "events" ADD CONSTRAINT "events_source_id_sources_id_fk" FOREIGN KEY ("source_id") REFERENCES "public"."sources"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "idempotency_keys" ADD CONSTRAINT "idempotency_keys_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "order_line_items" ADD CONSTRAINT "order_line_items_order_pk_orders_id_fk" FOREIGN KEY ("order_pk") REFERENCES "public"."orders"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orders" ADD CONSTRAINT "orders_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orders" ADD CONSTRAINT "orders_store_id_stores_id_fk" FOREIGN KEY ("store_id") REFERENCES "public"."stores"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -136,14 +135,11 @@ ALTER TABLE "refunds" ADD CONSTRAINT "refunds_tenant_id_tenants_id_fk" FOREIGN K
 ALTER TABLE "sources" ADD CONSTRAINT "sources_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "stock_levels" ADD CONSTRAINT "stock_levels_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "stock_levels" ADD CONSTRAINT "stock_levels_store_id_stores_id_fk" FOREIGN KEY ("store_id") REFERENCES "public"."stores"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "stock_movements" ADD CONSTRAINT "stock_movements_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "stock_movements" ADD CONSTRAINT "stock_movements_store_id_stores_id_fk" FOREIGN KEY ("store_id") REFERENCES "public"."stores"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "stores" ADD CONSTRAINT "stores_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_prefix_key" ON "api_keys" USING btree ("prefix");--> statement-breakpoint
 CREATE INDEX "api_keys_tenant_idx" ON "api_keys" USING btree ("tenant_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "events_tenant_source_event_key" ON "events" USING btree ("tenant_id","source_name","event_id");--> statement-breakpoint
 CREATE INDEX "events_feed_idx" ON "events" USING btree ("tenant_id","tx_id","seq");--> statement-breakpoint
-CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING brin ("created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "orders_tenant_order_key" ON "orders" USING btree ("tenant_id","order_id");--> statement-breakpoint
 CREATE INDEX "orders_tenant_updated_idx" ON "orders" USING btree ("tenant_id","updated_at");--> statement-breakpoint
 CREATE INDEX "orders_tenant_list_idx" ON "orders" USING btree ("tenant_id","id");--> statement-breakpoint
@@ -155,5 +151,4 @@ CREATE UNIQUE INDEX "refunds_tenant_order_refund_key" ON "refunds" USING btree (
 CREATE UNIQUE INDEX "sources_tenant_name_key" ON "sources" USING btree ("tenant_id","name");--> statement-breakpoint
 CREATE UNIQUE INDEX "stock_levels_tenant_store_sku_key" ON "stock_levels" USING btree ("tenant_id","store_id","sku");--> statement-breakpoint
 CREATE INDEX "stock_levels_tenant_list_idx" ON "stock_levels" USING btree ("tenant_id","id");--> statement-breakpoint
-CREATE INDEX "stock_movements_lookup_idx" ON "stock_movements" USING btree ("tenant_id","store_id","sku","occurred_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "stores_tenant_code_key" ON "stores" USING btree ("tenant_id","code");

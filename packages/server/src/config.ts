@@ -145,7 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
-    ingestWriteConcurrency: integer(r, 'INGEST_WRITE_CONCURRENCY', 2, 1, 64),
+    ingestWriteConcurrency: integer(r, 'INGEST_WRITE_CONCURRENCY', 1, 1, 64),
     rateLimitMax: integer(r, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
     rateLimitWindowMs: wholeSeconds(r, 'RATE_LIMIT_WINDOW_MS', 60_000),
     rateLimitAnonymousMax: integer(r, 'RATE_LIMIT_ANONYMOUS_MAX', 300, 1, 10_000_000),

@@ -105,7 +105,8 @@ export const stores = pgTable(
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    tenantId: tenantId(),
+    /** No foreign key: written with every request; deleting a tenant deletes its keys explicitly. */
+    tenantId: uuid('tenant_id').notNull(),
     key: text('key').notNull(),
     /** SHA-256 of the source and the raw body: a replay must be byte-for-byte the same request. */
     fingerprint: text('fingerprint').notNull(),
@@ -113,18 +114,24 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.key] }),
-    index('idempotency_keys_created_idx').on(t.createdAt),
+    // Keys arrive in time order, so a BRIN index finds the expired ones for the reaper at almost no cost
+    // to each insert, unlike a B-tree.
+    index('idempotency_keys_created_idx').using('brin', t.createdAt),
   ],
 )
 
-/** The immutable log of every event stored, in the order it became visible. */
+/**
+ * The immutable log of every event stored, in the order it became visible. The busiest table: its key is
+ * the natural one, and it has no foreign keys (each would cost a lookup per row); deleting a tenant deletes
+ * its events explicitly (TenantsRepository.deleteTenant).
+ */
 export const events = pgTable(
   'events',
   {
-    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
-    /** Null for changes made through the API itself (product writes). */
-    sourceId: uuid('source_id').references(() => sources.id, { onDelete: 'set null' }),
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    tenantId: uuid('tenant_id').notNull(),
+    /** Null for changes made through the API itself (product writes); informational once the source is gone. */
+    sourceId: uuid('source_id'),
     sourceName: text('source_name').notNull(),
     eventId: text('event_id').notNull(),
     type: text('type').notNull(),
@@ -134,7 +141,7 @@ export const events = pgTable(
     txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
   },
   (t) => [
-    uniqueIndex('events_tenant_source_event_key').on(t.tenantId, t.sourceName, t.eventId),
+    primaryKey({ name: 'events_pkey', columns: [t.tenantId, t.sourceName, t.eventId] }),
     index('events_feed_idx').on(t.tenantId, t.txId, t.seq),
   ],
 )
@@ -183,20 +190,23 @@ export const stockLevels = pgTable(
   ],
 )
 
-/** Every inventory.adjusted delta, so that a count arriving late can add the moves made after it. */
+/**
+ * Every inventory.adjusted delta, so that a count arriving late can add the moves made after it. Written
+ * with every stock move: one index (its key, which is also the lookup) and no foreign keys, like events.
+ */
 export const stockMovements = pgTable(
   'stock_movements',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
-    storeId: uuid('store_id')
-      .notNull()
-      .references(() => stores.id, { onDelete: 'cascade' }),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    tenantId: uuid('tenant_id').notNull(),
+    storeId: uuid('store_id').notNull(),
     sku: text('sku').notNull(),
     delta: quantity('delta').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [index('stock_movements_lookup_idx').on(t.tenantId, t.storeId, t.sku, t.occurredAt)],
+  (t) => [
+    primaryKey({ name: 'stock_movements_pkey', columns: [t.tenantId, t.storeId, t.sku, t.occurredAt, t.id] }),
+  ],
 )
 
 export const orders = pgTable(

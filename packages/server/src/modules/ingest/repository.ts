@@ -43,23 +43,35 @@ interface Accepted {
 
 const statement = (name: string, text: string): Statement => ({ name: `ingest.${name}`, text })
 
-const CLAIM_KEYS = statement(
-  'claimKeys',
-  `INSERT INTO idempotency_keys (tenant_id, key, fingerprint)
-   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
-   ON CONFLICT DO NOTHING RETURNING tenant_id, key`,
-)
 const FIND_KEYS = statement(
   'findKeys',
   `SELECT tenant_id, key, fingerprint FROM idempotency_keys
    WHERE (tenant_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
 )
-const INSERT_EVENTS = statement(
-  'insertEvents',
-  `INSERT INTO events (tenant_id, source_id, source_name, event_id, type, payload, occurred_at)
-   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-   ON CONFLICT (tenant_id, source_name, event_id) DO NOTHING
-   RETURNING tenant_id, source_name, event_id`,
+// Claims the idempotency keys and appends the events of the requests whose key it claimed (or that have
+// none), in one round trip. Events that were stored before, or twice in this batch, are skipped: the first
+// in batch order is the one stored. The answer lists the keys claimed and the events stored.
+const CLAIM_AND_APPEND = statement(
+  'claimAndAppend',
+  `WITH claimed AS (
+     INSERT INTO idempotency_keys (tenant_id, key, fingerprint)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+     ON CONFLICT DO NOTHING RETURNING tenant_id, key
+   ), appended AS (
+     INSERT INTO events (tenant_id, source_id, source_name, event_id, type, payload, occurred_at)
+     SELECT e.tenant_id, e.source_id, e.source_name, e.event_id, e.type, e.payload, e.occurred_at
+     FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[],
+       $11::text[]) WITH ORDINALITY AS e(tenant_id, source_id, source_name, event_id, type, payload, occurred_at,
+       request_key, n)
+     WHERE e.request_key IS NULL
+       OR EXISTS (SELECT 1 FROM claimed c WHERE c.tenant_id = e.tenant_id AND c.key = e.request_key)
+     ORDER BY e.n
+     ON CONFLICT (tenant_id, source_name, event_id) DO NOTHING
+     RETURNING tenant_id, source_name, event_id
+   )
+   SELECT true AS claimed, tenant_id, key AS name, NULL AS event_id FROM claimed
+   UNION ALL
+   SELECT false, tenant_id, source_name, event_id FROM appended`,
 )
 const FIND_STORES = statement(
   'findStores',
@@ -71,42 +83,52 @@ const CREATE_STORES = statement(
   `INSERT INTO stores (tenant_id, code) SELECT * FROM unnest($1::uuid[], $2::text[])
    ON CONFLICT DO NOTHING RETURNING id, tenant_id, code`,
 )
-const UPSERT_PRODUCTS = statement(
-  'upsertProducts',
-  `INSERT INTO products AS p (tenant_id, sku, name, price_amount, currency, barcode, changed_at)
-   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[])
-   ON CONFLICT (tenant_id, sku) DO UPDATE SET
-     name = excluded.name, price_amount = excluded.price_amount, currency = excluded.currency,
-     barcode = excluded.barcode, deleted_at = NULL, changed_at = excluded.changed_at, updated_at = now()
-   WHERE p.changed_at <= excluded.changed_at`,
-)
-const DELETE_PRODUCTS = statement(
-  'deleteProducts',
-  `UPDATE products p SET deleted_at = v.at, changed_at = v.at, updated_at = now()
-   FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(tenant_id, sku, at)
-   WHERE p.tenant_id = v.tenant_id AND p.sku = v.sku AND p.changed_at <= v.at`,
-)
+// Catalog, stock moves and refunds in one round trip; a part whose arrays are empty writes nothing.
 // Stock on hand = the latest count + every adjustment that happened after it. Adjustments are kept as
 // movements, so a count that arrives late still adds the moves made after it was taken, and an adjustment
 // that arrives after a later count is not counted twice.
-const ADJUST_STOCK = statement(
-  'adjustStock',
-  `WITH m AS (
+const PROJECT = statement(
+  'project',
+  `WITH upserted AS (
+     INSERT INTO products AS p (tenant_id, sku, name, price_amount, currency, barcode, changed_at)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+       $7::timestamptz[])
+     ON CONFLICT (tenant_id, sku) DO UPDATE SET
+       name = excluded.name, price_amount = excluded.price_amount, currency = excluded.currency,
+       barcode = excluded.barcode, deleted_at = NULL, changed_at = excluded.changed_at, updated_at = now()
+     WHERE p.changed_at <= excluded.changed_at
+     RETURNING 1
+   ), deleted AS (
+     UPDATE products p SET deleted_at = v.at, changed_at = v.at, updated_at = now()
+     FROM unnest($8::uuid[], $9::text[], $10::timestamptz[]) AS v(tenant_id, sku, at)
+     WHERE p.tenant_id = v.tenant_id AND p.sku = v.sku AND p.changed_at <= v.at
+     RETURNING 1
+   ), m AS (
      INSERT INTO stock_movements (tenant_id, store_id, sku, delta, occurred_at)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::timestamptz[])
+     SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::numeric[], $15::timestamptz[])
      RETURNING tenant_id, store_id, sku, delta, occurred_at
+   ), levels AS (
+     INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand)
+     SELECT tenant_id, store_id, sku, sum(delta) FROM m GROUP BY tenant_id, store_id, sku
+     ORDER BY tenant_id, store_id, sku
+     ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
+       on_hand = s.on_hand + coalesce((
+         SELECT sum(m.delta) FROM m
+         WHERE m.tenant_id = s.tenant_id AND m.store_id = s.store_id AND m.sku = s.sku
+           AND (s.counted_at IS NULL OR m.occurred_at > s.counted_at)
+       ), 0),
+       updated_at = now()
+     RETURNING 1
+   ), refunded AS (
+     INSERT INTO refunds (tenant_id, order_id, refund_id, amount, currency, occurred_at)
+     SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[], $19::bigint[], $20::text[], $21::timestamptz[])
+     ON CONFLICT DO NOTHING
+     RETURNING 1
    )
-   INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand)
-   SELECT tenant_id, store_id, sku, sum(delta) FROM m GROUP BY tenant_id, store_id, sku
-   ORDER BY tenant_id, store_id, sku
-   ON CONFLICT (tenant_id, store_id, sku) DO UPDATE SET
-     on_hand = s.on_hand + coalesce((
-       SELECT sum(m.delta) FROM m
-       WHERE m.tenant_id = s.tenant_id AND m.store_id = s.store_id AND m.sku = s.sku
-         AND (s.counted_at IS NULL OR m.occurred_at > s.counted_at)
-     ), 0),
-     updated_at = now()`,
+   SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted) + (SELECT count(*) FROM levels)
+     + (SELECT count(*) FROM refunded) AS written`,
 )
+// Counts run after the stock moves of the same batch are stored (a separate statement, so it sees them).
 const COUNT_STOCK = statement(
   'countStock',
   `INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand, counted_at)
@@ -146,13 +168,6 @@ const INSERT_LINE_ITEMS = statement(
   `INSERT INTO order_line_items (order_pk, position, sku, quantity, unit_price_amount, currency)
    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::numeric[], $5::bigint[], $6::text[])`,
 )
-const INSERT_REFUNDS = statement(
-  'insertRefunds',
-  `INSERT INTO refunds (tenant_id, order_id, refund_id, amount, currency, occurred_at)
-   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
-   ON CONFLICT DO NOTHING`,
-)
-
 /** Columns of rows, as unnest() takes them: one array per column. */
 function columns<Row extends readonly unknown[]>(rows: readonly Row[], width: number): unknown[][] {
   const arrays: unknown[][] = Array.from({ length: width }, () => new Array(rows.length))
@@ -184,9 +199,8 @@ export class IngestRepository {
   }
 
   async writeBatch(session: SqlSession, requests: readonly IngestRequest[]): Promise<WriteOutcome[]> {
-    const outcomes: (WriteOutcome | undefined)[] = await this.#claimIdempotencyKeys(session, requests)
-    const writers = requests.filter((_, i) => outcomes[i] === undefined)
-    const inserted = writers.length > 0 ? await this.#insertEvents(session, writers) : new Set<string>()
+    const { claimed, appended } = await this.#claimAndAppend(session, requests)
+    const outcomes: (WriteOutcome | undefined)[] = await this.#settleTakenKeys(session, requests, claimed)
     const accepted: Accepted[] = []
     for (let i = 0; i < requests.length; i++) {
       if (outcomes[i] !== undefined) continue
@@ -194,7 +208,7 @@ export class IngestRepository {
       const acceptedIds: string[] = []
       const duplicateIds: string[] = []
       for (const event of request.events) {
-        if (inserted.delete(`${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`)) {
+        if (appended.delete(`${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`)) {
           acceptedIds.push(event.id)
           accepted.push({ tenantId: request.tenantId, event })
         } else {
@@ -207,48 +221,18 @@ export class IngestRepository {
     return outcomes as WriteOutcome[]
   }
 
-  /** Claims each request's key; a key already claimed makes the request a replay, or a misuse of the key. */
-  async #claimIdempotencyKeys(
+  /** Claims every key and appends the events of the requests it may write; returns what it claimed and stored. */
+  async #claimAndAppend(
     session: SqlSession,
     requests: readonly IngestRequest[],
-  ): Promise<(WriteOutcome | undefined)[]> {
-    const outcomes: (WriteOutcome | undefined)[] = requests.map(() => undefined)
-    const keyed: [string, string, string, number][] = []
-    requests.forEach((request, index) => {
-      if (request.idempotencyKey !== undefined) {
-        keyed.push([request.tenantId, request.idempotencyKey, request.fingerprint, index])
-      }
-    })
-    if (keyed.length === 0) return outcomes
-    // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
-    keyed.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
-    const claimed = await run<{ tenant_id: string; key: string }>(session, CLAIM_KEYS, columns(keyed, 3))
-    const claimedSet = new Set(claimed.map((row) => `${row.tenant_id}${SEP}${row.key}`))
-    const taken = keyed.filter(([tenantId, key]) => !claimedSet.has(`${tenantId}${SEP}${key}`))
-    if (taken.length === 0) return outcomes
-    const existing = await run<{ tenant_id: string; key: string; fingerprint: string }>(
-      session,
-      FIND_KEYS,
-      columns(taken, 2),
-    )
-    const fingerprints = new Map(existing.map((row) => [`${row.tenant_id}${SEP}${row.key}`, row.fingerprint]))
-    for (const [tenantId, key, fingerprint, index] of taken) {
-      const stored = fingerprints.get(`${tenantId}${SEP}${key}`)
-      outcomes[index] = stored === fingerprint ? { kind: 'replayed' } : { kind: 'key-reused' }
-    }
-    return outcomes
-  }
-
-  /** Appends the events to the log; returns the keys of those that were new (the rest are duplicates). */
-  async #insertEvents(session: SqlSession, requests: readonly IngestRequest[]): Promise<Set<string>> {
-    const seen = new Set<string>()
-    const rows: [string, string | null, string, string, string, string, string][] = []
+  ): Promise<{ claimed: Set<string>; appended: Set<string> }> {
+    const keys: [string, string, string][] = []
+    const events: [string, string | null, string, string, string, string, string, string | null][] = []
     for (const request of requests) {
+      const key = request.idempotencyKey ?? null
+      if (key !== null) keys.push([request.tenantId, key, request.fingerprint])
       for (const event of request.events) {
-        const key = `${request.tenantId}${SEP}${request.sourceName}${SEP}${event.id}`
-        if (seen.has(key)) continue // the same event twice in one batch: the first one counts
-        seen.add(key)
-        rows.push([
+        events.push([
           request.tenantId,
           request.sourceId,
           request.sourceName,
@@ -256,24 +240,71 @@ export class IngestRepository {
           event.type,
           JSON.stringify(event.data),
           event.occurredAt.toISOString(),
+          key,
         ])
       }
     }
-    const returned = await run<{ tenant_id: string; source_name: string; event_id: string }>(
+    // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
+    keys.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
+    const rows = await run<{ claimed: boolean; tenant_id: string; name: string; event_id: string | null }>(
       session,
-      INSERT_EVENTS,
-      columns(rows, 7),
+      CLAIM_AND_APPEND,
+      [...columns(keys, 3), ...columns(events, 8)],
     )
-    return new Set(returned.map((row) => `${row.tenant_id}${SEP}${row.source_name}${SEP}${row.event_id}`))
+    const claimed = new Set<string>()
+    const appended = new Set<string>()
+    for (const row of rows) {
+      if (row.claimed) claimed.add(`${row.tenant_id}${SEP}${row.name}`)
+      else appended.add(`${row.tenant_id}${SEP}${row.name}${SEP}${row.event_id}`)
+    }
+    return { claimed, appended }
+  }
+
+  /** A request whose key was claimed before is a replay when it is the same request, else a misuse of the key. */
+  async #settleTakenKeys(
+    session: SqlSession,
+    requests: readonly IngestRequest[],
+    claimed: Set<string>,
+  ): Promise<(WriteOutcome | undefined)[]> {
+    const outcomes: (WriteOutcome | undefined)[] = requests.map(() => undefined)
+    const taken: [string, string, number][] = []
+    requests.forEach((request, index) => {
+      const key = request.idempotencyKey
+      if (key !== undefined && !claimed.has(`${request.tenantId}${SEP}${key}`)) {
+        taken.push([request.tenantId, key, index])
+      }
+    })
+    if (taken.length === 0) return outcomes
+    const existing = await run<{ tenant_id: string; key: string; fingerprint: string }>(
+      session,
+      FIND_KEYS,
+      columns(taken, 2),
+    )
+    const fingerprints = new Map(existing.map((row) => [`${row.tenant_id}${SEP}${row.key}`, row.fingerprint]))
+    for (const [tenantId, key, index] of taken) {
+      const stored = fingerprints.get(`${tenantId}${SEP}${key}`)
+      outcomes[index] =
+        stored === requests[index]!.fingerprint ? { kind: 'replayed' } : { kind: 'key-reused' }
+    }
+    return outcomes
   }
 
   async #project(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
     const storeIds = await this.#resolveStores(session, accepted)
     const storeOf = (tenantId: string, code: string) => storeIds.get(`${tenantId}${SEP}${code}`)!
-    await this.#projectProducts(session, accepted)
-    await this.#projectStock(session, accepted, storeOf)
+    const { upserts, deletes } = this.#productChanges(accepted)
+    const { movements, counts } = this.#stockChanges(accepted, storeOf)
+    const refunds = this.#refunds(accepted)
+    if (upserts.length + deletes.length + movements.length + refunds.length > 0) {
+      await run(session, PROJECT, [
+        ...columns(upserts, 7),
+        ...columns(deletes, 3),
+        ...columns(movements, 5),
+        ...columns(refunds, 6),
+      ])
+    }
+    if (counts.length > 0) await run(session, COUNT_STOCK, columns(counts, 5))
     await this.#projectOrders(session, accepted, storeOf)
-    await this.#projectRefunds(session, accepted)
   }
 
   /** The ids of every store the events name, creating the stores seen for the first time. */
@@ -307,7 +338,8 @@ export class IngestRepository {
     return ids
   }
 
-  async #projectProducts(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
+  /** The latest change per product in this batch, as upserts and deletes. */
+  #productChanges(accepted: readonly Accepted[]) {
     const latest = new Map<string, { tenantId: string; event: ProductEvent }>()
     for (const { tenantId, event } of accepted) {
       if (event.type !== 'product.upserted' && event.type !== 'product.deleted') continue
@@ -315,7 +347,6 @@ export class IngestRepository {
       const current = latest.get(key)
       if (!current || event.occurredAt >= current.event.occurredAt) latest.set(key, { tenantId, event })
     }
-    if (latest.size === 0) return
     const upserts: [string, string, string, number, string, string | null, string][] = []
     const deletes: [string, string, string][] = []
     const ordered = [...latest.values()].sort((a, b) => byText(a.event.data.sku, b.event.data.sku))
@@ -335,17 +366,13 @@ export class IngestRepository {
         event.occurredAt.toISOString(),
       ])
     }
-    if (upserts.length > 0) await run(session, UPSERT_PRODUCTS, columns(upserts, 7))
-    if (deletes.length > 0) await run(session, DELETE_PRODUCTS, columns(deletes, 3))
+    return { upserts, deletes }
   }
 
-  async #projectStock(
-    session: SqlSession,
-    accepted: readonly Accepted[],
-    storeOf: (tenantId: string, code: string) => string,
-  ): Promise<void> {
+  /** Every stock move of this batch, and the latest count per store and SKU. */
+  #stockChanges(accepted: readonly Accepted[], storeOf: (tenantId: string, code: string) => string) {
     const movements: [string, string, string, string, string][] = []
-    const counts = new Map<string, [string, string, string, string, string]>()
+    const latestCounts = new Map<string, [string, string, string, string, string]>()
     for (const { tenantId, event } of accepted) {
       if (event.type === 'inventory.adjusted') {
         const { storeId, sku, delta } = event.data
@@ -360,16 +387,14 @@ export class IngestRepository {
         const { storeId, sku, onHand } = event.data
         const key = `${tenantId}${SEP}${storeId}${SEP}${sku}`
         const at = event.occurredAt.toISOString()
-        const current = counts.get(key)
-        if (!current || at >= current[4])
-          counts.set(key, [tenantId, storeOf(tenantId, storeId), sku, String(onHand), at])
+        const current = latestCounts.get(key)
+        if (!current || at >= current[4]) {
+          latestCounts.set(key, [tenantId, storeOf(tenantId, storeId), sku, String(onHand), at])
+        }
       }
     }
-    if (movements.length > 0) await run(session, ADJUST_STOCK, columns(movements, 5))
-    if (counts.size > 0) {
-      const rows = [...counts.values()].sort((a, b) => byText(a[1], b[1]) || byText(a[2], b[2]))
-      await run(session, COUNT_STOCK, columns(rows, 5))
-    }
+    const counts = [...latestCounts.values()].sort((a, b) => byText(a[1], b[1]) || byText(a[2], b[2]))
+    return { movements, counts }
   }
 
   async #projectOrders(
@@ -421,14 +446,14 @@ export class IngestRepository {
     if (items.length > 0) await run(session, INSERT_LINE_ITEMS, columns(items, 6))
   }
 
-  async #projectRefunds(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
+  #refunds(accepted: readonly Accepted[]) {
     const rows: [string, string, string, number, string, string][] = []
     for (const { tenantId, event } of accepted) {
       if (event.type !== 'refund.created') continue
       const { orderId, refundId, amount } = event.data
       rows.push([tenantId, orderId, refundId, amount.amount, amount.currency, event.occurredAt.toISOString()])
     }
-    if (rows.length > 0) await run(session, INSERT_REFUNDS, columns(rows, 6))
+    return rows
   }
 
   async isIdempotencyKeyClaimed(db: Database, tenantId: string, key: string): Promise<boolean> {

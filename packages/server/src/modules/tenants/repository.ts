@@ -1,7 +1,16 @@
 // SQL for tenants, API keys, sources and stores. Every query is timed under `tenants.<operation>`. A failed
 // query's parameters (key hashes, signing secrets) never reach the log: see platform/database-errors.ts.
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
-import { apiKeys, type Scope, type SourceKind, sources, tenants } from '../../db/schema.js'
+import {
+  apiKeys,
+  events,
+  idempotencyKeys,
+  type Scope,
+  type SourceKind,
+  sources,
+  stockMovements,
+  tenants,
+} from '../../db/schema.js'
 import type { RateLimitPolicy } from '../../http/rate-limit.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
@@ -214,8 +223,14 @@ export class TenantsRepository {
   /** Deletes the tenant and, through the foreign keys, everything it owns. False when there was none. */
   deleteTenant(tenantId: string): Promise<boolean> {
     return timedQuery('tenants.deleteTenant', async () => {
-      const rows = await this.db.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })
-      return rows.length > 0
+      return this.db.transaction(async (tx) => {
+        // The high-volume tables carry no foreign key (see db/schema.ts); everything else cascades.
+        await tx.delete(events).where(eq(events.tenantId, tenantId))
+        await tx.delete(idempotencyKeys).where(eq(idempotencyKeys.tenantId, tenantId))
+        await tx.delete(stockMovements).where(eq(stockMovements.tenantId, tenantId))
+        const rows = await tx.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })
+        return rows.length > 0
+      })
     })
   }
 
