@@ -1,5 +1,8 @@
 // Builds the very app production runs, against a fresh PostgreSQL database (and the real Redis when asked),
 // with its log lines captured so tests can read them.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { type App, buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/config.js'
@@ -49,6 +52,8 @@ export interface TestAppOptions {
   readonly env?: Record<string, string>
   /** Wait for start-up before returning (default true). */
   readonly waitForStartup?: boolean
+  /** Run on embedded PGlite in a fresh temporary DATA_DIR instead of PostgreSQL. */
+  readonly embedded?: boolean
   /** Extra routes a test needs to exercise a request-level plugin; added before the app is ready. */
   readonly routes?: (app: App) => void
 }
@@ -56,7 +61,9 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
   const config = loadConfig({
-    DATABASE_URL: database.url,
+    ...(options.embedded
+      ? { DATA_DIR: mkdtempSync(join(tmpdir(), 'pos-embedded-')) }
+      : { DATABASE_URL: database.url }),
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',
     // Each app counts its rate limits under its own Redis keys, so test files never share a bucket.
