@@ -1,6 +1,7 @@
 // The one place that owns the database connection: PostgreSQL through `pg` when DATABASE_URL is set,
 // embedded PGlite under DATA_DIR when it is not. Both yield the same Drizzle API over the same schema.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
@@ -113,9 +114,45 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
   }
 }
 
+/**
+ * The embedded database is for one process at a time: a second one (a second server, or the CLI while the
+ * server runs) would corrupt it. A lock file with the owner's pid keeps it out; a lock left behind by a
+ * process that is gone is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockPath = join(dataDir, 'pos-service.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx' })
+      return () => rmSync(lockPath, { force: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = Number(readFileSync(lockPath, 'utf8'))
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new Error(`the embedded database in ${dataDir} is in use by process ${owner}; stop it first`)
+      }
+      rmSync(lockPath, { force: true })
+    }
+  }
+  throw new Error(`could not lock the embedded database in ${dataDir}`)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   mkdirSync(dataDir, { recursive: true })
-  const client = await PGlite.create(dataDir)
+  const unlock = lockDataDir(dataDir)
+  const client = await PGlite.create(dataDir).catch((err: unknown) => {
+    unlock()
+    throw err
+  })
   const db = drizzlePglite(client, { schema }) as unknown as Database
   let closed: Promise<void> | undefined
   return {
@@ -134,7 +171,7 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
       await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))
     },
     close() {
-      closed ??= client.closed ? Promise.resolve() : client.close()
+      closed ??= (client.closed ? Promise.resolve() : client.close()).finally(unlock)
       return closed
     },
   }
