@@ -39,6 +39,8 @@ export interface DatabaseHandle {
   readonly db: Database
   /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back if it throws. */
   transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>
+  /** Runs `work` on one connection without a transaction: each statement commits on its own. */
+  session<T>(work: (session: SqlSession) => Promise<T>): Promise<T>
   /** Round trip to the server (`SELECT 1`); rejects when it is unreachable. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -59,6 +61,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     : openPostgres(options.databaseUrl, options)
 }
 
+function sessionOf(client: pg.PoolClient): SqlSession {
+  return {
+    async query(statement, params) {
+      const result = await client.query({ name: statement.name, text: statement.text, values: [...params] })
+      return result.rows
+    },
+  }
+}
+
 function openPostgres(connectionString: string, options: DatabaseOptions): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString,
@@ -76,18 +87,17 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
   return {
     mode: 'postgres',
     db,
+    async session(work) {
+      const client = await pool.connect()
+      try {
+        return await work(sessionOf(client))
+      } finally {
+        client.release()
+      }
+    },
     async transaction(work) {
       const client = await pool.connect()
-      const session: SqlSession = {
-        async query(statement, params) {
-          const result = await client.query({
-            name: statement.name,
-            text: statement.text,
-            values: [...params],
-          })
-          return result.rows
-        },
-      }
+      const session = sessionOf(client)
       try {
         await client.query('BEGIN')
         const result = await work(session)
@@ -166,6 +176,13 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
           },
         }),
       )
+    },
+    session(work) {
+      return work({
+        async query<Row>(statement: Statement, params: readonly unknown[]) {
+          return (await client.query<Row>(statement.text, [...params])).rows
+        },
+      })
     },
     async ping() {
       await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))

@@ -34,7 +34,6 @@ const SEP = '\u0000'
 const STORE_CACHE_TTL_MS = 60_000
 
 type OrderEvent = Extract<ValidEvent, { type: `order.${string}` }>
-type ProductEvent = Extract<ValidEvent, { type: `product.${string}` }>
 
 interface Accepted {
   readonly tenantId: string
@@ -48,11 +47,24 @@ const FIND_KEYS = statement(
   `SELECT tenant_id, key, fingerprint FROM idempotency_keys
    WHERE (tenant_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
 )
-// Claims the idempotency keys and appends the events of the requests whose key it claimed (or that have
-// none), in one round trip. Events that were stored before, or twice in this batch, are skipped: the first
-// in batch order is the one stored. The answer lists the keys claimed and the events stored.
-const CLAIM_AND_APPEND = statement(
-  'claimAndAppend',
+const FIND_STORES = statement(
+  'findStores',
+  `SELECT id, tenant_id, code FROM stores
+   WHERE (tenant_id, code) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+)
+const CREATE_STORES = statement(
+  'createStores',
+  `INSERT INTO stores (tenant_id, code) SELECT * FROM unnest($1::uuid[], $2::text[])
+   ON CONFLICT DO NOTHING RETURNING id, tenant_id, code`,
+)
+// The whole write of a batch in one statement, so that a batch without orders or counts needs no explicit
+// transaction and one round trip: it claims the idempotency keys, appends the events of the requests whose
+// key it claimed (or that have none), and projects the appended events: the latest change per product, every
+// stock move (stock on hand = the latest count + every move that happened after it, so a move that arrives
+// after a later count is not counted twice) and refunds. Events stored before, or twice in this batch, are
+// skipped: the first in batch order is stored. It answers with the keys claimed and the events appended.
+const WRITE_BATCH = statement(
+  'writeBatch',
   `WITH claimed AS (
      INSERT INTO idempotency_keys (tenant_id, key, fingerprint)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
@@ -67,45 +79,35 @@ const CLAIM_AND_APPEND = statement(
        OR EXISTS (SELECT 1 FROM claimed c WHERE c.tenant_id = e.tenant_id AND c.key = e.request_key)
      ORDER BY e.n
      ON CONFLICT (tenant_id, source_name, event_id) DO NOTHING
-     RETURNING tenant_id, source_name, event_id
-   )
-   SELECT true AS claimed, tenant_id, key AS name, NULL AS event_id FROM claimed
-   UNION ALL
-   SELECT false, tenant_id, source_name, event_id FROM appended`,
-)
-const FIND_STORES = statement(
-  'findStores',
-  `SELECT id, tenant_id, code FROM stores
-   WHERE (tenant_id, code) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
-)
-const CREATE_STORES = statement(
-  'createStores',
-  `INSERT INTO stores (tenant_id, code) SELECT * FROM unnest($1::uuid[], $2::text[])
-   ON CONFLICT DO NOTHING RETURNING id, tenant_id, code`,
-)
-// Catalog, stock moves and refunds in one round trip; a part whose arrays are empty writes nothing.
-// Stock on hand = the latest count + every adjustment that happened after it. Adjustments are kept as
-// movements, so a count that arrives late still adds the moves made after it was taken, and an adjustment
-// that arrives after a later count is not counted twice.
-const PROJECT = statement(
-  'project',
-  `WITH upserted AS (
+     RETURNING seq, tenant_id, source_name, event_id, type, payload, occurred_at
+   ), store_ids AS (
+     SELECT * FROM unnest($12::uuid[], $13::text[], $14::uuid[]) AS s(tenant_id, code, id)
+   ), product_changes AS (
+     SELECT DISTINCT ON (tenant_id, payload->>'sku') tenant_id, type, payload, occurred_at
+     FROM appended WHERE type IN ('product.upserted', 'product.deleted')
+     ORDER BY tenant_id, payload->>'sku', occurred_at DESC, seq DESC
+   ), upserted AS (
      INSERT INTO products AS p (tenant_id, sku, name, price_amount, currency, barcode, changed_at)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-       $7::timestamptz[])
+     SELECT tenant_id, payload->>'sku', payload->>'name', (payload->'price'->>'amount')::bigint,
+       payload->'price'->>'currency', payload->>'barcode', occurred_at
+     FROM product_changes WHERE type = 'product.upserted'
+     ORDER BY tenant_id, payload->>'sku'
      ON CONFLICT (tenant_id, sku) DO UPDATE SET
        name = excluded.name, price_amount = excluded.price_amount, currency = excluded.currency,
        barcode = excluded.barcode, deleted_at = NULL, changed_at = excluded.changed_at, updated_at = now()
      WHERE p.changed_at <= excluded.changed_at
      RETURNING 1
    ), deleted AS (
-     UPDATE products p SET deleted_at = v.at, changed_at = v.at, updated_at = now()
-     FROM unnest($8::uuid[], $9::text[], $10::timestamptz[]) AS v(tenant_id, sku, at)
-     WHERE p.tenant_id = v.tenant_id AND p.sku = v.sku AND p.changed_at <= v.at
+     UPDATE products p SET deleted_at = c.occurred_at, changed_at = c.occurred_at, updated_at = now()
+     FROM product_changes c
+     WHERE c.type = 'product.deleted' AND p.tenant_id = c.tenant_id AND p.sku = c.payload->>'sku'
+       AND p.changed_at <= c.occurred_at
      RETURNING 1
    ), m AS (
      INSERT INTO stock_movements (tenant_id, store_id, sku, delta, occurred_at)
-     SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::numeric[], $15::timestamptz[])
+     SELECT a.tenant_id, s.id, a.payload->>'sku', (a.payload->>'delta')::numeric, a.occurred_at
+     FROM appended a JOIN store_ids s ON s.tenant_id = a.tenant_id AND s.code = a.payload->>'storeId'
+     WHERE a.type = 'inventory.adjusted'
      RETURNING tenant_id, store_id, sku, delta, occurred_at
    ), levels AS (
      INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand)
@@ -121,14 +123,17 @@ const PROJECT = statement(
      RETURNING 1
    ), refunded AS (
      INSERT INTO refunds (tenant_id, order_id, refund_id, amount, currency, occurred_at)
-     SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[], $19::bigint[], $20::text[], $21::timestamptz[])
+     SELECT tenant_id, payload->>'orderId', payload->>'refundId', (payload->'amount'->>'amount')::bigint,
+       payload->'amount'->>'currency', occurred_at
+     FROM appended WHERE type = 'refund.created'
      ON CONFLICT DO NOTHING
      RETURNING 1
    )
-   SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted) + (SELECT count(*) FROM levels)
-     + (SELECT count(*) FROM refunded) AS written`,
+   SELECT true AS claimed, tenant_id, key AS name, NULL AS event_id FROM claimed
+   UNION ALL
+   SELECT false, tenant_id, source_name, event_id FROM appended`,
 )
-// Counts run after the stock moves of the same batch are stored (a separate statement, so it sees them).
+// Counts and orders follow in the same transaction, so a count sees the moves of its own batch.
 const COUNT_STOCK = statement(
   'countStock',
   `INSERT INTO stock_levels AS s (tenant_id, store_id, sku, on_hand, counted_at)
@@ -190,6 +195,13 @@ function newerOrder(a: OrderEvent, b: OrderEvent): boolean {
   return a.occurredAt.getTime() >= b.occurredAt.getTime()
 }
 
+/** Whether a batch needs an explicit transaction: counts and orders are written by statements of their own. */
+export function needsTransaction(requests: readonly IngestRequest[]): boolean {
+  return requests.some((request) =>
+    request.events.some((event) => event.type === 'inventory.counted' || event.type.startsWith('order.')),
+  )
+}
+
 export class IngestRepository {
   readonly #storeIds = new TtlCache<string>(STORE_CACHE_TTL_MS)
 
@@ -198,8 +210,13 @@ export class IngestRepository {
     this.#storeIds.clear()
   }
 
+  /**
+   * Writes a batch. When `needsTransaction(requests)` is false, the session may autocommit: everything but
+   * the creation of new stores (harmless on its own) happens in one statement.
+   */
   async writeBatch(session: SqlSession, requests: readonly IngestRequest[]): Promise<WriteOutcome[]> {
-    const { claimed, appended } = await this.#claimAndAppend(session, requests)
+    const storeIds = await this.#resolveStores(session, requests)
+    const { claimed, appended } = await this.#write(session, requests, storeIds)
     const outcomes: (WriteOutcome | undefined)[] = await this.#settleTakenKeys(session, requests, claimed)
     const accepted: Accepted[] = []
     for (let i = 0; i < requests.length; i++) {
@@ -217,14 +234,17 @@ export class IngestRepository {
       }
       outcomes[i] = { kind: 'created', acceptedIds, duplicateIds }
     }
-    if (accepted.length > 0) await this.#project(session, accepted)
+    const storeOf = (tenantId: string, code: string) => storeIds.get(`${tenantId}${SEP}${code}`)!
+    const counts = this.#latestCounts(accepted, storeOf)
+    if (counts.length > 0) await run(session, COUNT_STOCK, columns(counts, 5))
+    await this.#projectOrders(session, accepted, storeOf)
     return outcomes as WriteOutcome[]
   }
 
-  /** Claims every key and appends the events of the requests it may write; returns what it claimed and stored. */
-  async #claimAndAppend(
+  async #write(
     session: SqlSession,
     requests: readonly IngestRequest[],
+    storeIds: Map<string, string>,
   ): Promise<{ claimed: Set<string>; appended: Set<string> }> {
     const keys: [string, string, string][] = []
     const events: [string, string | null, string, string, string, string, string, string | null][] = []
@@ -246,10 +266,11 @@ export class IngestRepository {
     }
     // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
     keys.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
+    const stores = [...storeIds].map(([key, id]) => [...(key.split(SEP) as [string, string]), id] as const)
     const rows = await run<{ claimed: boolean; tenant_id: string; name: string; event_id: string | null }>(
       session,
-      CLAIM_AND_APPEND,
-      [...columns(keys, 3), ...columns(events, 8)],
+      WRITE_BATCH,
+      [...columns(keys, 3), ...columns(events, 8), ...columns(stores, 3)],
     )
     const claimed = new Set<string>()
     const appended = new Set<string>()
@@ -289,35 +310,22 @@ export class IngestRepository {
     return outcomes
   }
 
-  async #project(session: SqlSession, accepted: readonly Accepted[]): Promise<void> {
-    const storeIds = await this.#resolveStores(session, accepted)
-    const storeOf = (tenantId: string, code: string) => storeIds.get(`${tenantId}${SEP}${code}`)!
-    const { upserts, deletes } = this.#productChanges(accepted)
-    const { movements, counts } = this.#stockChanges(accepted, storeOf)
-    const refunds = this.#refunds(accepted)
-    if (upserts.length + deletes.length + movements.length + refunds.length > 0) {
-      await run(session, PROJECT, [
-        ...columns(upserts, 7),
-        ...columns(deletes, 3),
-        ...columns(movements, 5),
-        ...columns(refunds, 6),
-      ])
-    }
-    if (counts.length > 0) await run(session, COUNT_STOCK, columns(counts, 5))
-    await this.#projectOrders(session, accepted, storeOf)
-  }
-
   /** The ids of every store the events name, creating the stores seen for the first time. */
-  async #resolveStores(session: SqlSession, accepted: readonly Accepted[]): Promise<Map<string, string>> {
+  async #resolveStores(
+    session: SqlSession,
+    requests: readonly IngestRequest[],
+  ): Promise<Map<string, string>> {
     const ids = new Map<string, string>()
     const missing = new Map<string, [string, string]>()
-    for (const { tenantId, event } of accepted) {
-      if (!('storeId' in event.data)) continue
-      const key = `${tenantId}${SEP}${event.data.storeId}`
-      if (ids.has(key) || missing.has(key)) continue
-      const cached = this.#storeIds.get(key)
-      if (cached === undefined) missing.set(key, [tenantId, event.data.storeId])
-      else ids.set(key, cached)
+    for (const { tenantId, events } of requests) {
+      for (const event of events) {
+        if (!('storeId' in event.data)) continue
+        const key = `${tenantId}${SEP}${event.data.storeId}`
+        if (ids.has(key) || missing.has(key)) continue
+        const cached = this.#storeIds.get(key)
+        if (cached === undefined) missing.set(key, [tenantId, event.data.storeId])
+        else ids.set(key, cached)
+      }
     }
     if (missing.size === 0) return ids
     const remember = (rows: { id: string; tenant_id: string; code: string }[]) => {
@@ -338,63 +346,19 @@ export class IngestRepository {
     return ids
   }
 
-  /** The latest change per product in this batch, as upserts and deletes. */
-  #productChanges(accepted: readonly Accepted[]) {
-    const latest = new Map<string, { tenantId: string; event: ProductEvent }>()
+  /** The latest count per store and SKU among the accepted events. */
+  #latestCounts(accepted: readonly Accepted[], storeOf: (tenantId: string, code: string) => string) {
+    const latest = new Map<string, [string, string, string, string, string]>()
     for (const { tenantId, event } of accepted) {
-      if (event.type !== 'product.upserted' && event.type !== 'product.deleted') continue
-      const key = `${tenantId}${SEP}${event.data.sku}`
+      if (event.type !== 'inventory.counted') continue
+      const { storeId, sku, onHand } = event.data
+      const key = `${tenantId}${SEP}${storeId}${SEP}${sku}`
+      const at = event.occurredAt.toISOString()
       const current = latest.get(key)
-      if (!current || event.occurredAt >= current.event.occurredAt) latest.set(key, { tenantId, event })
+      if (!current || at >= current[4])
+        latest.set(key, [tenantId, storeOf(tenantId, storeId), sku, String(onHand), at])
     }
-    const upserts: [string, string, string, number, string, string | null, string][] = []
-    const deletes: [string, string, string][] = []
-    const ordered = [...latest.values()].sort((a, b) => byText(a.event.data.sku, b.event.data.sku))
-    for (const { tenantId, event } of ordered) {
-      if (event.type === 'product.deleted') {
-        deletes.push([tenantId, event.data.sku, event.occurredAt.toISOString()])
-        continue
-      }
-      const { sku, name, price, barcode } = event.data
-      upserts.push([
-        tenantId,
-        sku,
-        name,
-        price.amount,
-        price.currency,
-        barcode ?? null,
-        event.occurredAt.toISOString(),
-      ])
-    }
-    return { upserts, deletes }
-  }
-
-  /** Every stock move of this batch, and the latest count per store and SKU. */
-  #stockChanges(accepted: readonly Accepted[], storeOf: (tenantId: string, code: string) => string) {
-    const movements: [string, string, string, string, string][] = []
-    const latestCounts = new Map<string, [string, string, string, string, string]>()
-    for (const { tenantId, event } of accepted) {
-      if (event.type === 'inventory.adjusted') {
-        const { storeId, sku, delta } = event.data
-        movements.push([
-          tenantId,
-          storeOf(tenantId, storeId),
-          sku,
-          String(delta),
-          event.occurredAt.toISOString(),
-        ])
-      } else if (event.type === 'inventory.counted') {
-        const { storeId, sku, onHand } = event.data
-        const key = `${tenantId}${SEP}${storeId}${SEP}${sku}`
-        const at = event.occurredAt.toISOString()
-        const current = latestCounts.get(key)
-        if (!current || at >= current[4]) {
-          latestCounts.set(key, [tenantId, storeOf(tenantId, storeId), sku, String(onHand), at])
-        }
-      }
-    }
-    const counts = [...latestCounts.values()].sort((a, b) => byText(a[1], b[1]) || byText(a[2], b[2]))
-    return { movements, counts }
+    return [...latest.values()].sort((a, b) => byText(a[1], b[1]) || byText(a[2], b[2]))
   }
 
   async #projectOrders(
@@ -444,16 +408,6 @@ export class IngestRepository {
       })
     }
     if (items.length > 0) await run(session, INSERT_LINE_ITEMS, columns(items, 6))
-  }
-
-  #refunds(accepted: readonly Accepted[]) {
-    const rows: [string, string, string, number, string, string][] = []
-    for (const { tenantId, event } of accepted) {
-      if (event.type !== 'refund.created') continue
-      const { orderId, refundId, amount } = event.data
-      rows.push([tenantId, orderId, refundId, amount.amount, amount.currency, event.occurredAt.toISOString()])
-    }
-    return rows
   }
 
   async isIdempotencyKeyClaimed(db: Database, tenantId: string, key: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // and its commit; a request whose data the database refuses is retried alone, so it never fails its
 // neighbours. Deadlocks between replicas are retried a bounded number of times.
 import type { Logger } from 'pino'
-import type { DatabaseHandle } from '../../platform/database.js'
+import type { DatabaseHandle, SqlSession } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState } from '../../platform/database-errors.js'
 import { GroupCommitter } from '../../platform/group-commit.js'
 import {
@@ -13,7 +13,7 @@ import {
   ingestDuration,
   ingestEventsTotal,
 } from '../../platform/metrics.js'
-import { IngestRepository, type IngestRequest, type WriteOutcome } from './repository.js'
+import { IngestRepository, type IngestRequest, needsTransaction, type WriteOutcome } from './repository.js'
 
 export type { IngestRequest } from './repository.js'
 
@@ -121,7 +121,10 @@ export class IngestService {
   async #writeBatch(batch: IngestRequest[]): Promise<BatchOutcome[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.database.transaction((session) => this.#repository.writeBatch(session, batch))
+        const write = (session: SqlSession) => this.#repository.writeBatch(session, batch)
+        return await (needsTransaction(batch)
+          ? this.database.transaction(write)
+          : this.database.session(write))
       } catch (err) {
         const state = sqlState(err) ?? ''
         // A cached store id whose tenant was deleted meanwhile fails the foreign key: look the stores up again.
