@@ -59,9 +59,28 @@ export async function buildApp(platform: Platform): Promise<App> {
     done(null, payload)
   })
 
+  // The OpenAPI document says which credential each route takes, from the same route config auth enforces.
+  app.addHook('onRoute', (route) => {
+    const security = route.config?.admin
+      ? [{ adminToken: [] }]
+      : route.config?.scope
+        ? [{ apiKey: [] }]
+        : undefined
+    if (security && route.schema) route.schema = { ...route.schema, security }
+  })
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "A tenant's API key (pos_…), with the route's scope",
+          },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment' },
+        },
+      },
       info: {
         title: 'POS Integration Service',
         version: buildInfo.version,

@@ -121,6 +121,14 @@ describe('errors are problem documents', () => {
   it('publishes an OpenAPI document', async () => {
     const res = await t.app.inject('/openapi.json')
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toMatchObject({ openapi: '3.1.0', paths: { '/readyz': expect.any(Object) } })
+    const document = res.json()
+    expect(document).toMatchObject({ openapi: '3.1.0', paths: { '/readyz': expect.any(Object) } })
+    expect(document.components.securitySchemes).toMatchObject({
+      apiKey: { scheme: 'bearer' },
+      adminToken: { scheme: 'bearer' },
+    })
+    expect(document.paths['/v1/ingest/{source}'].post.security).toEqual([{ apiKey: [] }])
+    expect(document.paths['/v1/admin/tenants'].post.security).toEqual([{ adminToken: [] }])
+    expect(document.paths['/readyz'].get.security).toBeUndefined()
   })
 })
