@@ -13,6 +13,7 @@ import {
   ingestDuration,
   ingestEventsTotal,
 } from '../../platform/metrics.js'
+import { TtlCache } from '../../platform/ttl-cache.js'
 import { IngestRepository, type IngestRequest, needsTransaction, type WriteOutcome } from './repository.js'
 
 export type { IngestRequest } from './repository.js'
@@ -30,6 +31,7 @@ type BatchOutcome =
   | { readonly kind: 'failed'; readonly error: unknown }
 
 const MAX_ATTEMPTS = 3
+const COMMITTED_KEY_TTL_MS = 5 * 60_000
 const MAX_EVENTS_PER_COMMIT = 5000
 /** SQLSTATEs of a transaction that lost a race and may simply be run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -47,15 +49,34 @@ export interface IngestServiceOptions {
 export class IngestService {
   readonly #repository = new IngestRepository()
   readonly #committer: GroupCommitter<IngestRequest, BatchOutcome>
+  /**
+   * Fingerprints of keys committed through this process in the last minutes. Committed keys never change
+   * (only the reaper deletes them, days later), so a retry that finds its key here needs no database.
+   */
+  readonly #committedKeys = new TtlCache<string>(COMMITTED_KEY_TTL_MS, 50_000)
 
   constructor(
     private readonly database: DatabaseHandle,
     private readonly log: Logger,
     options: IngestServiceOptions,
   ) {
-    const write = (batch: IngestRequest[]) => {
-      groupCommitSize.observe(batch.length)
-      return this.#writeBatch(batch)
+    const write = async (batch: IngestRequest[]): Promise<BatchOutcome[]> => {
+      // A request whose key this process saw committed (a retry queued behind its original) is answered
+      // from that, without a write of its own.
+      const outcomes: (BatchOutcome | undefined)[] = batch.map((request) => this.#knownOutcome(request))
+      const pending = batch.filter((_, i) => outcomes[i] === undefined)
+      if (pending.length > 0) {
+        groupCommitSize.observe(pending.length)
+        const written = await this.#writeBatch(pending)
+        let next = 0
+        for (let i = 0; i < batch.length; i++) {
+          if (outcomes[i] !== undefined) continue
+          const outcome = written[next++]!
+          outcomes[i] = outcome
+          if (outcome.kind === 'created' || outcome.kind === 'replayed') this.#rememberCommitted(batch[i]!)
+        }
+      }
+      return outcomes as BatchOutcome[]
     }
     this.#committer = new GroupCommitter(write, {
       concurrency: options.concurrency,
@@ -66,6 +87,19 @@ export class IngestService {
           ? undefined
           : `${request.tenantId}\u0000${request.idempotencyKey}`,
     })
+  }
+
+  /** The outcome for a request whose key was committed through this process lately, if it was. */
+  #knownOutcome(request: IngestRequest): WriteOutcome | undefined {
+    if (request.idempotencyKey === undefined) return undefined
+    const fingerprint = this.#committedKeys.get(`${request.tenantId}\u0000${request.idempotencyKey}`)
+    if (fingerprint === undefined) return undefined
+    return fingerprint === request.fingerprint ? { kind: 'replayed' } : { kind: 'key-reused' }
+  }
+
+  #rememberCommitted(request: IngestRequest): void {
+    if (request.idempotencyKey === undefined) return
+    this.#committedKeys.set(`${request.tenantId}\u0000${request.idempotencyKey}`, request.fingerprint)
   }
 
   async record(request: IngestRequest): Promise<IngestResult> {
