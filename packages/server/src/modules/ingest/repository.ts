@@ -1,7 +1,8 @@
-// The SQL of the ingest write path. One call writes a whole batch of requests in the caller's transaction
-// with a fixed number of set-based statements, whatever the batch size: idempotency keys, the event log,
-// and every projection (catalog, stock, orders, refunds). Rows are reduced in memory first, so no statement
-// touches the same row twice, and later changes never lose to older ones that arrive late.
+// The SQL of the ingest write path. One call writes a whole batch of requests with a fixed number of
+// set-based statements, whatever the batch size: one for idempotency keys, the event log, the catalog,
+// stock moves and refunds, and one each for counts and orders when the batch has any (then inside a
+// transaction). Changes are reduced first (DISTINCT ON, GROUP BY, or in memory), so no statement touches a
+// row twice, and later changes never lose to older ones that arrive late.
 //
 // This is the hot path, so it is plain SQL: each statement takes one array per column and reads them with
 // unnest(), which keeps the text fixed (prepared once per connection) and the parameters few, however large

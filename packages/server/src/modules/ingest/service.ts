@@ -1,7 +1,8 @@
 // Ingest decides what happens to a request: each one is stored exactly once, with its events and their
-// projections, atomically. Requests go through a group committer, so concurrent requests share a transaction
-// and its commit; a request whose data the database refuses is retried alone, so it never fails its
-// neighbours. Deadlocks between replicas are retried a bounded number of times.
+// projections, atomically. Requests go through a group committer, so concurrent requests share a write and
+// its commit (one statement, or one transaction when the batch has orders or counts); a request whose data
+// the database refuses is retried alone, so it never fails its neighbours. Deadlocks between replicas are
+// retried a bounded number of times.
 import type { Logger } from 'pino'
 import type { DatabaseHandle, SqlSession } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState } from '../../platform/database-errors.js'
