@@ -98,7 +98,7 @@ describe('graceful shutdown of the real server process', () => {
   })
 
   it('answers readiness 503 during the readiness delay while still serving', async () => {
-    const s = start({ SHUTDOWN_READINESS_DELAY_MS: '3000' })
+    const s = start({ SHUTDOWN_READINESS_DELAY_MS: '5000' })
     const url = await startedAt(s)
     s.child.kill('SIGTERM')
     await s.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
