@@ -2,7 +2,7 @@
 // Creates a fresh tenant, API key and signed source through the admin API, then sends --requests signed
 // requests over --unique-keys Idempotency-Keys (each key always with the same body, a small till batch), in
 // random order and --concurrency at a time, so repeats of a key race its first request. Expected: 201 once
-// per key, 204 for every repeat, and ingest_dedup_total of that tenant and source up by the repeats. Writes
+// per key, a replay (201 with Idempotent-Replayed: true and the same body) for every repeat, and ingest_dedup_total of that tenant and source up by the repeats. Writes
 // a JSON summary and the /metrics text after the run under artifacts/; exits 1 when anything differs or
 // P95 latency exceeds --p95-max seconds.
 import { randomInt, randomUUID } from 'node:crypto'
@@ -89,6 +89,8 @@ function plan(requests: number, uniqueKeys: number): PlannedRequest[] {
 
 interface Outcome {
   readonly status: number | 'error'
+  /** Answered as a replay of an earlier request with the same key (Idempotent-Replayed: true). */
+  readonly replayed: boolean
   readonly latencyMs: number
   readonly accepted: number
   readonly planned: PlannedRequest
@@ -109,12 +111,20 @@ async function send(
     })
     const text = await response.text()
     const latencyMs = performance.now() - started
+    const replayed = response.headers.get('idempotent-replayed') === 'true'
     const accepted = response.status === 201 ? (JSON.parse(text) as { accepted: number }).accepted : 0
-    const detail = response.status === 201 || response.status === 204 ? undefined : text.slice(0, 500)
-    return { status: response.status, latencyMs, accepted, planned, ...(detail && { detail }) }
+    const detail = response.status === 201 ? undefined : text.slice(0, 500)
+    return { status: response.status, replayed, latencyMs, accepted, planned, ...(detail && { detail }) }
   } catch (err) {
     const detail = err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err)
-    return { status: 'error', latencyMs: performance.now() - started, accepted: 0, planned, detail }
+    return {
+      status: 'error',
+      replayed: false,
+      latencyMs: performance.now() - started,
+      accepted: 0,
+      planned,
+      detail,
+    }
   }
 }
 
@@ -173,11 +183,11 @@ async function main(): Promise<number> {
   const metricsAfter = await metricsText(options.url)
   const dedupAfter = sampleValue(metricsAfter, 'ingest_dedup_total', series)
 
-  const byStatus = { '201': 0, '204': 0, other: 0 }
+  const byStatus = { created: 0, replayed: 0, other: 0 }
   const others = new Map<string, number>()
   for (const outcome of outcomes) {
-    if (outcome.status === 201) byStatus['201']++
-    else if (outcome.status === 204) byStatus['204']++
+    if (outcome.status === 201 && !outcome.replayed) byStatus.created++
+    else if (outcome.status === 201) byStatus.replayed++
     else {
       byStatus.other++
       const key = String(outcome.status)
@@ -193,11 +203,18 @@ async function main(): Promise<number> {
   }
   const duplicatesSent = options.requests - options.uniqueKeys
   const eventsPlanned = [...new Set(planned)].reduce((sum, request) => sum + request.events, 0)
-  const eventsAccepted = outcomes.reduce((sum, o) => sum + o.accepted, 0)
+  const eventsAccepted = outcomes.reduce((sum, o) => sum + (o.replayed ? 0 : o.accepted), 0)
+  // A replay answers what its original stored: the same number of accepted events.
+  const acceptedByKey = new Map(
+    outcomes.filter((o) => !o.replayed).map((o) => [o.planned.idempotencyKey, o.accepted]),
+  )
   const checks = {
     onlyCreatedOrReplayed: byStatus.other === 0,
-    createdOncePerKey: byStatus['201'] === options.uniqueKeys,
-    replayedForEveryRepeat: byStatus['204'] === duplicatesSent,
+    createdOncePerKey: byStatus.created === options.uniqueKeys,
+    replayedForEveryRepeat: byStatus.replayed === duplicatesSent,
+    replaysMatchOriginals: outcomes.every(
+      (o) => !o.replayed || acceptedByKey.get(o.planned.idempotencyKey) === o.accepted,
+    ),
     everyEventAccepted: eventsAccepted === eventsPlanned,
     dedupMetricMatches: dedupAfter - dedupBefore === duplicatesSent,
     p95WithinLimit: latencyMs.p95 / 1000 <= options.p95MaxS,
@@ -244,7 +261,7 @@ async function main(): Promise<number> {
     .filter(([, passed]) => !passed)
     .map(([name]) => name)
   process.stdout.write(
-    `status: 201 ${byStatus['201']} (expected ${options.uniqueKeys}), 204 ${byStatus['204']} ` +
+    `status: 201 created ${byStatus.created} (expected ${options.uniqueKeys}), 201 replayed ${byStatus.replayed} ` +
       `(expected ${duplicatesSent}), other ${byStatus.other}${others.size > 0 ? ` ${JSON.stringify(Object.fromEntries(others))}` : ''}\n` +
       `events accepted: ${eventsAccepted} of ${eventsPlanned} in the ${options.uniqueKeys} distinct bodies\n` +
       `latency: P50 ${latencyMs.p50} ms, P95 ${latencyMs.p95} ms (limit ${options.p95MaxS * 1000} ms), ` +

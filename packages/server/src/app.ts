@@ -11,10 +11,11 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify'
 import auth from './http/auth.js'
+import idempotency from './http/idempotency.js'
+import jsonBody from './http/json-body.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
 import problems from './http/problems.js'
-import { RateLimits } from './http/rate-limit.js'
 import { validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
@@ -22,15 +23,15 @@ import docsRoutes from './modules/docs/routes.js'
 import eventsRoutes from './modules/events/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
-import idempotencyReaper from './modules/ingest/reaper.js'
+import ingestModule from './modules/ingest/plugin.js'
 import ingestRoutes from './modules/ingest/routes.js'
-import { IngestService } from './modules/ingest/service.js'
 import inventoryRoutes from './modules/inventory/routes.js'
 import ordersRoutes from './modules/orders/routes.js'
+import tenantsModule from './modules/tenants/plugin.js'
 import adminRoutes from './modules/tenants/routes.js'
-import { TenantsService } from './modules/tenants/service.js'
 import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
+import { RateLimits } from './platform/rate-limits.js'
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -92,15 +93,13 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(observability)
   await app.register(lifecycleGate)
 
-  // Application services, shared by the feature modules.
-  app.decorate('tenants', new TenantsService(platform.database.db))
-  app.decorate(
-    'ingest',
-    new IngestService(platform.database, platform.log, {
-      // PGlite has one connection; PostgreSQL overlaps a few group commits.
-      concurrency: platform.database.mode === 'embedded' ? 1 : platform.config.ingestWriteConcurrency,
-    }),
-  )
+  await app.register(jsonBody)
+  await app.register(idempotency)
+
+  // The feature modules' services, each a plugin that decorates the app with its own service.
+  for (const module of [tenantsModule, ingestModule]) await app.register(module)
+
+  // Request-level plugins that need those services, through interfaces defined in http/.
   const rateLimits = new RateLimits({
     redis: platform.redis?.client,
     keyPrefix: platform.config.redisKeyPrefix,
@@ -112,19 +111,21 @@ export async function buildApp(platform: Platform): Promise<App> {
       'rate limits are counted per process (no REDIS_URL): each replica applies them on its own',
     )
   }
-  app.decorate('rateLimits', rateLimits)
-  await app.register(auth)
+  await app.register(auth, { apiKeys: app.tenants, rateLimits })
 
-  await app.register(healthRoutes)
-  await app.register(metricsRoute)
-  await app.register(docsRoutes)
-  await app.register(adminRoutes)
-  await app.register(ingestRoutes)
-  await app.register(idempotencyReaper)
-  await app.register(catalogReadRoutes)
-  await app.register(catalogWriteRoutes)
-  await app.register(inventoryRoutes)
-  await app.register(ordersRoutes)
-  await app.register(eventsRoutes)
+  // Routes last, so every hook above applies to them.
+  const routes = [
+    healthRoutes,
+    metricsRoute,
+    docsRoutes,
+    adminRoutes,
+    ingestRoutes,
+    catalogReadRoutes,
+    catalogWriteRoutes,
+    inventoryRoutes,
+    ordersRoutes,
+    eventsRoutes,
+  ]
+  for (const plugin of routes) await app.register(plugin)
   return app
 }

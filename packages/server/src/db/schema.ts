@@ -134,6 +134,11 @@ export const events = pgTable(
     sourceId: uuid('source_id'),
     sourceName: text('source_name').notNull(),
     eventId: text('event_id').notNull(),
+    /**
+     * The Idempotency-Key of the request that stored the event, when it had one: a replay of that request is
+     * answered with the same accepted and duplicate ids as the original, found through the primary key.
+     */
+    requestKey: text('request_key'),
     type: text('type').notNull(),
     payload: jsonb('payload').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -2,14 +2,35 @@
 // the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
 // neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
 // compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
+//
+// API keys are checked through the ApiKeyVerifier interface defined here; the API keys module provides it
+// (app.ts hands it in), so this layer depends on no feature module.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
-import type { IngestService } from '../modules/ingest/service.js'
-import { sameSecret } from '../modules/tenants/api-keys.js'
-import type { Principal, TenantsService } from '../modules/tenants/service.js'
 import { ProblemError } from '../platform/problems.js'
-import { type RateLimitBucket, type RateLimits, setRateLimitHeaders } from './rate-limit.js'
+import type { RateLimitBucket, RateLimitPolicy, RateLimits } from '../platform/rate-limits.js'
+import { sameSecret } from '../platform/secret-compare.js'
+import { setRateLimitHeaders } from './rate-limit.js'
+
+/** Who an API key stands for. */
+export interface Principal {
+  readonly tenantId: string
+  readonly apiKeyId: string
+  readonly scopes: readonly Scope[]
+  /** The tenant's rate limit per API key, when it overrides the service's default. */
+  readonly rateLimit: RateLimitPolicy | null
+}
+
+export interface ApiKeyVerifier {
+  /** The principal an API key stands for, or undefined when the key is unknown, malformed or revoked. */
+  authenticate(key: string): Promise<Principal | undefined>
+}
+
+export interface AuthOptions {
+  readonly apiKeys: ApiKeyVerifier
+  readonly rateLimits: RateLimits
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,11 +39,6 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null
-  }
-  interface FastifyInstance {
-    tenants: TenantsService
-    ingest: IngestService
-    rateLimits: RateLimits
   }
 }
 
@@ -41,7 +57,8 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal
 }
 
-async function auth(app: FastifyInstance): Promise<void> {
+async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
+  const { apiKeys, rateLimits } = options
   const { config } = app.platform
   const adminToken = config.adminToken
   const defaultPolicy = { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs }
@@ -67,7 +84,7 @@ async function auth(app: FastifyInstance): Promise<void> {
             : new ProblemError('unauthorized', 'The admin token is not valid', {}, CHALLENGE)
       }
     } else if (scope) {
-      const principal = token === undefined ? undefined : await app.tenants.authenticate(token)
+      const principal = token === undefined ? undefined : await apiKeys.authenticate(token)
       if (principal === undefined) {
         failure =
           token === undefined
@@ -83,7 +100,7 @@ async function auth(app: FastifyInstance): Promise<void> {
         else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
       }
     }
-    const limit = await app.rateLimits.consume(bucket ?? { id: `ip:${request.ip}`, policy: anonymousPolicy })
+    const limit = await rateLimits.consume(bucket ?? { id: `ip:${request.ip}`, policy: anonymousPolicy })
     setRateLimitHeaders(reply, limit)
     if (limit.exceeded) {
       const retryAfter = String(Math.max(1, limit.resetSeconds))

@@ -11,6 +11,7 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 import * as schema from '../db/schema.js'
 import { timedQuery } from './metrics.js'
+import type { Statement } from './sql.js'
 
 /** Query results as both drivers return them: an object with the rows. */
 interface RowsResultHKT extends PgQueryResultHKT {
@@ -23,15 +24,13 @@ interface QueryRows<Row> {
 export type Database = PgDatabase<RowsResultHKT, typeof schema>
 export type DatabaseMode = 'postgres' | 'embedded'
 
-/** A statement by name (prepared once per connection where the driver can) with positional parameters. */
-export interface Statement {
-  readonly name: string
-  readonly text: string
-}
-
-/** Plain SQL inside one transaction, for the hot write path where building queries would cost too much. */
+/** Plain SQL on one connection, for the hot write path where building queries would cost too much. */
 export interface SqlSession {
-  query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]>
+  /** Runs a statement by name (prepared once per connection where the driver can). */
+  query<Params extends readonly unknown[], Row>(
+    statement: Statement<Params, Row>,
+    params: Params,
+  ): Promise<Row[]>
 }
 
 export interface DatabaseHandle {
@@ -63,9 +62,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 
 function sessionOf(client: pg.PoolClient): SqlSession {
   return {
-    async query(statement, params) {
+    async query<Params extends readonly unknown[], Row>(statement: Statement<Params, Row>, params: Params) {
       const result = await client.query({ name: statement.name, text: statement.text, values: [...params] })
-      return result.rows
+      return result.rows as Row[]
     },
   }
 }
@@ -171,7 +170,10 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     transaction(work) {
       return client.transaction((tx) =>
         work({
-          async query<Row>(statement: Statement, params: readonly unknown[]) {
+          async query<Params extends readonly unknown[], Row>(
+            statement: Statement<Params, Row>,
+            params: Params,
+          ) {
             return (await tx.query<Row>(statement.text, [...params])).rows
           },
         }),
@@ -179,7 +181,10 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     },
     session(work) {
       return work({
-        async query<Row>(statement: Statement, params: readonly unknown[]) {
+        async query<Params extends readonly unknown[], Row>(
+          statement: Statement<Params, Row>,
+          params: Params,
+        ) {
           return (await client.query<Row>(statement.text, [...params])).rows
         },
       })

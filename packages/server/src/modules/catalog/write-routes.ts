@@ -1,15 +1,15 @@
 // Product writes through the API (scope `write`). Each one is recorded as an event of the reserved source
 // `api` and goes through the same write path as POS ingest, so the change feed stays complete and the
 // projection is updated in the same transaction. An Idempotency-Key is optional here; when sent, it is
-// enforced exactly as on ingest.
-import { createHash, randomUUID } from 'node:crypto'
+// enforced exactly as on ingest (http/idempotency.ts): a replay gets the original status, the product as it is
+// now, and `Idempotent-Replayed: true`.
+import { randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { principalOf } from '../../http/auth.js'
+import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { ValidEvent } from '../ingest/events.js'
-import { idempotencyKeyOf } from '../ingest/routes.js'
-import type { IngestResult } from '../ingest/service.js'
 import { CatalogRepository } from './repository.js'
 import { Product } from './schemas.js'
 
@@ -34,45 +34,29 @@ const NewProduct = Type.Object(
 )
 const ProductUpdate = Type.Object(ProductFields, { additionalProperties: false })
 const SkuParams = Type.Object({ sku: Type.String({ minLength: 1, maxLength: 200 }) })
-const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ description: 'Optional; 1 to 255 printable ASCII characters' }),
-  ),
-})
 
-const write = { scope: 'write' } as const
-
-function optionalIdempotencyKey(request: FastifyRequest): string | undefined {
-  const header = request.headers['idempotency-key']
-  return header === undefined ? undefined : idempotencyKeyOf(header)
-}
+const write = { scope: 'write', idempotency: 'optional' } as const
 
 const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const repository = new CatalogRepository(app.platform.database.db)
 
-  /** Records one API change as an event; throws the problem for a misused key or unstorable data. */
-  async function recordChange(request: FastifyRequest, event: ValidEvent): Promise<IngestResult> {
+  /** Records one API change as an event and applies the idempotency verdict to the reply. */
+  async function recordChange(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    event: ValidEvent,
+  ): Promise<void> {
     const { tenantId } = principalOf(request)
-    const fingerprint = createHash('sha256')
-      .update(`${API_SOURCE}\n${request.method} ${request.url}\n`)
-      .update(JSON.stringify(request.body ?? null))
-      .digest('hex')
     const result = await app.ingest.record({
       tenantId,
       sourceId: null,
       sourceName: API_SOURCE,
-      idempotencyKey: optionalIdempotencyKey(request),
-      fingerprint,
+      idempotencyKey: request.idempotency?.key,
+      fingerprint: request.idempotency?.fingerprint ?? '',
       events: [event],
     })
-    if (result.kind === 'key-reused') {
-      throw new ProblemError(
-        'idempotency-key-reused',
-        'This Idempotency-Key came with a different request before',
-      )
-    }
     if (result.kind === 'rejected') throw new ProblemError('unstorable-data', result.detail)
-    return result
+    answerIdempotently(reply, result.kind === 'created' ? 'new' : result.kind)
   }
 
   const upserted = (sku: string, body: Static<typeof ProductUpdate>): ValidEvent => ({
@@ -89,7 +73,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** A retry of a request already stored skips the precondition: it is answered as a replay. */
   async function isRetry(request: FastifyRequest): Promise<boolean> {
-    const key = optionalIdempotencyKey(request)
+    const key = request.idempotency?.key
     return key !== undefined && (await app.ingest.isIdempotencyKeyClaimed(principalOf(request).tenantId, key))
   }
 
@@ -106,9 +90,8 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Creates a product; 409 when the SKU exists',
-        headers: IdempotencyHeaders,
         body: NewProduct,
-        response: { 200: Product, 201: Product },
+        response: { 201: Product },
       },
     },
     async (request, reply) => {
@@ -117,9 +100,8 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!(await isRetry(request)) && (await repository.findProduct(tenantId, sku)) !== undefined) {
         throw new ProblemError('conflict', `A product with SKU ${sku} exists; use PUT /v1/products/${sku}`)
       }
-      const result = await recordChange(request, upserted(sku, fields))
-      if (result.kind === 'replayed') reply.header('idempotent-replayed', 'true')
-      return reply.code(result.kind === 'replayed' ? 200 : 201).send(await current(tenantId, sku))
+      await recordChange(request, reply, upserted(sku, fields))
+      return reply.code(201).send(await current(tenantId, sku))
     },
   )
 
@@ -131,15 +113,13 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['products'],
         summary: 'Creates or replaces the product with this SKU',
         params: SkuParams,
-        headers: IdempotencyHeaders,
         body: ProductUpdate,
         response: { 200: Product },
       },
     },
     async (request, reply) => {
       const { tenantId } = principalOf(request)
-      const result = await recordChange(request, upserted(request.params.sku, request.body))
-      if (result.kind === 'replayed') reply.header('idempotent-replayed', 'true')
+      await recordChange(request, reply, upserted(request.params.sku, request.body))
       return current(tenantId, request.params.sku)
     },
   )
@@ -152,7 +132,6 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['products'],
         summary: 'Deletes the product with this SKU; 404 when there is none',
         params: SkuParams,
-        headers: IdempotencyHeaders,
         response: { 204: Type.Null() },
       },
     },
@@ -160,13 +139,12 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { tenantId } = principalOf(request)
       const { sku } = request.params
       if (!(await isRetry(request))) await current(tenantId, sku)
-      const result = await recordChange(request, {
+      await recordChange(request, reply, {
         id: randomUUID(),
         type: 'product.deleted',
         occurredAt: new Date(),
         data: { sku },
       })
-      if (result.kind === 'replayed') reply.header('idempotent-replayed', 'true')
       return reply.code(204).send(null)
     },
   )

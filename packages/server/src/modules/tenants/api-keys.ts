@@ -1,6 +1,7 @@
 // API keys: 192 random bits behind a `pos_` marker. The first 16 characters are the public prefix used to
 // find the key; only the SHA-256 of the whole key is stored, and it is compared in constant time.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { hashSecret } from '../../platform/secret-compare.js'
 
 const KEY_MARKER = 'pos_'
 const PREFIX_LENGTH = 16
@@ -13,10 +14,6 @@ export interface NewApiKey {
   readonly hash: string
 }
 
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
-}
-
 export function generateApiKey(): NewApiKey {
   const key = `${KEY_MARKER}${randomBytes(24).toString('base64url')}`
   return { key, prefix: key.slice(0, PREFIX_LENGTH), hash: hashSecret(key) }
@@ -25,16 +22,4 @@ export function generateApiKey(): NewApiKey {
 /** The lookup prefix of something that looks like one of our keys, or undefined. */
 export function apiKeyPrefix(candidate: string): string | undefined {
   return KEY_PATTERN.test(candidate) ? candidate.slice(0, PREFIX_LENGTH) : undefined
-}
-
-/** Constant-time comparison of two hex digests of equal length. */
-export function sameDigest(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex')
-  const right = Buffer.from(b, 'hex')
-  return left.length === right.length && timingSafeEqual(left, right)
-}
-
-/** Constant-time comparison of two secrets of any length (their digests are compared). */
-export function sameSecret(given: string, expected: string): boolean {
-  return sameDigest(hashSecret(given), hashSecret(expected))
 }

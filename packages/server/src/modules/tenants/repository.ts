@@ -11,10 +11,10 @@ import {
   stockMovements,
   tenants,
 } from '../../db/schema.js'
-import type { RateLimitPolicy } from '../../http/rate-limit.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
+import type { RateLimitPolicy } from '../../platform/rate-limits.js'
 
 export interface StoredApiKey {
   readonly id: string

@@ -2,11 +2,13 @@
 // cached for a few seconds; a revocation therefore takes effect on other replicas within AUTH_CACHE_TTL_MS.
 // The admin operations (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
 import { SCOPES, type Scope, type SourceKind } from '../../db/schema.js'
-import type { RateLimitPolicy } from '../../http/rate-limit.js'
+import type { ApiKeyVerifier, Principal } from '../../http/auth.js'
 import type { Database } from '../../platform/database.js'
 import { ProblemError } from '../../platform/problems.js'
+import type { RateLimitPolicy } from '../../platform/rate-limits.js'
+import { hashSecret, sameDigest } from '../../platform/secret-compare.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
-import { apiKeyPrefix, generateApiKey, hashSecret, sameDigest } from './api-keys.js'
+import { apiKeyPrefix, generateApiKey } from './api-keys.js'
 import {
   type ApiKeyRecord,
   type SourceRecord,
@@ -21,14 +23,6 @@ export const AUTH_CACHE_TTL_MS = 5000
 export const RESERVED_SOURCE_NAMES: readonly string[] = ['api']
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-export interface Principal {
-  readonly tenantId: string
-  readonly apiKeyId: string
-  readonly scopes: readonly Scope[]
-  /** The tenant's rate limit per API key, when it overrides the service's default. */
-  readonly rateLimit: RateLimitPolicy | null
-}
 
 export interface CreatedApiKey extends ApiKeyRecord {
   /** The key itself: returned once, at creation, and never stored. */
@@ -50,7 +44,7 @@ function notFound(what: string, id: string): ProblemError {
   return new ProblemError('not-found', `No ${what} ${id}`)
 }
 
-export class TenantsService {
+export class TenantsService implements ApiKeyVerifier {
   readonly repository: TenantsRepository
   readonly #principals = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
   readonly #sources = new TtlCache<StoredSource | null>(AUTH_CACHE_TTL_MS)

@@ -88,8 +88,9 @@ describe('product writes', () => {
     const body = { sku: 'W-3', name: 'Cake', price: { amount: 450, currency: 'EUR' } }
     expect((await call(a.key, 'POST', '/v1/products', body, { 'idempotency-key': key })).statusCode).toBe(201)
     const replay = await call(a.key, 'POST', '/v1/products', body, { 'idempotency-key': key })
-    expect(replay.statusCode).toBe(200)
+    expect(replay.statusCode).toBe(201)
     expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.json()).toMatchObject({ sku: 'W-3', name: 'Cake' })
     const reused = await call(
       a.key,
       'POST',

@@ -44,7 +44,10 @@ describe('ingest on the embedded database (PGlite)', () => {
     const first = await ingest(t.app, { key: a.key, events, idempotencyKey })
     expect(first.statusCode).toBe(201)
     expect(first.json()).toMatchObject({ accepted: 5, duplicates: 0 })
-    expect((await ingest(t.app, { key: a.key, events, idempotencyKey })).statusCode).toBe(204)
+    const replay = await ingest(t.app, { key: a.key, events, idempotencyKey })
+    expect(replay.statusCode).toBe(201)
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.json()).toEqual(first.json())
     expect((await ingest(t.app, { key: a.key, events })).json()).toMatchObject({ accepted: 0, duplicates: 5 })
 
     expect(await get('/v1/products/EMB-1')).toMatchObject({ price: { amount: 450 }, barcode: '123' })

@@ -62,16 +62,26 @@ describe('POST /v1/ingest/:source', () => {
     ])
   })
 
-  it('answers a replay of the same request with 204 and Idempotent-Replayed, writing nothing', async () => {
+  it('answers a replay of the same request with the original 201 and Idempotent-Replayed, writing nothing', async () => {
     const key = randomUUID()
-    const batch = [productUpserted('SKU-REPLAY')]
-    expect((await ingest(t.app, { key: a.key, events: batch, idempotencyKey: key })).statusCode).toBe(201)
+    const earlier = productUpserted('SKU-REPLAY-OLD')
+    expect((await ingest(t.app, { key: a.key, events: [earlier] })).statusCode).toBe(201)
+    const batch = [productUpserted('SKU-REPLAY'), earlier]
+    const original = await ingest(t.app, { key: a.key, events: batch, idempotencyKey: key })
+    expect(original.statusCode).toBe(201)
+    expect(original.headers['idempotent-replayed']).toBeUndefined()
     const before = await stored()
     const dedupBefore = await metric('ingest_dedup_total', { tenant: a.tenantId, source: 'pos' })
     const replay = await ingest(t.app, { key: a.key, events: batch, idempotencyKey: key })
-    expect(replay.statusCode).toBe(204)
+    expect(replay.statusCode).toBe(201)
     expect(replay.headers['idempotent-replayed']).toBe('true')
-    expect(replay.body).toBe('')
+    expect(replay.json()).toEqual(original.json())
+    expect(replay.json()).toEqual({
+      accepted: 1,
+      duplicates: 1,
+      eventIds: [batch[0]!.id],
+      duplicateEventIds: [earlier.id],
+    })
     expect(await stored()).toEqual(before)
     expect(await metric('ingest_dedup_total', { tenant: a.tenantId, source: 'pos' })).toBe(dedupBefore + 1)
   })
@@ -334,7 +344,7 @@ describe('POST /v1/ingest/:source', () => {
       .set({ createdAt: new Date(Date.now() - 169 * 3_600_000) })
       .where(eq(idempotencyKeys.key, old))
     const fresh = await stored()
-    expect(await t.app.ingest.reapIdempotencyKeys(168)).toBe(1)
+    expect(await t.app.ingest.idempotency.reap(168)).toBe(1)
     expect((await stored()).keys).toBe(fresh.keys - 1)
   })
 })

@@ -1,0 +1,144 @@
+// Rate limits that hold for the whole fleet: a fixed window per bucket (an API key, the admin token, or a
+// client IP for everything unauthenticated), counted atomically in Redis when REDIS_URL is set, so N
+// replicas accept the limit once, not N times. Without Redis the window is counted per process.
+//
+// When Redis is down or slow (no answer within RATE_LIMIT_REDIS_TIMEOUT_MS), requests go on under a
+// per-process insurance limiter with the same policy; `rate_limit_backend_errors_total` counts each such
+// fallback and the log says when it starts and ends. Redis is used again by the next request once it answers.
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
+import { TIMED_OUT, withDeadline } from './deadline.js'
+import { rateLimitBackendErrorsTotal, rateLimitExceededTotal } from './metrics.js'
+
+export interface RateLimitPolicy {
+  readonly max: number
+  readonly windowMs: number
+}
+
+export interface RateLimitBucket {
+  /** What is counted: `key:<api key id>`, `admin`, or `ip:<address>`. */
+  readonly id: string
+  readonly policy: RateLimitPolicy
+  /** The tenant the bucket belongs to, for the metrics; undefined for anonymous and admin traffic. */
+  readonly tenantId?: string
+}
+
+export interface RateLimitState {
+  readonly policy: RateLimitPolicy
+  readonly remaining: number
+  /** Seconds until the window resets. */
+  readonly resetSeconds: number
+  readonly exceeded: boolean
+}
+
+export type RateLimitBackend = 'redis' | 'in-process'
+
+export interface RateLimitsOptions {
+  readonly redis: Redis | undefined
+  readonly keyPrefix: string
+  readonly log: Logger
+  readonly redisTimeoutMs: number
+}
+
+type StoreAnswer = { res: RateLimiterRes; exceeded: boolean } | { error: unknown }
+
+function policyKey(policy: RateLimitPolicy): string {
+  return `${policy.max}/${policy.windowMs}`
+}
+
+export class RateLimits {
+  readonly backend: RateLimitBackend
+  readonly #shared = new Map<string, RateLimiterRedis>()
+  readonly #local = new Map<string, RateLimiterMemory>()
+  #degraded = false
+
+  constructor(private readonly options: RateLimitsOptions) {
+    this.backend = options.redis ? 'redis' : 'in-process'
+  }
+
+  /** Whether the last requests fell back to the per-process insurance limiter because Redis failed. */
+  get degraded(): boolean {
+    return this.#degraded
+  }
+
+  async consume(bucket: RateLimitBucket): Promise<RateLimitState> {
+    const shared = this.#sharedLimiter(bucket.policy)
+    if (shared) {
+      const outcome = await withDeadline<StoreAnswer>(
+        shared.consume(bucket.id).then(
+          (res) => ({ res, exceeded: false }),
+          (err: unknown) => (err instanceof RateLimiterRes ? { res: err, exceeded: true } : { error: err }),
+        ),
+        this.options.redisTimeoutMs,
+      )
+      if (outcome !== TIMED_OUT && 'res' in outcome) {
+        this.#recovered()
+        return this.#state(bucket, outcome.res, outcome.exceeded)
+      }
+      this.#failed(outcome === TIMED_OUT ? 'timeout' : outcome.error)
+    }
+    const local = this.#localLimiter(bucket.policy)
+    try {
+      return this.#state(bucket, await local.consume(bucket.id), false)
+    } catch (rejection) {
+      return this.#state(bucket, rejection as RateLimiterRes, true)
+    }
+  }
+
+  #state(bucket: RateLimitBucket, res: RateLimiterRes, exceeded: boolean): RateLimitState {
+    if (exceeded) rateLimitExceededTotal.inc({ tenant: bucket.tenantId ?? 'none' })
+    return {
+      policy: bucket.policy,
+      remaining: Math.max(0, res.remainingPoints),
+      resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)),
+      exceeded,
+    }
+  }
+
+  #sharedLimiter(policy: RateLimitPolicy): RateLimiterRedis | undefined {
+    const { redis } = this.options
+    if (!redis) return undefined
+    const key = policyKey(policy)
+    let limiter = this.#shared.get(key)
+    if (!limiter) {
+      limiter = new RateLimiterRedis({
+        storeClient: redis,
+        points: policy.max,
+        duration: policy.windowMs / 1000,
+        // Each policy counts in its own keys: a changed tenant limit starts a fresh window.
+        keyPrefix: `${this.options.keyPrefix}rl:${key}`,
+        rejectIfRedisNotReady: true,
+      })
+      this.#shared.set(key, limiter)
+    }
+    return limiter
+  }
+
+  #localLimiter(policy: RateLimitPolicy): RateLimiterMemory {
+    const key = policyKey(policy)
+    let limiter = this.#local.get(key)
+    if (!limiter) {
+      limiter = new RateLimiterMemory({ points: policy.max, duration: policy.windowMs / 1000 })
+      this.#local.set(key, limiter)
+    }
+    return limiter
+  }
+
+  #failed(error: unknown): void {
+    rateLimitBackendErrorsTotal.inc()
+    if (this.#degraded) return
+    this.#degraded = true
+    const reason = error === 'timeout' ? 'timeout' : error instanceof Error ? error.message : String(error)
+    this.options.log.warn(
+      { reason },
+      'rate limit store unavailable; limiting per process until redis answers',
+    )
+  }
+
+  #recovered(): void {
+    if (!this.#degraded) return
+    this.#degraded = false
+    this.options.log.info('rate limit store answers again; the shared limit applies')
+  }
+}
