@@ -69,6 +69,21 @@ function sessionOf(client: pg.PoolClient): SqlSession {
   }
 }
 
+/**
+ * A pooled client for a session of our own. While it is checked out, the pool no longer listens for its
+ * errors: a connection that drops between two queries would emit 'error' with no listener and crash the
+ * process. The query in flight fails on its own; this listener only keeps the process alive.
+ */
+async function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect()
+  if (!checkedOut.has(client)) {
+    checkedOut.add(client)
+    client.on('error', () => undefined)
+  }
+  return client
+}
+const checkedOut = new WeakSet<pg.PoolClient>()
+
 function openPostgres(connectionString: string, options: DatabaseOptions): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString,
@@ -87,7 +102,7 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
     mode: 'postgres',
     db,
     async session(work) {
-      const client = await pool.connect()
+      const client = await checkOut(pool)
       try {
         return await work(sessionOf(client))
       } finally {
@@ -95,7 +110,7 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
       }
     },
     async transaction(work) {
-      const client = await pool.connect()
+      const client = await checkOut(pool)
       const session = sessionOf(client)
       try {
         await client.query('BEGIN')

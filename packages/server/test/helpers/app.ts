@@ -54,8 +54,17 @@ export interface TestAppOptions {
   readonly waitForStartup?: boolean
   /** Run on embedded PGlite in a fresh temporary DATA_DIR instead of PostgreSQL. */
   readonly embedded?: boolean
+  /** Reach PostgreSQL through this local port (a proxy the test controls) instead of the server's own. */
+  readonly databasePort?: number
   /** Extra routes a test needs to exercise a request-level plugin; added before the app is ready. */
   readonly routes?: (app: App) => void
+}
+
+function viaPort(url: string, port: number | undefined): string {
+  if (port === undefined) return url
+  const proxied = new URL(url)
+  proxied.port = String(port)
+  return proxied.toString()
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -63,7 +72,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig({
     ...(options.embedded
       ? { DATA_DIR: mkdtempSync(join(tmpdir(), 'pos-embedded-')) }
-      : { DATABASE_URL: database.url }),
+      : { DATABASE_URL: viaPort(database.url, options.databasePort) }),
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',
     // Each app counts its rate limits under its own Redis keys, so test files never share a bucket.

@@ -7,14 +7,27 @@ export interface StallProxy {
   /** From now on, answers from the server are held until release(). */
   stall(): void
   release(): void
+  /** Connections lost: every open one is cut, and new ones are closed as soon as they are accepted. */
+  cut(): void
+  /** Connections accepted so far (also those cut at once). */
+  readonly connections: number
+  /** Answers from the server held back by stall(), not yet released. */
+  readonly held: number
   close(): Promise<void>
 }
 
 export async function startStallProxy(target: { host: string; port: number }): Promise<StallProxy> {
   let stalled = false
+  let down = false
+  let connections = 0
   const held: (() => void)[] = []
   const sockets = new Set<Socket>()
   const server: Server = createServer((client) => {
+    connections++
+    if (down) {
+      client.destroy()
+      return
+    }
     const upstream = connect(target.port, target.host)
     sockets.add(client).add(upstream)
     client.on('data', (chunk) => upstream.write(chunk))
@@ -40,6 +53,17 @@ export async function startStallProxy(target: { host: string; port: number }): P
     release() {
       stalled = false
       for (const write of held.splice(0)) write()
+    },
+    cut() {
+      down = true
+      held.length = 0
+      for (const socket of sockets) socket.destroy()
+    },
+    get connections() {
+      return connections
+    },
+    get held() {
+      return held.length
     },
     async close() {
       for (const socket of sockets) socket.destroy()
