@@ -2,6 +2,7 @@
 // caused become 4xx with a stable type; anything else is our fault or a dependency's, a logged 5xx.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { isDatabaseUnreachable } from '../platform/database-errors.js'
 import { pathOf } from '../platform/logger.js'
 import {
   PROBLEM_CONTENT_TYPE,
@@ -57,6 +58,10 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
     const body = problemBody(mapped, undefined, instance)
     return { status: body.status, body }
   }
+  if (isDatabaseUnreachable(error)) {
+    const body = problemBody('service-unavailable', 'The database is not reachable; retry shortly', instance)
+    return { status: body.status, body }
+  }
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) {
     // A client error Fastify raised that we have no specific type for; its message never echoes input.
@@ -78,6 +83,7 @@ async function problems(app: FastifyInstance): Promise<void> {
       request.log.info({ problem: body.type, statusCode: status }, 'request refused')
     }
     if (error instanceof ProblemError) reply.headers(error.headers)
+    else if (status === 503) reply.header('retry-after', '1')
     return sendProblem(reply, status, body)
   })
 

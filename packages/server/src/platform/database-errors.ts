@@ -39,3 +39,29 @@ export function loggableDatabaseError(err: Error): Record<string, unknown> | und
     stack: typeof driver.stack === 'string' ? driver.stack.split('\n').slice(1).join('\n') : undefined,
   }
 }
+
+const UNREACHABLE_STATES = /^(08...|57P0[123]|53300)$/
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+])
+const UNREACHABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/
+
+/**
+ * Whether the database could not be reached or dropped the connection (as opposed to refusing a statement):
+ * a dependency that is down, answered 503 with Retry-After rather than 500.
+ */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && (UNREACHABLE_STATES.test(code) || UNREACHABLE_CODES.has(code)))
+      return true
+    if (UNREACHABLE_MESSAGES.test(e.message)) return true
+  }
+  return false
+}

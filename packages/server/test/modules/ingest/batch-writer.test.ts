@@ -44,7 +44,8 @@ describe('ingest batch writer', () => {
     proxy.cut()
     const answers = await Promise.all([first, ...queued])
     for (const answer of answers) {
-      expect(answer.statusCode).toBeGreaterThanOrEqual(500)
+      expect(answer.statusCode).toBe(503)
+      expect(answer.headers['retry-after']).toBe('1')
       expect(answer.headers['content-type']).toContain('application/problem+json')
     }
     // The first batch lost its connection; the 20 queued requests were one batch and one attempt to connect.
