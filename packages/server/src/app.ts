@@ -13,9 +13,9 @@ import Fastify, {
 import auth from './http/auth.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
-import problems from './http/problems.js'
+import problems, { answerClientError, answerFrameworkError } from './http/problems.js'
 import { RateLimits } from './http/rate-limit.js'
-import { validatorCompiler } from './http/validation.js'
+import parameterGuard, { ROUTER_MAX_PARAM_LENGTH, validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import docsRoutes from './modules/docs/routes.js'
@@ -50,6 +50,11 @@ export async function buildApp(platform: Platform): Promise<App> {
     bodyLimit: platform.config.bodyLimitBytes,
     return503OnClosing: true,
     trustProxy: platform.config.trustProxy,
+    // The HTTP parser's and the router's refusals are problem documents too; long parameters are the
+    // parameter guard's to refuse.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+    routerOptions: { maxParamLength: ROUTER_MAX_PARAM_LENGTH },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -114,6 +119,7 @@ export async function buildApp(platform: Platform): Promise<App> {
   }
   app.decorate('rateLimits', rateLimits)
   await app.register(auth)
+  await app.register(parameterGuard)
 
   await app.register(healthRoutes)
   await app.register(metricsRoute)
