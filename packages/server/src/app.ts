@@ -15,8 +15,8 @@ import idempotency from './http/idempotency.js'
 import jsonBody from './http/json-body.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
-import problems from './http/problems.js'
-import { validatorCompiler } from './http/validation.js'
+import problems, { answerClientError, answerFrameworkError } from './http/problems.js'
+import parameterGuard, { ROUTER_MAX_PARAM_LENGTH, validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import docsRoutes from './modules/docs/routes.js'
@@ -51,6 +51,11 @@ export async function buildApp(platform: Platform): Promise<App> {
     bodyLimit: platform.config.bodyLimitBytes,
     return503OnClosing: true,
     trustProxy: platform.config.trustProxy,
+    // The HTTP parser's and the router's refusals are problem documents too; long parameters are the
+    // parameter guard's to refuse.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+    routerOptions: { maxParamLength: ROUTER_MAX_PARAM_LENGTH },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -112,6 +117,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     )
   }
   await app.register(auth, { apiKeys: app.tenants, rateLimits })
+  await app.register(parameterGuard)
 
   // Routes last, so every hook above applies to them.
   const routes = [

@@ -1,6 +1,8 @@
 // Turns every error, and every unknown route, into an application/problem+json response. Errors a client
 // caused become 4xx with a stable type; anything else is our fault or a dependency's, a logged 5xx.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { maxHeaderSize, STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnreachable } from '../platform/database-errors.js'
 import { pathOf } from '../platform/logger.js'
@@ -12,12 +14,30 @@ import {
   problemBody,
 } from '../platform/problems.js'
 
-const FASTIFY_CODES: Readonly<Record<string, ProblemType>> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad-request',
+interface MappedError {
+  readonly type: ProblemType
+  readonly detail?: string
+  readonly extensions?: Readonly<Record<string, unknown>>
+}
+
+function invalidPath(message: string): MappedError {
+  const detail = `params ${message}`
+  return {
+    type: 'invalid-parameters',
+    detail,
+    extensions: { errors: [{ location: 'params', pointer: '/', message }] },
+  }
+}
+
+// Errors Fastify raises itself. The router's messages quote the path, so they get a detail of our own.
+const FASTIFY_CODES: Readonly<Record<string, MappedError>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { type: 'malformed-json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { type: 'malformed-json' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { type: 'payload-too-large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { type: 'unsupported-media-type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { type: 'bad-request' },
+  FST_ERR_BAD_URL: invalidPath('is not valid percent-encoded UTF-8'),
+  FST_ERR_MAX_PARAM_LENGTH: invalidPath('has a parameter longer than the router accepts'),
 }
 
 interface ValidationIssue {
@@ -55,7 +75,7 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
   }
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined
   if (mapped) {
-    const body = problemBody(mapped, undefined, instance)
+    const body = problemBody(mapped.type, mapped.detail, instance, mapped.extensions)
     return { status: body.status, body }
   }
   if (isDatabaseUnreachable(error)) {
@@ -73,19 +93,58 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
   return { status: body.status, body }
 }
 
+function answerError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = toProblem(error, pathOf(request.url))
+  if (status >= 500) {
+    request.log.error({ err: error }, 'request failed')
+  } else {
+    // The message of a client error may quote the client's input: log only its type.
+    request.log.info({ problem: body.type, statusCode: status }, 'request refused')
+  }
+  if (error instanceof ProblemError) reply.headers(error.headers)
+  else if (status === 503) reply.header('retry-after', '1')
+  return sendProblem(reply, status, body)
+}
+
+/**
+ * The `frameworkErrors` option of Fastify: the router's refusals (a path that is not UTF-8, an overlong path
+ * parameter) come before any route or error handler, and would otherwise be answered as plain JSON.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  // No route is matched, so no onSend hook adds the request id.
+  reply.header('x-request-id', request.id)
+  answerError(error, request, reply)
+}
+
+/**
+ * The `clientErrorHandler` option of Fastify: a request Node's HTTP parser refuses (a head over
+ * --max-http-header-size, a control or non-ASCII byte in the request line) never becomes a request, so it is
+ * answered on the socket, still as a problem document.
+ */
+export function answerClientError(this: FastifyInstance, error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const body =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? problemBody('headers-too-large', `The request line and headers must fit in ${maxHeaderSize} bytes`)
+      : problemBody('bad-request', 'The request is not valid HTTP/1.1')
+  this.log.debug({ code: error.code, problem: body.type }, 'connection refused a request')
+  const text = JSON.stringify(body)
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    )
+  } else {
+    socket.destroy()
+  }
+}
+
 async function problems(app: FastifyInstance): Promise<void> {
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body } = toProblem(error, pathOf(request.url))
-    if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
-    } else {
-      // The message of a client error may quote the client's input: log only its type.
-      request.log.info({ problem: body.type, statusCode: status }, 'request refused')
-    }
-    if (error instanceof ProblemError) reply.headers(error.headers)
-    else if (status === 503) reply.header('retry-after', '1')
-    return sendProblem(reply, status, body)
-  })
+  app.setErrorHandler(answerError)
 
   app.setNotFoundHandler((request, reply) => {
     const path = pathOf(request.url)

@@ -1,9 +1,14 @@
 // Request validation. Query strings, params and headers arrive as text, so their values are coerced to the
 // schema's types; a JSON body is already typed, so it is validated strictly: "100" is not the integer 100.
+// Before any schema, the parameter guard refuses path and query text that PostgreSQL cannot store or compare
+// (U+0000, unpaired UTF-16 surrogates), percent-encoding that is not UTF-8, and overlong values, on every
+// route, with or without a schema, so none of it reaches a hook or a handler that queries the database.
 
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
-import type { FastifySchemaCompiler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import fp from 'fastify-plugin'
+import { ProblemError } from '../platform/problems.js'
 
 // ajv-formats is CommonJS with a default export; under NodeNext the function sits on `.default`.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
@@ -30,3 +35,96 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
 export function compileBodyValidator(schema: object): ValidateFunction {
   return bodyAjv.compile(schema)
 }
+
+/** The longest name or value of a path or query parameter, in characters; a route's schema may say less. */
+export const MAX_PARAMETER_LENGTH = 1024
+
+/**
+ * The router's own limit on a path parameter, in raw (still percent-encoded) characters; Fastify's default
+ * is 100. Node's HTTP parser refuses a request head over 16 KiB, so over HTTP this limit is never reached and
+ * the guard, which names the parameter, answers every long one; were it reached (a larger
+ * --max-http-header-size), problems.ts answers it with the same problem type.
+ */
+export const ROUTER_MAX_PARAM_LENGTH = 16 * 1024
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one. UTF-8 cannot encode
+// either, so a driver would silently store U+FFFD in its place.
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+type Location = 'params' | 'querystring'
+
+interface ParameterIssue {
+  readonly location: Location
+  readonly pointer: string
+  readonly message: string
+}
+
+/** Why a parameter's text is refused, or undefined when it may reach the database. */
+export function parameterTextIssue(text: string): string | undefined {
+  if (text.length > MAX_PARAMETER_LENGTH) return `must not be longer than ${MAX_PARAMETER_LENGTH} characters`
+  if (text.includes('\u0000') || UNPAIRED_SURROGATE.test(text)) {
+    return 'must not contain U+0000 or an unpaired UTF-16 surrogate'
+  }
+  return undefined
+}
+
+function escapePointer(name: string): string {
+  return name.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+/** The first refused name or value among a request's path or query parameters. */
+function parameterIssue(location: Location, parameters: unknown): ParameterIssue | undefined {
+  if (typeof parameters !== 'object' || parameters === null) return undefined
+  for (const [name, value] of Object.entries(parameters)) {
+    // A refused name is not quoted back: it is the very text that cannot be handled.
+    const nameIssue = parameterTextIssue(name)
+    if (nameIssue) return { location, pointer: '/', message: `has a parameter name that ${nameIssue}` }
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const issue = typeof item === 'string' ? parameterTextIssue(item) : undefined
+      if (issue) return { location, pointer: `/${escapePointer(name)}`, message: issue }
+    }
+  }
+  return undefined
+}
+
+/** Whether every %XX escape of the raw query string spells UTF-8; the parser keeps a bad one as literal text. */
+function queryIsUtf8(url: string): boolean {
+  const start = url.indexOf('?')
+  if (start === -1 || !url.includes('%', start)) return true
+  try {
+    decodeURIComponent(url.slice(start + 1))
+    return true
+  } catch {
+    return false
+  }
+}
+
+const MALFORMED_QUERY: ParameterIssue = {
+  location: 'querystring',
+  pointer: '/',
+  message: 'is not valid percent-encoded UTF-8',
+}
+
+function checkParameters(request: FastifyRequest): void {
+  const issue = queryIsUtf8(request.url)
+    ? (parameterIssue('params', request.params) ?? parameterIssue('querystring', request.query))
+    : MALFORMED_QUERY
+  if (issue === undefined) return
+  const detail = `${issue.location}${issue.pointer === '/' ? '' : issue.pointer} ${issue.message}`
+  throw new ProblemError('invalid-parameters', detail, { errors: [issue] })
+}
+
+// preParsing runs after every onRequest hook (lifecycle gate, auth and rate limit answer first) and before
+// the body is read, any route's preValidation hook, schema validation and the handler.
+async function parameterGuard(app: FastifyInstance): Promise<void> {
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    try {
+      checkParameters(request)
+    } catch (error) {
+      return done(error as ProblemError)
+    }
+    done(null, payload)
+  })
+}
+
+export default fp(parameterGuard, { name: 'parameter-guard', dependencies: ['problems'] })
