@@ -5,6 +5,7 @@ import { SCOPES, type Scope, type SourceKind } from '../../db/schema.js'
 import type { RateLimitPolicy } from '../../http/rate-limit.js'
 import type { Database } from '../../platform/database.js'
 import { ProblemError } from '../../platform/problems.js'
+import type { Secrets } from '../../platform/secrets.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
 import { apiKeyPrefix, generateApiKey, hashSecret, sameDigest } from './api-keys.js'
 import {
@@ -55,8 +56,9 @@ export class TenantsService {
   readonly #principals = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
   readonly #sources = new TtlCache<StoredSource | null>(AUTH_CACHE_TTL_MS)
 
-  constructor(db: Database) {
-    this.repository = new TenantsRepository(db)
+  /** Signing secrets are stored encrypted under `secrets`' key, and decrypted once per (cached) lookup. */
+  constructor(db: Database, secrets: Secrets) {
+    this.repository = new TenantsRepository(db, secrets)
   }
 
   /** The principal an API key stands for, or undefined when the key is unknown, malformed or revoked. */
