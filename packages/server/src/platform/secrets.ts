@@ -8,7 +8,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { eq, sql } from 'drizzle-orm'
+import { eq, isNotNull, sql } from 'drizzle-orm'
 import { PgArray } from 'drizzle-orm/pg-core'
 import type { Logger } from 'pino'
 import { type Config, ConfigError } from '../config.js'
@@ -192,7 +192,10 @@ async function sealedRows(
   column: SealedColumn,
   lock: boolean,
 ): Promise<SealedRow[]> {
-  const query = db.select({ id: column.id, value: column.column }).from(column.table)
+  // Only rows that hold a value are read (and locked): a start-up with nothing left in clear locks nothing.
+  const holdsValue =
+    column.column instanceof PgArray ? sql`cardinality(${column.column}) > 0` : isNotNull(column.column)
+  const query = db.select({ id: column.id, value: column.column }).from(column.table).where(holdsValue)
   const rows = await (lock ? query.for('update') : query)
   return rows
     .map((row) => ({ id: String(row.id), values: valuesOf(row.value) }))
