@@ -278,6 +278,7 @@ async function main(): Promise<number> {
     const adminToken = randomBytes(24).toString('hex')
     const ingest = await start('ingest', 'src/main.ts', {
       ADMIN_TOKEN: adminToken,
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: 'warn',
       SHUTDOWN_READINESS_DELAY_MS: '0',
       // One API key sends every request of the bench: the per-key rate limit must not be what is measured.

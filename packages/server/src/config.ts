@@ -15,6 +15,13 @@ export interface Config {
   readonly redisKeyPrefix: string
   /** Bearer token for the admin API; absent only in embedded mode, where one is generated at start. */
   readonly adminToken: string | undefined
+  /**
+   * 32 bytes in base64, the key secrets at rest are encrypted under (platform/secrets.ts); absent only in
+   * embedded mode, which keeps a generated one in DATA_DIR.
+   */
+  readonly encryptionKey: string | undefined
+  /** The key before the current one, still used to decrypt while values move to the current key. */
+  readonly encryptionKeyPrevious: string | undefined
   readonly logLevel: LogLevel
   readonly readinessTimeoutMs: number
   readonly shutdownGraceMs: number
@@ -119,6 +126,17 @@ function url(r: Reader, name: string, protocols: readonly string[]): string | un
   return value
 }
 
+/** A 32-byte key in base64 (either alphabet), as `openssl rand -base64 32` prints it. Never echoed. */
+function encryptionKey(r: Reader, name: string): string | undefined {
+  const value = raw(r, name)
+  if (value === undefined) return undefined
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32) return value
+  r.problems.push(
+    `${name} must be 32 bytes in base64, e.g. from openssl rand -base64 32 (the value given is not)`,
+  )
+  return undefined
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r: Reader = { env, problems: [] }
   const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -129,6 +147,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminToken === undefined && raw(r, 'DATABASE_URL') !== undefined) {
     r.problems.push('ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)')
   }
+  if (raw(r, 'ENCRYPTION_KEY') === undefined && raw(r, 'DATABASE_URL') !== undefined) {
+    r.problems.push(
+      'ENCRYPTION_KEY is required when DATABASE_URL is set (only embedded mode generates one): 32 bytes in base64, e.g. from openssl rand -base64 32',
+    )
+  }
   const config: Config = {
     port: integer(r, 'PORT', 3000, 0, 65535),
     host: raw(r, 'HOST') ?? '0.0.0.0',
@@ -137,6 +160,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: url(r, 'REDIS_URL', ['redis:', 'rediss:']),
     redisKeyPrefix: raw(r, 'REDIS_KEY_PREFIX') ?? 'pos:',
     adminToken,
+    encryptionKey: encryptionKey(r, 'ENCRYPTION_KEY'),
+    encryptionKeyPrevious: encryptionKey(r, 'ENCRYPTION_KEY_PREVIOUS'),
     logLevel: oneOf(r, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     readinessTimeoutMs: integer(r, 'READINESS_TIMEOUT_MS', 1000, 1, 60_000),
     shutdownGraceMs: integer(r, 'SHUTDOWN_GRACE_MS', 15_000, 0, 3_600_000),

@@ -15,6 +15,7 @@ import { createLogger } from './platform/logger.js'
 import { registry } from './platform/metrics.js'
 import type { Platform } from './platform/platform.js'
 import { openRedis } from './platform/redis.js'
+import { loadSecrets } from './platform/secrets.js'
 import { completeStartup } from './platform/startup.js'
 
 const CLOSE_TIMEOUT_MS = 5000
@@ -68,10 +69,11 @@ async function main(): Promise<void> {
     adminToken: configured.adminToken ?? generatedAdminToken,
   })
   const log = createLogger({ level: config.logLevel })
+  const secrets = loadSecrets(config)
   const lifecycle = new Lifecycle()
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
-  const platform: Platform = { config, log, database, redis, lifecycle }
+  const platform: Platform = { config, log, database, redis, secrets, lifecycle }
   const app = await buildApp(platform)
   const startup = new AbortController()
 
@@ -117,6 +119,9 @@ process.on('unhandledRejection', (reason) => {
 })
 
 main().catch((err: unknown) => {
-  process.stderr.write(`start-up failed: ${err instanceof Error ? err.stack : String(err)}\n`)
+  // A configuration error found after loading (an encryption key that does not decrypt the stored secrets) is
+  // fatal, and said in its own words rather than as a stack.
+  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`)
+  else process.stderr.write(`start-up failed: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 })

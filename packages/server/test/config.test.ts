@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -33,6 +34,8 @@ describe('configuration', () => {
       DATABASE_URL: 'postgres://u@db:5432/pos',
       REDIS_URL: 'redis://cache:6379',
       ADMIN_TOKEN: 'a-long-enough-admin-token',
+      ENCRYPTION_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+      ENCRYPTION_KEY_PREVIOUS: 'HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=',
       LOG_LEVEL: 'warn',
       READINESS_TIMEOUT_MS: '250',
       SHUTDOWN_GRACE_MS: '2000',
@@ -51,6 +54,8 @@ describe('configuration', () => {
       shutdownReadinessDelayMs: 0,
       metricsSnapshotPath: '/tmp/metrics.prom',
       migrateOnStart: false,
+      encryptionKey: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+      encryptionKeyPrevious: 'HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=',
     })
   })
 
@@ -69,19 +74,40 @@ describe('configuration', () => {
     ])
   })
 
-  it('requires ADMIN_TOKEN in PostgreSQL mode', () => {
+  it('requires ADMIN_TOKEN and ENCRYPTION_KEY in PostgreSQL mode', () => {
     expect(problemsOf({ DATABASE_URL: 'postgres://u@db/pos' })).toEqual([
       'ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)',
+      'ENCRYPTION_KEY is required when DATABASE_URL is set (only embedded mode generates one): 32 bytes in base64, e.g. from openssl rand -base64 32',
     ])
     expect(problemsOf({ ADMIN_TOKEN: 'short' })).toEqual(['ADMIN_TOKEN must be at least 16 characters long'])
   })
 
   it('never echoes a connection string, which may hold a password', () => {
-    const problems = problemsOf({ DATABASE_URL: 'mysql://user:hunter2@db/pos', ADMIN_TOKEN: 'x'.repeat(16) })
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://user:hunter2@db/pos',
+      ADMIN_TOKEN: 'x'.repeat(16),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    })
     expect(problems).toEqual([
       'DATABASE_URL must be a URL with scheme postgres: or postgresql: (got scheme mysql:)',
     ])
     expect(problems.join()).not.toContain('hunter2')
     expect(problemsOf({ REDIS_URL: 'not a url with secret' }).join()).not.toContain('secret')
+  })
+
+  it('wants ENCRYPTION_KEY and ENCRYPTION_KEY_PREVIOUS as 32 bytes of base64, and never echoes them', () => {
+    const short = randomBytes(16).toString('base64')
+    const long = `${randomBytes(32).toString('base64')}AA`
+    for (const value of [short, long, 'not base64 at all, but long enough for 32 b']) {
+      const problems = problemsOf({ ENCRYPTION_KEY: value, ENCRYPTION_KEY_PREVIOUS: value })
+      expect(problems).toEqual([
+        'ENCRYPTION_KEY must be 32 bytes in base64, e.g. from openssl rand -base64 32 (the value given is not)',
+        'ENCRYPTION_KEY_PREVIOUS must be 32 bytes in base64, e.g. from openssl rand -base64 32 (the value given is not)',
+      ])
+      expect(problems.join()).not.toContain(value)
+    }
+    // Either base64 alphabet, with or without padding.
+    expect(problemsOf({ ENCRYPTION_KEY: randomBytes(32).toString('base64url') })).toEqual([])
+    expect(problemsOf({ ENCRYPTION_KEY: randomBytes(32).toString('base64').slice(0, 43) })).toEqual([])
   })
 })

@@ -25,8 +25,13 @@ async function run(command: string | undefined): Promise<number> {
     process.stderr.write('usage: db <migrate|status>\n')
     return 2
   }
-  // Only the database settings matter here; the admin token is not needed to migrate.
-  const config = loadConfig({ ...process.env, ADMIN_TOKEN: process.env.ADMIN_TOKEN ?? 'x'.repeat(16) })
+  // Only the database settings matter here; neither the admin token nor the encryption key is used to migrate
+  // (start-up encrypts what a migration left in clear, see platform/secrets.ts).
+  const config = loadConfig({
+    ...process.env,
+    ADMIN_TOKEN: process.env.ADMIN_TOKEN ?? 'x'.repeat(16),
+    ENCRYPTION_KEY: process.env.ENCRYPTION_KEY ?? Buffer.alloc(32).toString('base64'),
+  })
   const log = createLogger({ level: 'warn' })
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   try {

@@ -19,9 +19,11 @@ import {
   tenantView,
 } from '../modules/tenants/schemas.js'
 import { TenantsService } from '../modules/tenants/service.js'
-import { openDatabase } from '../platform/database.js'
+import { type DatabaseHandle, openDatabase } from '../platform/database.js'
 import { createLogger } from '../platform/logger.js'
 import { ProblemError } from '../platform/problems.js'
+import { loadSecrets, type Secrets } from '../platform/secrets.js'
+import { secretsCommands } from './secrets.js'
 
 /** Where the CLI reads its settings and writes its answers; the process's own, or a test's. */
 export interface CliIo {
@@ -40,7 +42,12 @@ interface Output {
 }
 
 type Options = Readonly<Record<string, string | undefined>>
-type Action = (tenants: TenantsService) => Promise<Output>
+/** What a command that needs more than the tenants service gets. */
+interface CliContext {
+  readonly database: DatabaseHandle
+  readonly secrets: Secrets
+}
+type Action = (tenants: TenantsService, context: CliContext) => Promise<Output>
 
 interface Command {
   readonly args: readonly string[]
@@ -202,6 +209,7 @@ const commands: Readonly<Record<string, Command>> = {
       }
     },
   },
+  ...secretsCommands,
 }
 
 function usage(): string {
@@ -218,7 +226,8 @@ function usage(): string {
     '  help',
     '      Shows this text',
     '',
-    'Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: it holds that database).',
+    'Uses DATABASE_URL and ENCRYPTION_KEY, or the embedded database and its key under DATA_DIR (stop the server',
+    'first: it holds that database).',
     '--json prints the answer as the admin API would. No admin token is needed.',
     '',
   ].join('\n')
@@ -279,9 +288,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const config = loadConfig({ ...io.env, ADMIN_TOKEN: io.env.ADMIN_TOKEN ?? 'x'.repeat(16) })
   // Warnings go to stderr, so that stdout holds only the answer.
   const log = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } })
+  const secrets = loadSecrets(config)
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   try {
-    const output = await invocation.action(new TenantsService(database.db))
+    const output = await invocation.action(new TenantsService(database.db, secrets), { database, secrets })
     io.stdout(invocation.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
     return 0
   } catch (err) {

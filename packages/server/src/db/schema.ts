@@ -10,6 +10,8 @@ import {
   integer,
   jsonb,
   numeric,
+  type PgColumn,
+  type PgTable,
   pgTable,
   primaryKey,
   text,
@@ -80,8 +82,17 @@ export const sources = pgTable(
     /** The slug used in ingest URLs: POST /v1/ingest/:source. */
     name: text('name').notNull(),
     kind: text('kind', { enum: SOURCE_KINDS }).notNull(),
-    /** Active HMAC secrets, newest first; two during a rotation. Empty: requests need no signature. */
-    signingSecrets: text('signing_secrets').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * Active HMAC secrets, newest first; two during a rotation. Empty: requests need no signature. Each one is
+     * encrypted by platform/secrets.ts and bound to this row (SEALED_COLUMNS below).
+     */
+    encryptedSigningSecrets: text('encrypted_signing_secrets').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * The secrets as they were stored before encryption at rest (migration 0001 renamed the column, so that
+     * replicas of the previous version fail instead of reading it as "unsigned"). Start-up encrypts whatever
+     * is left here into encryptedSigningSecrets and empties it; a later migration drops it.
+     */
+    plaintextSigningSecrets: text('plaintext_signing_secrets').array().notNull().default(sql`'{}'::text[]`),
     createdAt: createdAt(),
   },
   (t) => [
@@ -89,6 +100,37 @@ export const sources = pgTable(
     check('sources_kind_check', sql`${t.kind} IN ('sdk', 'custom', 'square', 'shopify')`),
   ],
 )
+
+/** What a source's signing secrets are bound to when encrypted: they decrypt in no other row. */
+export const sourceSigningSecretAad = (sourceId: string): string => `source:${sourceId}:signing`
+
+/** A column whose values (one, or a list) are secrets encrypted by platform/secrets.ts. */
+export interface SealedColumn {
+  /** `table.column`, for messages. */
+  readonly name: string
+  readonly table: PgTable
+  /** The row's id, which the additional data binds each value to. */
+  readonly id: PgColumn
+  readonly column: PgColumn
+  /** The column the same secrets were kept in clear before encryption at rest, until start-up empties it. */
+  readonly plaintext?: PgColumn
+  aad(id: string): string
+}
+
+/**
+ * Every column holding secrets the service reads back. Start-up checks the encryption key against them, and
+ * `secrets:reencrypt` moves them to the current key; a new one only needs to be listed here.
+ */
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  {
+    name: 'sources.encrypted_signing_secrets',
+    table: sources,
+    id: sources.id,
+    column: sources.encryptedSigningSecrets,
+    plaintext: sources.plaintextSigningSecrets,
+    aad: sourceSigningSecretAad,
+  },
+]
 
 export const stores = pgTable(
   'stores',

@@ -32,6 +32,8 @@ const SENSITIVE_FIELDS = [
   'apiKey',
   'api_key',
   'key',
+  'encryptionKey',
+  'encryptionKeyPrevious',
   'cardNumber',
   'card_number',
   'pan',

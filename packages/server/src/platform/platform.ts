@@ -1,16 +1,18 @@
 // The shared services every feature may use, created once by the process entry (or a test) and handed to
-// buildApp: configuration, logger, database, Redis and the lifecycle state.
+// buildApp: configuration, logger, database, Redis, the keys of secrets at rest and the lifecycle state.
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { DatabaseHandle } from './database.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { RedisHandle } from './redis.js'
+import type { Secrets } from './secrets.js'
 
 export interface Platform {
   readonly config: Config
   readonly log: Logger
   readonly database: DatabaseHandle
   readonly redis: RedisHandle | undefined
+  readonly secrets: Secrets
   readonly lifecycle: Lifecycle
 }
 

@@ -1,8 +1,10 @@
 // Start-up: what must be true before /startupz turns 200. Pending migrations are applied (or, with
-// MIGRATE_ON_START=false, waited for until someone else applies them) and every dependency is reached once.
+// MIGRATE_ON_START=false, waited for until someone else applies them), the encryption key is checked against
+// the stored secrets (a wrong key is a ConfigError: fatal, not retried), and every dependency is reached once.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate, migrationStatus } from './migrations.js'
 import type { Platform } from './platform.js'
+import { prepareStoredSecrets } from './secrets.js'
 
 const PENDING_POLL_MS = 2000
 
@@ -24,6 +26,8 @@ export async function completeStartup(platform: Platform, signal?: AbortSignal):
     log.warn({ pending: status.pending }, 'migrations pending and MIGRATE_ON_START=false; waiting for them')
     await sleep(PENDING_POLL_MS, undefined, { signal })
   }
+  lifecycle.waitFor('checking the encryption key')
+  await prepareStoredSecrets(database.db, platform.secrets, log)
   if (redis) {
     lifecycle.waitFor('connecting to redis')
     await redis.connect(signal)

@@ -11,8 +11,10 @@ import { Lifecycle } from '../../src/platform/lifecycle.js'
 import { createLogger } from '../../src/platform/logger.js'
 import type { Platform } from '../../src/platform/platform.js'
 import { openRedis } from '../../src/platform/redis.js'
+import { loadSecrets } from '../../src/platform/secrets.js'
 import { completeStartup } from '../../src/platform/startup.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
+import { TEST_ENCRYPTION_KEY } from './secrets.js'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
@@ -74,6 +76,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       ? { DATA_DIR: mkdtempSync(join(tmpdir(), 'pos-embedded-')) }
       : { DATABASE_URL: viaPort(database.url, options.databasePort) }),
     ADMIN_TOKEN,
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     LOG_LEVEL: 'debug',
     // Each app counts its rate limits under its own Redis keys, so test files never share a bucket.
     ...(options.redis ? { REDIS_URL, REDIS_KEY_PREFIX: `test:${database.name}:` } : {}),
@@ -83,7 +86,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const log = createLogger({ level: config.logLevel, destination: logs })
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   const redis = config.redisUrl ? openRedis(config.redisUrl, log) : undefined
-  const platform: Platform = { config, log, database: db, redis, lifecycle: new Lifecycle() }
+  const secrets = loadSecrets(config)
+  const platform: Platform = { config, log, database: db, redis, secrets, lifecycle: new Lifecycle() }
   const app = await buildApp(platform)
   options.routes?.(app)
   await app.ready()

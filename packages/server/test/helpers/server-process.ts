@@ -1,6 +1,7 @@
 // The real server as a child process (src/main.ts through tsx), with its log lines collected as they come.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { TEST_ENCRYPTION_KEY } from './secrets.js'
 
 const serverDir = new URL('../../', import.meta.url).pathname
 
@@ -19,10 +20,12 @@ export interface ServerProcess {
   kill(): void
 }
 
+/** With DATABASE_URL, the server gets the tests' encryption key unless env has its own. */
 export function startServerProcess(env: Record<string, string>): ServerProcess {
+  const encryption = env.DATABASE_URL === undefined ? {} : { ENCRYPTION_KEY: TEST_ENCRYPTION_KEY }
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...encryption, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []

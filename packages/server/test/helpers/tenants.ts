@@ -1,8 +1,10 @@
 // Test fixtures for tenants: rows written straight into the database, so tests of one feature do not
-// depend on the admin API.
-import { apiKeys, SCOPES, type Scope, sources, tenants } from '../../src/db/schema.js'
+// depend on the admin API. Signing secrets are encrypted under the test apps' key (helpers/secrets.ts).
+import { randomUUID } from 'node:crypto'
+import { apiKeys, SCOPES, type Scope, sourceSigningSecretAad, sources, tenants } from '../../src/db/schema.js'
 import { generateApiKey } from '../../src/modules/tenants/api-keys.js'
 import type { Database } from '../../src/platform/database.js'
+import { testSecrets } from './secrets.js'
 
 export interface TenantFixture {
   readonly tenantId: string
@@ -20,11 +22,15 @@ export async function createTenant(
     .values({ name: options.name ?? 'Test tenant' })
     .returning()
   const sourceName = options.source ?? 'pos'
+  const sourceId = randomUUID()
   await db.insert(sources).values({
+    id: sourceId,
     tenantId: tenant!.id,
     name: sourceName,
     kind: 'sdk',
-    signingSecrets: options.signingSecrets ?? [],
+    encryptedSigningSecrets: (options.signingSecrets ?? []).map((secret) =>
+      testSecrets.encrypt(secret, sourceSigningSecretAad(sourceId)),
+    ),
   })
   const key = await createApiKey(db, tenant!.id, [...SCOPES])
   return { tenantId: tenant!.id, key, sourceName }

@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 async function tenantsModule(app: FastifyInstance): Promise<void> {
-  app.decorate('tenants', new TenantsService(app.platform.database.db))
+  app.decorate('tenants', new TenantsService(app.platform.database.db, app.platform.secrets))
 }
 
 export default fp(tenantsModule, { name: 'tenants' })

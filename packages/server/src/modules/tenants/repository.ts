@@ -1,5 +1,8 @@
 // SQL for tenants, API keys, sources and stores. Every query is timed under `tenants.<operation>`. A failed
-// query's parameters (key hashes, signing secrets) never reach the log: see platform/database-errors.ts.
+// query's parameters (key hashes, encrypted signing secrets) never reach the log: see
+// platform/database-errors.ts. Signing secrets are encrypted here on the way in and decrypted on the way out
+// (platform/secrets.ts), so that the rest of the service only ever sees them in clear, in memory.
+import { randomUUID } from 'node:crypto'
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import {
   apiKeys,
@@ -7,6 +10,7 @@ import {
   idempotencyKeys,
   type Scope,
   type SourceKind,
+  sourceSigningSecretAad,
   sources,
   stockMovements,
   tenants,
@@ -15,6 +19,7 @@ import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 import type { RateLimitPolicy } from '../../platform/rate-limits.js'
+import type { Secrets } from '../../platform/secrets.js'
 
 export interface StoredApiKey {
   readonly id: string
@@ -30,6 +35,7 @@ export interface StoredSource {
   readonly tenantId: string
   readonly name: string
   readonly kind: SourceKind
+  /** In clear: decrypted by findSource. */
   readonly signingSecrets: readonly string[]
 }
 
@@ -124,7 +130,7 @@ const sourceColumns = {
   tenantId: sources.tenantId,
   name: sources.name,
   kind: sources.kind,
-  signed: sql<boolean>`cardinality(${sources.signingSecrets}) > 0`.as('signed'),
+  signed: sql<boolean>`cardinality(${sources.encryptedSigningSecrets}) > 0`.as('signed'),
   createdAt: sources.createdAt,
 }
 
@@ -133,7 +139,10 @@ function toApiKey(row: { scopes: string[] } & Omit<ApiKeyRecord, 'scopes'>): Api
 }
 
 export class TenantsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly secrets: Secrets,
+  ) {}
 
   findActiveApiKey(prefix: string): Promise<StoredApiKey | undefined> {
     return timedQuery('tenants.findActiveApiKey', async () => {
@@ -169,12 +178,19 @@ export class TenantsRepository {
           tenantId: sources.tenantId,
           name: sources.name,
           kind: sources.kind,
-          signingSecrets: sources.signingSecrets,
+          encryptedSigningSecrets: sources.encryptedSigningSecrets,
         })
         .from(sources)
         .where(and(eq(sources.tenantId, tenantId), eq(sources.name, name)))
         .limit(1)
-      return rows[0]
+      const row = rows[0]
+      if (row === undefined) return undefined
+      const { encryptedSigningSecrets, ...source } = row
+      const aad = sourceSigningSecretAad(source.id)
+      return {
+        ...source,
+        signingSecrets: encryptedSigningSecrets.map((stored) => this.secrets.decrypt(stored, aad)),
+      }
     })
   }
 
@@ -285,10 +301,19 @@ export class TenantsRepository {
 
   createSource(tenantId: string, source: NewSourceRow): Promise<SourceRecord | SourceRefusal> {
     return timedQuery('tenants.createSource', async () => {
+      // The id is chosen here, not by the database: the encrypted secrets are bound to it.
+      const id = randomUUID()
+      const aad = sourceSigningSecretAad(id)
+      const { signingSecrets, ...columns } = source
       try {
         const [row] = await this.db
           .insert(sources)
-          .values({ tenantId, ...source, signingSecrets: [...source.signingSecrets] })
+          .values({
+            id,
+            tenantId,
+            ...columns,
+            encryptedSigningSecrets: signingSecrets.map((secret) => this.secrets.encrypt(secret, aad)),
+          })
           .returning(sourceColumns)
         if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
         return row
@@ -329,7 +354,7 @@ export class TenantsRepository {
       const [row] = await this.db
         .update(sources)
         .set({
-          signingSecrets: sql`array_prepend(${secret}::text, ${sources.signingSecrets}[1:1])`,
+          encryptedSigningSecrets: sql`array_prepend(${this.secrets.encrypt(secret, sourceSigningSecretAad(sourceId))}::text, ${sources.encryptedSigningSecrets}[1:1])`,
         })
         .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
         .returning(sourceColumns)
@@ -342,7 +367,7 @@ export class TenantsRepository {
     return timedQuery('tenants.retirePreviousSigningSecret', async () => {
       const [row] = await this.db
         .update(sources)
-        .set({ signingSecrets: sql`${sources.signingSecrets}[1:1]` })
+        .set({ encryptedSigningSecrets: sql`${sources.encryptedSigningSecrets}[1:1]` })
         .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
         .returning(sourceColumns)
       return row

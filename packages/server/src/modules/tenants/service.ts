@@ -7,6 +7,7 @@ import type { Database } from '../../platform/database.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { RateLimitPolicy } from '../../platform/rate-limits.js'
 import { hashSecret, sameDigest } from '../../platform/secret-compare.js'
+import type { Secrets } from '../../platform/secrets.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
 import { apiKeyPrefix, generateApiKey } from './api-keys.js'
 import {
@@ -49,8 +50,9 @@ export class TenantsService implements ApiKeyVerifier {
   readonly #principals = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
   readonly #sources = new TtlCache<StoredSource | null>(AUTH_CACHE_TTL_MS)
 
-  constructor(db: Database) {
-    this.repository = new TenantsRepository(db)
+  /** Signing secrets are stored encrypted under `secrets`' key, and decrypted once per (cached) lookup. */
+  constructor(db: Database, secrets: Secrets) {
+    this.repository = new TenantsRepository(db, secrets)
   }
 
   /** The principal an API key stands for, or undefined when the key is unknown, malformed or revoked. */

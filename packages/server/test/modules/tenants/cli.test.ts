@@ -6,6 +6,7 @@ import { type DatabaseHandle, openDatabase } from '../../../src/platform/databas
 import { createLogger } from '../../../src/platform/logger.js'
 import { migrate } from '../../../src/platform/migrations.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
+import { TEST_ENCRYPTION_KEY, testSecrets } from '../../helpers/secrets.js'
 
 const serverDir = new URL('../../../', import.meta.url).pathname
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000'
@@ -17,7 +18,8 @@ interface CliResult {
   readonly stderr: string
 }
 
-// The environment of every run has DATABASE_URL and no ADMIN_TOKEN: the CLI must not need one.
+// The environment of every run has DATABASE_URL and ENCRYPTION_KEY (for signing secrets) and no ADMIN_TOKEN:
+// the CLI must not need one.
 describe('the admin CLI', () => {
   let database: TestDatabase
   let handle: DatabaseHandle
@@ -40,7 +42,7 @@ describe('the admin CLI', () => {
     let stdout = ''
     let stderr = ''
     const code = await runCli(argv, {
-      env: { DATABASE_URL: database.url },
+      env: { DATABASE_URL: database.url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
       stdout: (text) => {
         stdout += text
       },
@@ -58,7 +60,7 @@ describe('the admin CLI', () => {
   }
 
   /** What the ingest path sees: a fresh service, with nothing cached. */
-  const tenants = () => new TenantsService(handle.db)
+  const tenants = () => new TenantsService(handle.db, testSecrets)
 
   describe('as a child process, the way `npm run cli --` runs it', () => {
     function spawnCli(...args: string[]): Promise<CliResult> {
@@ -66,7 +68,14 @@ describe('the admin CLI', () => {
         execFile(
           process.execPath,
           ['--import', 'tsx', 'src/cli/index.ts', ...args],
-          { cwd: serverDir, env: { PATH: process.env.PATH ?? '', DATABASE_URL: database.url } },
+          {
+            cwd: serverDir,
+            env: {
+              PATH: process.env.PATH ?? '',
+              DATABASE_URL: database.url,
+              ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+            },
+          },
           (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
         )
       })

@@ -1,0 +1,2 @@
+ALTER TABLE "sources" RENAME COLUMN "signing_secrets" TO "plaintext_signing_secrets";--> statement-breakpoint
+ALTER TABLE "sources" ADD COLUMN "encrypted_signing_secrets" text[] DEFAULT '{}'::text[] NOT NULL;
