@@ -93,7 +93,7 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(lifecycleGate)
 
   // Application services, shared by the feature modules.
-  app.decorate('tenants', new TenantsService(platform.database.db))
+  app.decorate('tenants', new TenantsService(platform.database.db, platform.invalidation))
   app.decorate(
     'ingest',
     new IngestService(platform.database, platform.log, {

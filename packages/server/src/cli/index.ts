@@ -1,7 +1,9 @@
 // `npm run cli -- <command>`: tenants, API keys and sources from the command line. It talks to the database the
 // server would use (DATABASE_URL, or the embedded one under DATA_DIR) through the TenantsService, not over
-// HTTP, so it needs no admin token. Arguments are checked by the admin API's own schemas before the database
-// is opened. Exit codes: 0 done, 1 refused or failed (unknown id, duplicate name, database error), 2 bad usage.
+// HTTP, so it needs no admin token. With REDIS_URL set, a change is published as a cache invalidation, so
+// running servers honour it at once (otherwise within their cache TTL). Arguments are checked by the admin
+// API's own schemas before the database is opened. Exit codes: 0 done, 1 refused or failed (unknown id,
+// duplicate name, database error), 2 bad usage.
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Static, TSchema } from '@fastify/type-provider-typebox'
@@ -20,8 +22,10 @@ import {
 } from '../modules/tenants/schemas.js'
 import { TenantsService } from '../modules/tenants/service.js'
 import { openDatabase } from '../platform/database.js'
+import { openInvalidation } from '../platform/invalidation.js'
 import { createLogger } from '../platform/logger.js'
 import { ProblemError } from '../platform/problems.js'
+import { openRedis } from '../platform/redis.js'
 
 /** Where the CLI reads its settings and writes its answers; the process's own, or a test's. */
 export interface CliIo {
@@ -280,8 +284,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // Warnings go to stderr, so that stdout holds only the answer.
   const log = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } })
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  // Connected only when a change is published; a listing never touches Redis.
+  const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
+  const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
   try {
-    const output = await invocation.action(new TenantsService(database.db))
+    const output = await invocation.action(new TenantsService(database.db, invalidation))
     io.stdout(invocation.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
     return 0
   } catch (err) {
@@ -289,7 +296,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`error: ${err.message}\n`)
     return err.problemType === 'validation-failed' ? 2 : 1
   } finally {
-    await database.close()
+    await Promise.all([database.close(), redis?.close()])
   }
 }
 

@@ -1,8 +1,9 @@
 // The shared services every feature may use, created once by the process entry (or a test) and handed to
-// buildApp: configuration, logger, database, Redis and the lifecycle state.
+// buildApp: configuration, logger, database, Redis, cache invalidation and the lifecycle state.
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { DatabaseHandle } from './database.js'
+import type { Invalidation } from './invalidation.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { RedisHandle } from './redis.js'
 
@@ -11,6 +12,8 @@ export interface Platform {
   readonly log: Logger
   readonly database: DatabaseHandle
   readonly redis: RedisHandle | undefined
+  /** Tells the other processes to drop cached entries; process-local without Redis. */
+  readonly invalidation: Invalidation
   readonly lifecycle: Lifecycle
 }
 
