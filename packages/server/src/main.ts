@@ -10,6 +10,7 @@ import { requestsInFlight } from './http/observability.js'
 import { createDemoTenant, generateAdminToken, startBanner } from './modules/tenants/bootstrap.js'
 import { openDatabase } from './platform/database.js'
 import { TIMED_OUT, withDeadline } from './platform/deadline.js'
+import { openInvalidation } from './platform/invalidation.js'
 import { Lifecycle } from './platform/lifecycle.js'
 import { createLogger } from './platform/logger.js'
 import { registry } from './platform/metrics.js'
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
   const lifecycle = new Lifecycle()
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
-  const platform: Platform = { config, log, database, redis, secrets, lifecycle }
+  const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log })
+  const platform: Platform = { config, log, database, redis, secrets, invalidation, lifecycle }
   const app = await buildApp(platform)
   const startup = new AbortController()
 
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     const result = await drain(app, config.shutdownGraceMs)
     log.info(result, result.outcome === 'drained' ? 'shutdown drained' : 'shutdown timed out')
     await writeMetricsSnapshot(log, config.metricsSnapshotPath)
-    await closeWithin(log, CLOSE_TIMEOUT_MS, [database.close(), redis?.close()])
+    await closeWithin(log, CLOSE_TIMEOUT_MS, [database.close(), invalidation.close(), redis?.close()])
     log.flush()
     process.exit(result.outcome === 'drained' ? 0 : 1)
   }

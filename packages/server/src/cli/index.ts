@@ -1,7 +1,9 @@
 // `npm run cli -- <command>`: tenants, API keys and sources from the command line. It talks to the database the
 // server would use (DATABASE_URL, or the embedded one under DATA_DIR) through the TenantsService, not over
-// HTTP, so it needs no admin token. Arguments are checked by the admin API's own schemas before the database
-// is opened. Exit codes: 0 done, 1 refused or failed (unknown id, duplicate name, database error), 2 bad usage.
+// HTTP, so it needs no admin token. With REDIS_URL set, a change is published as a cache invalidation, so
+// running servers honour it at once (otherwise within their cache TTL). Arguments are checked by the admin
+// API's own schemas before the database is opened. Exit codes: 0 done, 1 refused or failed (unknown id,
+// duplicate name, database error), 2 bad usage.
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Static, TSchema } from '@fastify/type-provider-typebox'
@@ -20,8 +22,10 @@ import {
 } from '../modules/tenants/schemas.js'
 import { TenantsService } from '../modules/tenants/service.js'
 import { type DatabaseHandle, openDatabase } from '../platform/database.js'
+import { openInvalidation } from '../platform/invalidation.js'
 import { createLogger } from '../platform/logger.js'
 import { ProblemError } from '../platform/problems.js'
+import { openRedis } from '../platform/redis.js'
 import { loadSecrets, type Secrets } from '../platform/secrets.js'
 import { secretsCommands } from './secrets.js'
 
@@ -290,8 +294,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const log = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } })
   const secrets = loadSecrets(config)
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  // Connected only when a change is published; a listing never touches Redis.
+  const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
+  const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
   try {
-    const output = await invocation.action(new TenantsService(database.db, secrets), { database, secrets })
+    const output = await invocation.action(new TenantsService(database.db, secrets, invalidation), {
+      database,
+      secrets,
+    })
     io.stdout(invocation.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
     return 0
   } catch (err) {
@@ -299,7 +309,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`error: ${err.message}\n`)
     return err.problemType === 'validation-failed' ? 2 : 1
   } finally {
-    await database.close()
+    await Promise.all([database.close(), redis?.close()])
   }
 }
 

@@ -1,8 +1,10 @@
 // The shared services every feature may use, created once by the process entry (or a test) and handed to
-// buildApp: configuration, logger, database, Redis, the keys of secrets at rest and the lifecycle state.
+// buildApp: configuration, logger, database, Redis, the keys of secrets at rest, cache invalidation and the
+// lifecycle state.
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { DatabaseHandle } from './database.js'
+import type { Invalidation } from './invalidation.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { RedisHandle } from './redis.js'
 import type { Secrets } from './secrets.js'
@@ -13,6 +15,8 @@ export interface Platform {
   readonly database: DatabaseHandle
   readonly redis: RedisHandle | undefined
   readonly secrets: Secrets
+  /** Tells the other processes to drop cached entries; process-local without Redis. */
+  readonly invalidation: Invalidation
   readonly lifecycle: Lifecycle
 }
 

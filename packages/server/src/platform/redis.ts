@@ -52,6 +52,8 @@ export function openRedis(url: string, log: Logger): RedisHandle {
       await client.ping()
     },
     close() {
+      // A client that never connected (the CLI, after a listing) has nothing to quit.
+      if (client.status === 'wait') client.disconnect()
       closed ??=
         client.status === 'end'
           ? Promise.resolve()

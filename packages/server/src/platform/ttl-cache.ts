@@ -29,6 +29,11 @@ export class TtlCache<V> {
     this.#entries.delete(key)
   }
 
+  /** Deletes every entry the predicate accepts; a full scan, meant for rare events such as an invalidation. */
+  deleteWhere(predicate: (value: V, key: string) => boolean): void {
+    for (const [key, entry] of this.#entries) if (predicate(entry.value, key)) this.#entries.delete(key)
+  }
+
   clear(): void {
     this.#entries.clear()
   }

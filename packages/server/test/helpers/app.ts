@@ -7,6 +7,7 @@ import { Writable } from 'node:stream'
 import { type App, buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/platform/database.js'
+import { openInvalidation } from '../../src/platform/invalidation.js'
 import { Lifecycle } from '../../src/platform/lifecycle.js'
 import { createLogger } from '../../src/platform/logger.js'
 import type { Platform } from '../../src/platform/platform.js'
@@ -87,7 +88,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   const redis = config.redisUrl ? openRedis(config.redisUrl, log) : undefined
   const secrets = loadSecrets(config)
-  const platform: Platform = { config, log, database: db, redis, secrets, lifecycle: new Lifecycle() }
+  const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log })
+  const platform: Platform = {
+    config,
+    log,
+    database: db,
+    redis,
+    secrets,
+    invalidation,
+    lifecycle: new Lifecycle(),
+  }
   const app = await buildApp(platform)
   options.routes?.(app)
   await app.ready()
@@ -105,7 +115,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       aborted.abort()
       await app.close()
-      await Promise.allSettled([db.close(), redis?.close()])
+      await Promise.allSettled([db.close(), invalidation.close(), redis?.close()])
       await database.drop()
     },
   }

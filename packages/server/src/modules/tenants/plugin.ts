@@ -11,7 +11,10 @@ declare module 'fastify' {
 }
 
 async function tenantsModule(app: FastifyInstance): Promise<void> {
-  app.decorate('tenants', new TenantsService(app.platform.database.db, app.platform.secrets))
+  app.decorate(
+    'tenants',
+    new TenantsService(app.platform.database.db, app.platform.secrets, app.platform.invalidation),
+  )
 }
 
 export default fp(tenantsModule, { name: 'tenants' })

@@ -1,6 +1,6 @@
 // The admin API: tenants, their API keys and their sources, under /v1/admin. Every route needs the
 // ADMIN_TOKEN (route config `admin: true`, enforced by the auth plugin). Changes to credentials take effect in
-// this process at once; other replicas follow within AUTH_CACHE_TTL_MS.
+// every replica at once (an invalidation over Redis), or within AUTH_CACHE_TTL_MS without it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   ApiKeyList,

@@ -1,9 +1,11 @@
 // Tenants, their API keys and sources: who is calling, and what they may do. Lookups on the request path are
-// cached for a few seconds; a revocation therefore takes effect on other replicas within AUTH_CACHE_TTL_MS.
+// cached for a few seconds. Every change to them is published as an invalidation (platform/invalidation.ts),
+// so other replicas drop their entries at once; without Redis, or while it is away, within AUTH_CACHE_TTL_MS.
 // The admin operations (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
 import { SCOPES, type Scope, type SourceKind } from '../../db/schema.js'
 import type { ApiKeyVerifier, Principal } from '../../http/auth.js'
 import type { Database } from '../../platform/database.js'
+import type { Invalidation } from '../../platform/invalidation.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { RateLimitPolicy } from '../../platform/rate-limits.js'
 import { hashSecret, sameDigest } from '../../platform/secret-compare.js'
@@ -19,6 +21,9 @@ import {
 } from './repository.js'
 
 export const AUTH_CACHE_TTL_MS = 5000
+
+/** Invalidation channel of credentials; a message is a tenant id: drop everything cached of that tenant. */
+const CREDENTIALS_CHANNEL = 'credentials'
 
 /** Source names the service uses itself: writes made through the API are logged under `api`. */
 export const RESERVED_SOURCE_NAMES: readonly string[] = ['api']
@@ -49,10 +54,21 @@ export class TenantsService implements ApiKeyVerifier {
   readonly repository: TenantsRepository
   readonly #principals = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
   readonly #sources = new TtlCache<StoredSource | null>(AUTH_CACHE_TTL_MS)
+  readonly #invalidation: Invalidation | undefined
+  /** Bumped by every drop: a lookup that overlapped a drop may have read the old row, so it is not cached. */
+  #generation = 0
 
-  /** Signing secrets are stored encrypted under `secrets`' key, and decrypted once per (cached) lookup. */
-  constructor(db: Database, secrets: Secrets) {
+  /**
+   * Signing secrets are stored encrypted under `secrets`' key, and decrypted once per (cached) lookup. With
+   * `invalidation`, changes are published so that every replica drops its cached entries of the tenant.
+   */
+  constructor(db: Database, secrets: Secrets, invalidation?: Invalidation) {
     this.repository = new TenantsRepository(db, secrets)
+    this.#invalidation = invalidation
+    invalidation?.subscribe(CREDENTIALS_CHANNEL, {
+      drop: (tenantId) => (UUID_PATTERN.test(tenantId) ? this.#forgetTenant(tenantId) : this.forgetCached()),
+      dropAll: () => this.forgetCached(),
+    })
   }
 
   /** The principal an API key stands for, or undefined when the key is unknown, malformed or revoked. */
@@ -62,6 +78,7 @@ export class TenantsService implements ApiKeyVerifier {
     const hash = hashSecret(key)
     const cached = this.#principals.get(hash)
     if (cached !== undefined) return cached ?? undefined
+    const generation = this.#generation
     const stored = await this.repository.findActiveApiKey(prefix)
     const principal =
       stored && sameDigest(hash, stored.keyHash)
@@ -72,7 +89,7 @@ export class TenantsService implements ApiKeyVerifier {
             rateLimit: stored.rateLimit,
           }
         : null
-    this.#principals.set(hash, principal)
+    if (generation === this.#generation) this.#principals.set(hash, principal)
     return principal ?? undefined
   }
 
@@ -81,15 +98,35 @@ export class TenantsService implements ApiKeyVerifier {
     const cacheKey = `${tenantId}/${name}`
     const cached = this.#sources.get(cacheKey)
     if (cached !== undefined) return cached ?? undefined
+    const generation = this.#generation
     const source = await this.repository.findSource(tenantId, name)
-    this.#sources.set(cacheKey, source ?? null)
+    if (generation === this.#generation) this.#sources.set(cacheKey, source ?? null)
     return source
   }
 
-  /** Forgets cached lookups after a change made through this process (revocation, deletion, rotation). */
+  /** Forgets every cached lookup: invalidations may have been missed. */
   forgetCached(): void {
+    this.#generation++
     this.#principals.clear()
     this.#sources.clear()
+  }
+
+  /**
+   * After a committed change to a tenant's keys, sources or limits: drops what this process cached of the
+   * tenant, then tells every other process to do the same. The message names the tenant only, never a key
+   * or its hash; a tenant's entries are few and admin changes rare, so dropping them all costs little.
+   */
+  async #invalidate(tenantId: string): Promise<void> {
+    this.#forgetTenant(tenantId)
+    await this.#invalidation?.publish(CREDENTIALS_CHANNEL, tenantId.toLowerCase())
+  }
+
+  #forgetTenant(tenantId: string): void {
+    // Ids are matched case-insensitively by PostgreSQL; the cached ones are as the database returns them.
+    const id = tenantId.toLowerCase()
+    this.#generation++
+    this.#principals.deleteWhere((principal) => principal?.tenantId === id)
+    this.#sources.deleteWhere((_, key) => key.startsWith(`${id}/`))
   }
 
   hasTenants(): Promise<boolean> {
@@ -114,7 +151,7 @@ export class TenantsService implements ApiKeyVerifier {
   async setRateLimit(tenantId: string, policy: RateLimitPolicy | null): Promise<TenantRecord> {
     const tenant = areUuids(tenantId) ? await this.repository.setRateLimit(tenantId, policy) : undefined
     if (tenant === undefined) throw notFound('tenant', tenantId)
-    this.forgetCached()
+    await this.#invalidate(tenantId)
     return tenant
   }
 
@@ -123,7 +160,7 @@ export class TenantsService implements ApiKeyVerifier {
     if (!areUuids(tenantId) || !(await this.repository.deleteTenant(tenantId))) {
       throw notFound('tenant', tenantId)
     }
-    this.forgetCached()
+    await this.#invalidate(tenantId)
   }
 
   /** A new API key; every scope unless scopes are given. Only its prefix and hash are stored. */
@@ -145,13 +182,13 @@ export class TenantsService implements ApiKeyVerifier {
     return this.repository.listApiKeys(tenantId)
   }
 
-  /** Revokes the key at once in this process; revoking a revoked key changes nothing. */
+  /** Revokes the key at once, in every process; revoking a revoked key changes nothing. */
   async revokeApiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord> {
     const revoked = areUuids(tenantId, keyId)
       ? await this.repository.revokeApiKey(tenantId, keyId)
       : undefined
     if (revoked === undefined) throw notFound('API key', keyId)
-    this.forgetCached()
+    await this.#invalidate(tenantId)
     return revoked
   }
 
@@ -159,7 +196,7 @@ export class TenantsService implements ApiKeyVerifier {
     if (!areUuids(tenantId, keyId) || !(await this.repository.deleteApiKey(tenantId, keyId))) {
       throw notFound('API key', keyId)
     }
-    this.forgetCached()
+    await this.#invalidate(tenantId)
   }
 
   /** A new source; signed when a signing secret is given. Its name must be free in the tenant. */
@@ -181,7 +218,7 @@ export class TenantsService implements ApiKeyVerifier {
       throw new ProblemError('conflict', `The tenant already has a source named "${source.name}"`)
     }
     // An ingest request for this name may have been answered "no such source" and cached.
-    this.forgetCached()
+    await this.#invalidate(tenantId)
     return created
   }
 
@@ -194,7 +231,7 @@ export class TenantsService implements ApiKeyVerifier {
     if (!areUuids(tenantId, sourceId) || !(await this.repository.deleteSource(tenantId, sourceId))) {
       throw notFound('source', sourceId)
     }
-    this.forgetCached()
+    await this.#invalidate(tenantId)
   }
 
   /** Makes the secret the one to sign with; the previous one stays valid until it is retired. */
@@ -207,7 +244,7 @@ export class TenantsService implements ApiKeyVerifier {
       ? await this.repository.rotateSigningSecret(tenantId, sourceId, signingSecret)
       : undefined
     if (rotated === undefined) throw notFound('source', sourceId)
-    this.forgetCached()
+    await this.#invalidate(tenantId)
     return rotated
   }
 
@@ -217,7 +254,7 @@ export class TenantsService implements ApiKeyVerifier {
       ? await this.repository.retirePreviousSigningSecret(tenantId, sourceId)
       : undefined
     if (retired === undefined) throw notFound('source', sourceId)
-    this.forgetCached()
+    await this.#invalidate(tenantId)
     return retired
   }
 }
