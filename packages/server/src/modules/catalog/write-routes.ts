@@ -5,35 +5,18 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { NewProduct, Product, ProductUpdate, Sku } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { ValidEvent } from '../ingest/events.js'
 import { idempotencyKeyOf } from '../ingest/routes.js'
 import type { IngestResult } from '../ingest/service.js'
 import { CatalogRepository } from './repository.js'
-import { Product } from './schemas.js'
 
 /** The source name under which the service logs changes made through its own API. */
 export const API_SOURCE = 'api'
 
-const Price = Type.Object(
-  {
-    amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units' }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' }),
-  },
-  { additionalProperties: false },
-)
-const ProductFields = {
-  name: Type.String({ minLength: 1, maxLength: 500 }),
-  price: Price,
-  barcode: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-}
-const NewProduct = Type.Object(
-  { sku: Type.String({ minLength: 1, maxLength: 200 }), ...ProductFields },
-  { additionalProperties: false },
-)
-const ProductUpdate = Type.Object(ProductFields, { additionalProperties: false })
-const SkuParams = Type.Object({ sku: Type.String({ minLength: 1, maxLength: 200 }) })
+const SkuParams = Type.Object({ sku: Sku })
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({ description: 'Optional; 1 to 255 printable ASCII characters' }),
@@ -109,6 +92,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: IdempotencyHeaders,
         body: NewProduct,
         response: { 200: Product, 201: Product },
+        problems: ['conflict', 'unstorable-data'],
       },
     },
     async (request, reply) => {
@@ -134,6 +118,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: IdempotencyHeaders,
         body: ProductUpdate,
         response: { 200: Product },
+        problems: ['unstorable-data'],
       },
     },
     async (request, reply) => {
@@ -154,6 +139,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: SkuParams,
         headers: IdempotencyHeaders,
         response: { 204: Type.Null() },
+        problems: ['unstorable-data'],
       },
     },
     async (request, reply) => {

@@ -3,10 +3,11 @@
 // then is anything looked up by idempotency key or written. An unsigned replay never gets a 2xx.
 import { createHash } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { IngestAccepted, IngestBody } from '../../contracts/events.js'
 import { principalOf } from '../../http/auth.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { StoredSource } from '../tenants/repository.js'
-import { IngestBody, validateEventData } from './events.js'
+import { validateEventData } from './events.js'
 import { SIGNATURE_HEADER, verifySignature } from './signature.js'
 
 declare module 'fastify' {
@@ -17,13 +18,6 @@ declare module 'fastify' {
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
-
-const IngestAccepted = Type.Object({
-  accepted: Type.Integer({ description: 'Events stored by this request' }),
-  duplicates: Type.Integer({ description: 'Events skipped because their id was stored before' }),
-  eventIds: Type.Array(Type.String(), { description: 'Ids of the events stored by this request' }),
-  duplicateEventIds: Type.Array(Type.String()),
-})
 
 export function idempotencyKeyOf(header: unknown): string {
   if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
@@ -72,6 +66,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }),
         body: IngestBody,
         response: { 201: IngestAccepted, 204: Type.Null() },
+        problems: ['signature-required', 'signature-invalid', 'unstorable-data'],
       },
       preValidation: async (request) => {
         const { tenantId } = principalOf(request)
