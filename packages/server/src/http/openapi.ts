@@ -1,8 +1,8 @@
 // The OpenAPI document at /openapi.json, derived from what each route declares, so that it cannot drift from
 // what the service does. The route's config says which credential it takes (the same config auth.ts
 // enforces) and, with its schema, which problems it can answer with: the error responses are written here,
-// once, never by hand on a route. A handler's own problems beyond those (a 409, a signature) are listed in
-// its schema's `problems`. Every schema with a `title` (the shared shapes of contracts/) becomes one
+// once. A handler's own problems beyond those (a 409, a signature) are listed in its schema's `problems`; a
+// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a `title` (the shared shapes of contracts/) becomes one
 // component, referenced wherever it is used.
 //
 // All of this is documentation only: the problem responses are not added to the route's own schema, so
@@ -37,7 +37,7 @@ function hasIdempotencyKey(headers: unknown): boolean {
 }
 
 /** Every problem type a route can answer with, from its config, its schema and its URL. */
-export function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>): ProblemType[] {
+function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>): ProblemType[] {
   const config = route.config ?? {}
   const schema: FastifySchema = route.schema ?? {}
   const types = new Set<ProblemType>()
@@ -60,7 +60,7 @@ export function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | '
 }
 
 /** The documented problem responses of a route, by status; each names the types it may carry. */
-export function problemResponses(types: readonly ProblemType[]): Record<string, object> {
+function problemResponses(types: readonly ProblemType[]): Record<string, object> {
   const byStatus = new Map<number, ProblemType[]>()
   for (const type of types) {
     const { status } = problemTypes[type]
