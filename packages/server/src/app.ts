@@ -2,7 +2,6 @@
 // very same app; they differ only in the Platform they hand in.
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, {
   type FastifyBaseLogger,
@@ -15,6 +14,7 @@ import idempotency from './http/idempotency.js'
 import jsonBody from './http/json-body.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
+import openapi from './http/openapi.js'
 import problems, { answerClientError, answerFrameworkError } from './http/problems.js'
 import parameterGuard, { ROUTER_MAX_PARAM_LENGTH, validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
@@ -65,35 +65,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     done(null, payload)
   })
 
-  // The OpenAPI document says which credential each route takes, from the same route config auth enforces.
-  app.addHook('onRoute', (route) => {
-    const security = route.config?.admin
-      ? [{ adminToken: [] }]
-      : route.config?.scope
-        ? [{ apiKey: [] }]
-        : undefined
-    if (security && route.schema) route.schema = { ...route.schema, security }
-  })
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      components: {
-        securitySchemes: {
-          apiKey: {
-            type: 'http',
-            scheme: 'bearer',
-            description: "A tenant's API key (pos_…), with the route's scope",
-          },
-          adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment' },
-        },
-      },
-      info: {
-        title: 'POS Integration Service',
-        version: buildInfo.version,
-        description: 'Ingests POS sales, refunds, stock and catalog changes exactly once per tenant.',
-      },
-    },
-  })
+  await app.register(openapi)
   await app.register(problems)
   await app.register(observability)
   await app.register(lifecycleGate)

@@ -1,45 +1,11 @@
-// Cursor pagination, the same on every list: `?limit=` (1..500, default 50) and `?after=<cursor>`, answered
-// with `{ data, nextCursor }`. A cursor is an opaque base64url string naming its list and the sort key of the
-// last item returned; the next page is everything strictly after that key, so rows inserted meanwhile never
-// shift a walk or repeat an item. (A bigserial is taken at insert, not at commit: only the change feed, which
-// sorts by transaction, promises never to pass over a row that commits late.) A cursor that is not one of
-// the list's own is 400 invalid-parameters.
-import { type Static, type TSchema, Type } from '@fastify/type-provider-typebox'
+// Cursor pagination at run time; the query and page schemas are in contracts/pagination.ts. A cursor is an
+// opaque base64url string naming its list and the sort key of the last item returned; the next page is
+// everything strictly after that key, so rows inserted meanwhile never shift a walk or repeat an item. (A
+// bigserial is taken at insert, not at commit: only the change feed, which sorts by transaction, promises
+// never to pass over a row that commits late.) A cursor that is not one of the list's own is 400
+// invalid-parameters.
+import type { PageQuery } from '../contracts/pagination.js'
 import { ProblemError } from '../platform/problems.js'
-
-export const DEFAULT_PAGE_LIMIT = 50
-export const MAX_PAGE_LIMIT = 500
-const MAX_CURSOR_LENGTH = 200
-
-/** The query parameters of every list; spread them into the route's querystring schema. */
-export const pageQuery = {
-  limit: Type.Integer({
-    minimum: 1,
-    maximum: MAX_PAGE_LIMIT,
-    default: DEFAULT_PAGE_LIMIT,
-    description: `Items per page, 1 to ${MAX_PAGE_LIMIT}`,
-  }),
-  after: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: MAX_CURSOR_LENGTH,
-      description: 'The nextCursor of the previous page',
-    }),
-  ),
-}
-
-const PageQuery = Type.Object(pageQuery)
-export type PageQuery = Static<typeof PageQuery>
-
-/** The response body of a list: one page of items and the cursor of the next page. */
-export function Page<Item extends TSchema>(item: Item) {
-  return Type.Object({
-    data: Type.Array(item),
-    nextCursor: Type.Union([Type.String(), Type.Null()], {
-      description: 'Pass as ?after= to get the next page; null on the last page',
-    }),
-  })
-}
 
 /** What a repository needs to read one page: where to start and how many items. */
 export interface PageRequest<Position> {

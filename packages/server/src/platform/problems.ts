@@ -1,7 +1,9 @@
 // Every error the API returns is an RFC 9457 problem document. Each kind of error has one entry here: a stable
 // `type` (a relative URI under /problems/ that serves its description), an HTTP status and a title.
+import type { Static } from 'typebox'
+import type { Problem } from '../contracts/problem.js'
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+export { PROBLEM_CONTENT_TYPE } from '../contracts/problem.js'
 
 export const problemTypes = {
   'bad-request': { status: 400, title: 'The request is malformed' },
@@ -34,14 +36,8 @@ export const problemTypes = {
 
 export type ProblemType = keyof typeof problemTypes
 
-export interface ProblemBody {
-  type: string
-  title: string
-  status: number
-  detail?: string
-  instance?: string
-  [extension: string]: unknown
-}
+/** The problem document (contracts/problem.ts), with the extension members some types carry. */
+export type ProblemBody = Static<typeof Problem> & { [extension: string]: unknown }
 
 export function problemTypeUri(type: ProblemType): string {
   return `/problems/${type}`

@@ -1,10 +1,11 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Product } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor, Page, pageQuery } from '../../http/pagination.js'
+import { idCursor } from '../../http/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { CatalogRepository } from './repository.js'
-import { Product } from './schemas.js'
 
 const productsCursor = idCursor('products')
 const read = { scope: 'read' } as const

@@ -1,18 +1,13 @@
 // SQL for the tenant's product catalog as the API shows it. Every query is scoped to one tenant.
+import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm'
+import type { Product } from '../../contracts/product.js'
 import { products } from '../../db/schema.js'
 import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
 
-export interface ProductView {
-  readonly sku: string
-  readonly name: string
-  readonly price: { readonly amount: number; readonly currency: string }
-  readonly barcode: string | null
-  readonly deleted: boolean
-  readonly updatedAt: string
-}
+export type ProductView = Static<typeof Product>
 
 export interface ProductFilter {
   readonly sku?: string | undefined

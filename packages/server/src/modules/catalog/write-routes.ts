@@ -6,34 +6,17 @@
 import { randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { NewProduct, Product, ProductUpdate, Sku } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { ValidEvent } from '../ingest/events.js'
 import { CatalogRepository } from './repository.js'
-import { Product } from './schemas.js'
 
 /** The source name under which the service logs changes made through its own API. */
 export const API_SOURCE = 'api'
 
-const Price = Type.Object(
-  {
-    amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units' }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' }),
-  },
-  { additionalProperties: false },
-)
-const ProductFields = {
-  name: Type.String({ minLength: 1, maxLength: 500 }),
-  price: Price,
-  barcode: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-}
-const NewProduct = Type.Object(
-  { sku: Type.String({ minLength: 1, maxLength: 200 }), ...ProductFields },
-  { additionalProperties: false },
-)
-const ProductUpdate = Type.Object(ProductFields, { additionalProperties: false })
-const SkuParams = Type.Object({ sku: Type.String({ minLength: 1, maxLength: 200 }) })
+const SkuParams = Type.Object({ sku: Sku })
 
 const write = { scope: 'write', idempotency: 'optional' } as const
 
@@ -92,6 +75,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Creates a product; 409 when the SKU exists',
         body: NewProduct,
         response: { 201: Product },
+        problems: ['conflict', 'unstorable-data'],
       },
     },
     async (request, reply) => {
@@ -115,6 +99,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: SkuParams,
         body: ProductUpdate,
         response: { 200: Product },
+        problems: ['unstorable-data'],
       },
     },
     async (request, reply) => {
@@ -133,6 +118,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Deletes the product with this SKU; 404 when there is none',
         params: SkuParams,
         response: { 204: Type.Null() },
+        problems: ['unstorable-data'],
       },
     },
     async (request, reply) => {

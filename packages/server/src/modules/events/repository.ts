@@ -2,7 +2,9 @@
 // order (a transaction that took seq 10 can commit after one that took seq 11), so the feed is ordered by
 // (tx_id, seq) and shows only rows whose transaction is older than every transaction still in flight: no
 // event can later appear behind a position the feed has already handed out.
+import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, sql } from 'drizzle-orm'
+import type { FeedEvent } from '../../contracts/events.js'
 import { events } from '../../db/schema.js'
 import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
@@ -18,15 +20,7 @@ export interface FeedPosition {
 /** Before every event. */
 export const FEED_START: FeedPosition = { txId: '0', seq: 0 }
 
-export interface EventView {
-  /** The client's event id. */
-  readonly id: string
-  readonly source: string
-  readonly type: string
-  readonly occurredAt: string
-  readonly receivedAt: string
-  readonly data: unknown
-}
+export type EventView = Static<typeof FeedEvent>
 
 export class EventsRepository {
   constructor(private readonly db: Database) {}

@@ -2,23 +2,11 @@
 // other lists the feed never ends: nextCursor is always the place to read on from, also when the page is
 // empty, and a page shorter than `limit` means the reader has caught up for now.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { FeedPage } from '../../contracts/events.js'
+import { pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { CursorCodec, pageQuery } from '../../http/pagination.js'
+import { CursorCodec } from '../../http/pagination.js'
 import { EventsRepository, FEED_START, type FeedPosition } from './repository.js'
-
-const Event = Type.Object({
-  id: Type.String({ description: "The client's event id" }),
-  source: Type.String({ description: 'The source the event came from' }),
-  type: Type.String(),
-  occurredAt: Type.String({ format: 'date-time' }),
-  receivedAt: Type.String({ format: 'date-time' }),
-  data: Type.Unknown({ description: 'The payload of the event, as it was stored' }),
-})
-
-const FeedPage = Type.Object({
-  data: Type.Array(Event),
-  nextCursor: Type.String({ description: 'Pass as ?after= to read on; never null, the feed has no end' }),
-})
 
 const XID8_MAX = 2n ** 64n - 1n
 

@@ -3,11 +3,12 @@
 // schema (422); only then is anything looked up by idempotency key or written. An unsigned replay never gets
 // a 2xx. A replay is answered 201 with the ids the original stored, and `Idempotent-Replayed: true`.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { IngestAccepted, IngestBody } from '../../contracts/events.js'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { StoredSource } from '../tenants/repository.js'
-import { IngestBody, validateEventData } from './events.js'
+import { validateEventData } from './events.js'
 import { SIGNATURE_HEADER, verifySignature } from './signature.js'
 
 declare module 'fastify' {
@@ -15,13 +16,6 @@ declare module 'fastify' {
     ingestSource: StoredSource | null
   }
 }
-
-const IngestAccepted = Type.Object({
-  accepted: Type.Integer({ description: 'Events stored by this request' }),
-  duplicates: Type.Integer({ description: 'Events skipped because their id was stored before' }),
-  eventIds: Type.Array(Type.String(), { description: 'Ids of the events stored by this request' }),
-  duplicateEventIds: Type.Array(Type.String()),
-})
 
 const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.decorateRequest('ingestSource', null)
@@ -39,6 +33,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }),
         body: IngestBody,
         response: { 201: IngestAccepted },
+        problems: ['signature-required', 'signature-invalid', 'unstorable-data'],
       },
       preValidation: async (request) => {
         const { tenantId } = principalOf(request)

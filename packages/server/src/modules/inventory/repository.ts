@@ -1,18 +1,14 @@
 // SQL for stock levels as the API shows them: per store (by the tenant's store code) and SKU.
+import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm'
+import type { StockLevel } from '../../contracts/inventory.js'
 import { stockLevels, stores } from '../../db/schema.js'
 import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
 
-export interface StockLevelView {
-  /** The tenant's store code, never the internal id. */
-  readonly storeId: string
-  readonly sku: string
-  readonly onHand: number
-  readonly countedAt: string | null
-  readonly updatedAt: string
-}
+/** Stock of one SKU in one store; storeId is the tenant's store code, never the internal id. */
+export type StockLevelView = Static<typeof StockLevel>
 
 export interface StockLevelFilter {
   readonly storeCode?: string | undefined

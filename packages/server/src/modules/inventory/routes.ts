@@ -1,18 +1,10 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { StockLevel } from '../../contracts/inventory.js'
+import { Page, pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor, Page, pageQuery } from '../../http/pagination.js'
+import { idCursor } from '../../http/pagination.js'
 import { InventoryRepository } from './repository.js'
-
-const StockLevel = Type.Object({
-  storeId: Type.String({ description: 'The store code' }),
-  sku: Type.String(),
-  onHand: Type.Number(),
-  countedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-    description: 'Time of the latest physical count',
-  }),
-  updatedAt: Type.String({ format: 'date-time' }),
-})
 
 const stockCursor = idCursor('inventory')
 

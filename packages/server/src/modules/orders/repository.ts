@@ -1,36 +1,19 @@
 // SQL for orders as the API shows them: the order, its line items and the refunds recorded for its id.
+import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm'
+import type { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
 import { orderLineItems, orders, refunds, stores } from '../../db/schema.js'
 import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
 
-export interface Money {
-  readonly amount: number
-  readonly currency: string
-}
-
-export interface OrderView {
-  readonly orderId: string
-  /** The tenant's store code, never the internal id. */
-  readonly storeId: string
-  readonly status: string
-  readonly version: number | null
-  readonly currency: string
-  readonly total: Money
-  readonly createdAt: string
-  readonly updatedAt: string
-}
-
-export interface OrderDetailView extends OrderView {
-  readonly lineItems: { readonly sku: string; readonly quantity: number; readonly unitPrice: Money }[]
-  readonly refunds: { readonly refundId: string; readonly amount: Money; readonly occurredAt: string }[]
-  readonly refundedTotal: Money
-}
+/** An order as a list shows it; storeId is the tenant's store code, never the internal id. */
+export type OrderView = Static<typeof Order>
+export type OrderDetailView = Static<typeof OrderDetail>
 
 export interface OrderFilter {
   readonly storeCode?: string | undefined
-  readonly status?: string | undefined
+  readonly status?: OrderStatus | undefined
   /** RFC 3339; PostgreSQL parses it, so sub-millisecond precision and any offset are kept. */
   readonly updatedSince?: string | undefined
 }
@@ -50,7 +33,7 @@ const orderColumns = {
 function toOrderView(row: {
   orderId: string
   storeCode: string
-  status: string
+  status: OrderStatus
   version: number | null
   currency: string
   totalAmount: number

@@ -1,33 +1,11 @@
 // The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
+import { Page, pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor, Page, pageQuery } from '../../http/pagination.js'
-import { Money } from '../../http/schemas.js'
+import { idCursor } from '../../http/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
-import { ORDER_STATUSES } from '../ingest/events.js'
 import { OrdersRepository } from './repository.js'
-
-const orderProperties = {
-  orderId: Type.String({ description: "The POS's order id" }),
-  storeId: Type.String({ description: 'The store code' }),
-  status: Type.String({ description: 'OPEN, COMPLETED or CANCELED' }),
-  version: Type.Union([Type.Integer(), Type.Null()], { description: "The POS's version of the order" }),
-  currency: Type.String(),
-  total: Money,
-  createdAt: Type.String({ format: 'date-time' }),
-  updatedAt: Type.String({ format: 'date-time' }),
-}
-
-const Order = Type.Object(orderProperties)
-
-const OrderDetail = Type.Object({
-  ...orderProperties,
-  lineItems: Type.Array(Type.Object({ sku: Type.String(), quantity: Type.Number(), unitPrice: Money })),
-  refunds: Type.Array(
-    Type.Object({ refundId: Type.String(), amount: Money, occurredAt: Type.String({ format: 'date-time' }) }),
-  ),
-  refundedTotal: Money,
-})
 
 const ordersCursor = idCursor('orders')
 const read = { scope: 'read' } as const
@@ -44,7 +22,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Lists orders',
         querystring: Type.Object({
           storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-          status: Type.Optional(Type.Union(ORDER_STATUSES.map((status) => Type.Literal(status)))),
+          status: Type.Optional(OrderStatus),
           updatedSince: Type.Optional(
             Type.String({ format: 'date-time', description: 'RFC 3339; orders updated at or after it' }),
           ),

@@ -2,6 +2,7 @@
 // answers, with the functions that turn stored records into those answers. Secrets never appear in an answer
 // except the API key at its creation.
 import { type Static, Type } from '@fastify/type-provider-typebox'
+import { PROBLEM_CONTENT_TYPE, Problem } from '../../contracts/problem.js'
 import { SCOPES, SOURCE_KINDS } from '../../db/schema.js'
 import type { ApiKeyRecord, SourceRecord, TenantRecord } from './repository.js'
 import type { CreatedApiKey } from './service.js'
@@ -106,20 +107,10 @@ export const Source = Type.Object({
 })
 export const SourceList = Type.Object({ data: Type.Array(Source) })
 
-/** An error answer, for the OpenAPI document; the problems plugin writes it. */
-const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-  },
-  { additionalProperties: true },
-)
+/** An error answer for the OpenAPI document; where a route gives one, it wins over the derived one. */
 const problem = (description: string) => ({
   description,
-  content: { 'application/problem+json': { schema: Problem } },
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
 })
 export const Unauthorized = problem('The admin token is missing or wrong (`unauthorized`)')
 export const NotFound = problem('No such tenant, API key or source in this tenant (`not-found`)')

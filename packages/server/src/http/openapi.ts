@@ -1,0 +1,158 @@
+// The OpenAPI document at /openapi.json, derived from what each route declares, so that it cannot drift from
+// what the service does. The route's config says which credential it takes (the same config auth.ts
+// enforces) and, with its schema, which problems it can answer with: the error responses are written here,
+// once. A handler's own problems beyond those (a 409, a signature) are listed in its schema's `problems`; a
+// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a `title` (the shared shapes of contracts/) becomes one
+// component, referenced wherever it is used.
+//
+// All of this is documentation only: the problem responses are not added to the route's own schema, so
+// Fastify compiles no serializer for them, and the problems plugin keeps sending its documents as they are.
+import { isDeepStrictEqual } from 'node:util'
+import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger'
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { EVENT_TYPES, eventDataSchemaName, eventDataSchemas } from '../contracts/events.js'
+import { PROBLEM_CONTENT_TYPE, Problem } from '../contracts/problem.js'
+import { buildInfo } from '../platform/build-info.js'
+import { type ProblemType, problemTypes, problemTypeUri } from '../platform/problems.js'
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** Problems the handler itself may answer with, beyond those its config and schema imply. */
+    problems?: readonly ProblemType[]
+  }
+}
+
+const BODY_PROBLEMS: readonly ProblemType[] = [
+  'bad-request',
+  'malformed-json',
+  'payload-too-large',
+  'unsupported-media-type',
+  'validation-failed',
+]
+
+function hasIdempotencyKey(headers: unknown): boolean {
+  const properties = (headers as { properties?: Record<string, unknown> } | undefined)?.properties
+  return properties !== undefined && Object.hasOwn(properties, 'idempotency-key')
+}
+
+/** Every problem type a route can answer with, from its config, its schema and its URL. */
+function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>): ProblemType[] {
+  const config = route.config ?? {}
+  const schema: FastifySchema = route.schema ?? {}
+  const types = new Set<ProblemType>()
+  if (config.admin || config.scope) types.add('unauthorized')
+  if (config.scope) types.add('forbidden')
+  // Probes are never limited; every other route is, by credential or, without one, by client address.
+  if (!config.probe) types.add('rate-limited')
+  if (schema.params || schema.querystring || schema.headers) types.add('invalid-parameters')
+  if (schema.body) for (const type of BODY_PROBLEMS) types.add(type)
+  if (hasIdempotencyKey(schema.headers)) {
+    types.add('idempotency-key-required')
+    types.add('idempotency-key-reused')
+  }
+  // A path parameter names a resource, which may not exist (or belong to another tenant).
+  if (route.url.includes('/:')) types.add('not-found')
+  for (const type of schema.problems ?? []) types.add(type)
+  types.add('internal-error')
+  types.add('service-unavailable')
+  return [...types]
+}
+
+/** The documented problem responses of a route, by status; each names the types it may carry. */
+function problemResponses(types: readonly ProblemType[]): Record<string, object> {
+  const byStatus = new Map<number, ProblemType[]>()
+  for (const type of types) {
+    const { status } = problemTypes[type]
+    byStatus.set(status, [...(byStatus.get(status) ?? []), type])
+  }
+  const responses: Record<string, object> = {}
+  for (const [status, ofStatus] of byStatus) {
+    responses[status] = {
+      description: ofStatus.map((type) => `${problemTypeUri(type)}: ${problemTypes[type].title}`).join('; '),
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+    }
+  }
+  return responses
+}
+
+const documentRoute: SwaggerTransform = ({ schema, url, route }) => {
+  const { problems: _problems, ...documented } = schema ?? {}
+  const security = route.config?.admin
+    ? [{ adminToken: [] }]
+    : route.config?.scope
+      ? [{ apiKey: [] }]
+      : undefined
+  // A response the route declares itself is kept as it is; numeric keys list in ascending order.
+  const response = {
+    ...problemResponses(problemTypesOf(route)),
+    ...(documented.response as Record<string, unknown> | undefined),
+  }
+  return { schema: { ...documented, ...(security ? { security } : {}), response }, url }
+}
+
+const COMPONENT_NAME = /^[A-Za-z0-9._-]+$/
+
+/**
+ * Replaces every schema with a title by a reference to a component of that name. Two different schemas
+ * under one title are a bug (a shape defined twice that drifted apart), so the document is refused.
+ */
+export function hoistTitled(node: unknown, components: Record<string, unknown>): unknown {
+  if (Array.isArray(node)) return node.map((item) => hoistTitled(item, components))
+  if (node === null || typeof node !== 'object') return node
+  const copy: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(node)) copy[key] = hoistTitled(value, components)
+  const name = copy.title
+  if (typeof name !== 'string' || !COMPONENT_NAME.test(name)) return copy
+  const known = components[name]
+  if (known === undefined) components[name] = copy
+  else if (!isDeepStrictEqual(known, copy)) throw new Error(`Two different schemas are titled ${name}`)
+  return { $ref: `#/components/schemas/${name}` }
+}
+
+const referenceComponents: SwaggerTransformObject = (document) => {
+  if (!('openapiObject' in document)) return document.swaggerObject
+  const openapi = document.openapiObject
+  const schemas: Record<string, unknown> = {}
+  // The components given up front (the event data schemas) are kept, with their own parts referenced.
+  for (const [name, schema] of Object.entries(openapi.components?.schemas ?? {})) {
+    schemas[name] = Object.fromEntries(
+      Object.entries(schema).map(([key, value]) => [key, hoistTitled(value, schemas)]),
+    )
+  }
+  const paths = hoistTitled(openapi.paths, schemas) as typeof openapi.paths
+  return { ...openapi, paths, components: { ...openapi.components, schemas } } as typeof openapi
+}
+
+/** The data schema of each event type, which the ingest route checks after the envelope, by its title. */
+const eventDataComponents = Object.fromEntries(
+  EVENT_TYPES.map((type) => [eventDataSchemaName(type), eventDataSchemas[type]]),
+)
+
+async function openapi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      components: {
+        schemas: eventDataComponents,
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "A tenant's API key (pos_…), with the route's scope",
+          },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment' },
+        },
+      },
+      info: {
+        title: 'POS Integration Service',
+        version: buildInfo.version,
+        description: 'Ingests POS sales, refunds, stock and catalog changes exactly once per tenant.',
+      },
+    },
+    transform: documentRoute,
+    transformObject: referenceComponents,
+  })
+}
+
+export default fp(openapi, { name: 'openapi' })

@@ -1,0 +1,243 @@
+// The OpenAPI document, walked as a client generator would: every operation documents the problems it can
+// answer with, and the shared shapes of the API are components, each defined once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PROBLEM_CONTENT_TYPE } from '../../../src/contracts/problem.js'
+import { hoistTitled } from '../../../src/http/openapi.js'
+import { type ProblemType, problemTypes } from '../../../src/platform/problems.js'
+import { ADMIN_TOKEN, startTestApp, type TestApp } from '../../helpers/app.js'
+import { ingest, productUpserted } from '../../helpers/ingest.js'
+import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
+
+interface Response {
+  description: string
+  content?: Record<string, { schema: unknown }>
+}
+interface Operation {
+  tags?: string[]
+  security?: unknown[]
+  requestBody?: unknown
+  responses: Record<string, Response>
+}
+interface Document {
+  paths: Record<string, Record<string, Operation>>
+  components: { schemas: Record<string, unknown> }
+}
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' }
+const SHARED = [
+  'Money',
+  'Price',
+  'Product',
+  'Order',
+  'OrderDetail',
+  'LineItem',
+  'StockLevel',
+  'Event',
+  'Problem',
+]
+
+/** Every node of a JSON document, with the path that leads to it. */
+function* walk(node: unknown, path = ''): Generator<[string, Record<string, unknown>]> {
+  if (node === null || typeof node !== 'object') return
+  if (!Array.isArray(node)) yield [path, node as Record<string, unknown>]
+  for (const [key, value] of Object.entries(node)) yield* walk(value, `${path}/${key}`)
+}
+
+let t: TestApp
+let a: TenantFixture
+beforeAll(async () => {
+  t = await startTestApp()
+  a = await createTenant(t.platform.database.db)
+})
+afterAll(() => t.close())
+
+describe('the OpenAPI document', () => {
+  let document: Document
+  let operations: [string, Operation][]
+  beforeAll(async () => {
+    const res = await t.app.inject('/openapi.json')
+    expect(res.statusCode).toBe(200)
+    document = res.json() as Document
+    operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]): [string, Operation] => [
+        `${method.toUpperCase()} ${path}`,
+        operation,
+      ]),
+    )
+  })
+
+  const problemStatuses = (operation: Operation) =>
+    Object.keys(operation.responses).filter((status) => Number(status) >= 400)
+
+  it('documents every problem response as application/problem+json, naming the types it may carry', () => {
+    for (const [name, operation] of operations) {
+      for (const status of problemStatuses(operation)) {
+        const response = operation.responses[status]!
+        expect(response.content, `${name} ${status}`).toEqual({
+          [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF },
+        })
+        // The admin routes word their own descriptions; the derived ones list each type's URI.
+        const named = Object.entries(problemTypes).filter(
+          ([type, known]) => known.status === Number(status) && response.description.includes(type),
+        )
+        expect(named.length, `${name} ${status}: ${response.description}`).toBeGreaterThan(0)
+      }
+    }
+  })
+
+  it('gives every operation a 500, and every one but the probes a 4xx', () => {
+    for (const [name, operation] of operations) {
+      expect(operation.responses['500'], name).toBeDefined()
+      expect(operation.responses['503'], name).toBeDefined()
+      // Probes take no input and no credential, and are never rate limited: no client error is possible.
+      if (operation.tags?.includes('health')) continue
+      expect(
+        problemStatuses(operation).filter((status) => status.startsWith('4')),
+        name,
+      ).not.toEqual([])
+    }
+  })
+
+  it('gives 401 to every authenticated operation, 422 to every one with a body, 404 to every one with a path id', () => {
+    const authenticated = operations.filter(([, operation]) => operation.security !== undefined)
+    expect(authenticated.length).toBeGreaterThan(20)
+    for (const [name, operation] of authenticated) expect(operation.responses['401'], name).toBeDefined()
+    for (const [name, operation] of operations.filter(([, operation]) => operation.requestBody)) {
+      expect(operation.responses['422'], name).toBeDefined()
+      expect(operation.responses['413'], name).toBeDefined()
+      expect(operation.responses['415'], name).toBeDefined()
+    }
+    for (const [name, operation] of operations.filter(([name]) => name.includes('{'))) {
+      expect(operation.responses['404'], name).toBeDefined()
+    }
+  })
+
+  it("derives each route's problems from its config and schema, plus those its handler names", () => {
+    const types = (name: string, status: string) => {
+      const operation = operations.find(([candidate]) => candidate === name)?.[1]
+      const description = operation?.responses[status]?.description ?? ''
+      // In the order of the registry, as the document lists them.
+      return Object.keys(problemTypes).filter((type) => description.includes(`/problems/${type}:`))
+    }
+    expect(types('POST /v1/ingest/{source}', '400')).toEqual(
+      expect.arrayContaining(['invalid-parameters', 'malformed-json', 'idempotency-key-required']),
+    )
+    expect(types('POST /v1/ingest/{source}', '401')).toEqual(['unauthorized', 'signature-required'])
+    expect(types('POST /v1/ingest/{source}', '403')).toEqual(['signature-invalid', 'forbidden'])
+    expect(types('POST /v1/ingest/{source}', '422')).toEqual([
+      'validation-failed',
+      'idempotency-key-reused',
+      'unstorable-data',
+    ] satisfies ProblemType[])
+    expect(types('POST /v1/products', '409')).toEqual(['conflict'])
+    expect(types('GET /v1/products', '400')).toEqual(['invalid-parameters'])
+    expect(types('GET /v1/products', '429')).toEqual(['rate-limited'])
+    expect(types('GET /problems/{type}', '404')).toEqual(['not-found'])
+    // Only probes are neither authenticated nor limited.
+    expect(types('GET /livez', '429')).toEqual([])
+  })
+
+  it('defines Money, Product, Order and the other shared shapes once, as components everyone references', () => {
+    const { schemas } = document.components
+    for (const name of SHARED) expect(schemas[name], name).toMatchObject({ title: name })
+    const references = new Map<string, number>()
+    for (const [path, node] of walk(document)) {
+      if (typeof node.title === 'string' && SHARED.includes(node.title)) {
+        // A shared shape appears in full only as its own component.
+        expect(path).toBe(`/components/schemas/${node.title}`)
+      }
+      if (typeof node.$ref === 'string') {
+        const name = node.$ref.replace('#/components/schemas/', '')
+        references.set(name, (references.get(name) ?? 0) + 1)
+      }
+    }
+    for (const name of SHARED) expect(references.get(name) ?? 0, name).toBeGreaterThan(0)
+    for (const name of references.keys()) expect(schemas[name], name).toBeDefined()
+    expect(schemas.Product).toMatchObject({ properties: { price: { $ref: '#/components/schemas/Price' } } })
+    expect(schemas.NewProduct).toMatchObject({
+      properties: { price: { $ref: '#/components/schemas/Price' } },
+    })
+    expect(schemas.OrderDetail).toMatchObject({
+      properties: {
+        total: { $ref: '#/components/schemas/Money' },
+        lineItems: { items: { $ref: '#/components/schemas/LineItem' } },
+      },
+    })
+    expect(schemas.Price).toMatchObject({ properties: { amount: { minimum: 0 } } })
+  })
+})
+
+describe('components by title', () => {
+  const money = { type: 'object', title: 'Money', properties: { amount: { type: 'integer' } } }
+
+  it('references one schema wherever its title appears', () => {
+    const components: Record<string, unknown> = {}
+    const paths = hoistTitled({ a: { schema: money }, b: { items: [money] } }, components)
+    const ref = { $ref: '#/components/schemas/Money' }
+    expect(paths).toEqual({ a: { schema: ref }, b: { items: [ref] } })
+    expect(components).toEqual({ Money: money })
+  })
+
+  it('refuses two different schemas under one title: a shape defined twice that drifted', () => {
+    const drifted = { ...money, properties: { amount: { type: 'number' } } }
+    expect(() => hoistTitled({ a: money, b: drifted }, {})).toThrow('Two different schemas are titled Money')
+  })
+})
+
+describe('problem documents, whatever their route documents', () => {
+  const expectProblemJson = (res: { headers: Record<string, unknown> }) =>
+    expect(res.headers['content-type']).toBe(`${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+
+  it('keeps detail and the errors extension of a validation failure', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/products',
+      headers: { authorization: `Bearer ${a.key}` },
+      payload: { sku: 'X', name: 'X', price: { amount: '1', currency: 'EUR' } },
+    })
+    expectProblemJson(res)
+    expect(res.json()).toEqual({
+      type: '/problems/validation-failed',
+      title: problemTypes['validation-failed'].title,
+      status: 422,
+      detail: 'body/price/amount must be integer',
+      instance: '/v1/products',
+      errors: [{ location: 'body', pointer: '/price/amount', message: 'must be integer' }],
+    })
+  })
+
+  it('keeps them on a route whose schema declares its 422 itself', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { name: 'X', colour: 'red' },
+    })
+    expectProblemJson(res)
+    expect(res.json()).toEqual({
+      type: '/problems/validation-failed',
+      title: problemTypes['validation-failed'].title,
+      status: 422,
+      detail: 'body must NOT have additional properties',
+      instance: '/v1/admin/tenants',
+      errors: [{ location: 'body', pointer: '/', message: 'must NOT have additional properties' }],
+    })
+  })
+
+  it('keeps the extension of a problem a handler raises', async () => {
+    const bad = {
+      ...productUpserted('S'),
+      data: { sku: 'S', name: 'x', price: { amount: -5, currency: 'EUR' } },
+    }
+    const res = await ingest(t.app, { key: a.key, events: [bad] })
+    expectProblemJson(res)
+    expect(res.json()).toEqual({
+      type: '/problems/validation-failed',
+      title: problemTypes['validation-failed'].title,
+      status: 422,
+      detail: 'body/events/0/data/price/amount must be >= 0',
+      instance: '/v1/ingest/pos',
+      errors: [{ location: 'body', pointer: '/events/0/data/price/amount', message: 'must be >= 0' }],
+    })
+  })
+})
