@@ -17,19 +17,22 @@ import observability from './http/observability.js'
 import openapi from './http/openapi.js'
 import problems, { answerClientError, answerFrameworkError } from './http/problems.js'
 import parameterGuard, { ROUTER_MAX_PARAM_LENGTH, validatorCompiler } from './http/validation.js'
+import catalogModule from './modules/catalog/plugin.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import docsRoutes from './modules/docs/routes.js'
+import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
 import metricsRoute from './modules/health/metrics-route.js'
 import healthRoutes from './modules/health/routes.js'
 import ingestModule from './modules/ingest/plugin.js'
 import ingestRoutes from './modules/ingest/routes.js'
+import inventoryModule from './modules/inventory/plugin.js'
 import inventoryRoutes from './modules/inventory/routes.js'
+import ordersModule from './modules/orders/plugin.js'
 import ordersRoutes from './modules/orders/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
 import adminRoutes from './modules/tenants/routes.js'
-import { buildInfo } from './platform/build-info.js'
 import type { Platform } from './platform/platform.js'
 import { RateLimits } from './platform/rate-limits.js'
 
@@ -74,7 +77,15 @@ export async function buildApp(platform: Platform): Promise<App> {
   await app.register(idempotency)
 
   // The feature modules' services, each a plugin that decorates the app with its own service.
-  for (const module of [tenantsModule, ingestModule]) await app.register(module)
+  const modules = [
+    tenantsModule,
+    ingestModule,
+    catalogModule,
+    inventoryModule,
+    ordersModule,
+    changeFeedModule,
+  ]
+  for (const module of modules) await app.register(module)
 
   // Request-level plugins that need those services, through interfaces defined in http/.
   const rateLimits = new RateLimits({

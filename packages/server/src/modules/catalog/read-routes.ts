@@ -3,16 +3,10 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { Page, pageQuery } from '../../contracts/pagination.js'
 import { Product } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor } from '../../http/pagination.js'
-import { ProblemError } from '../../platform/problems.js'
-import { CatalogRepository } from './repository.js'
 
-const productsCursor = idCursor('products')
 const read = { scope: 'read' } as const
 
 const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const repository = new CatalogRepository(app.platform.database.db)
-
   app.get(
     '/v1/products',
     {
@@ -32,12 +26,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { tenantId } = principalOf(request)
       const { sku, barcode, includeDeleted } = request.query
-      const slice = await repository.listProducts(
-        tenantId,
-        { sku, barcode, includeDeleted },
-        productsCursor.request(request.query),
-      )
-      return productsCursor.page(slice)
+      return app.catalog.listProducts(tenantId, { sku, barcode, includeDeleted }, request.query)
     },
   )
 
@@ -53,10 +42,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const product = await repository.findProduct(principalOf(request).tenantId, request.params.sku)
-      if (product === undefined)
-        throw new ProblemError('not-found', `No product with SKU ${request.params.sku}`)
-      return product
+      return app.catalog.getProduct(principalOf(request).tenantId, request.params.sku)
     },
   )
 }

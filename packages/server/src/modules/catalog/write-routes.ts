@@ -11,7 +11,6 @@ import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { ValidEvent } from '../ingest/events.js'
-import { CatalogRepository } from './repository.js'
 
 /** The source name under which the service logs changes made through its own API. */
 export const API_SOURCE = 'api'
@@ -21,8 +20,6 @@ const SkuParams = Type.Object({ sku: Sku })
 const write = { scope: 'write', idempotency: 'optional' } as const
 
 const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const repository = new CatalogRepository(app.platform.database.db)
-
   /** Records one API change as an event and applies the idempotency verdict to the reply. */
   async function recordChange(
     request: FastifyRequest,
@@ -60,12 +57,6 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return key !== undefined && (await app.ingest.isIdempotencyKeyClaimed(principalOf(request).tenantId, key))
   }
 
-  async function current(tenantId: string, sku: string) {
-    const product = await repository.findProduct(tenantId, sku)
-    if (product === undefined) throw new ProblemError('not-found', `No product with SKU ${sku}`)
-    return product
-  }
-
   app.post(
     '/v1/products',
     {
@@ -81,11 +72,11 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { tenantId } = principalOf(request)
       const { sku, ...fields } = request.body
-      if (!(await isRetry(request)) && (await repository.findProduct(tenantId, sku)) !== undefined) {
+      if (!(await isRetry(request)) && (await app.catalog.findProduct(tenantId, sku)) !== undefined) {
         throw new ProblemError('conflict', `A product with SKU ${sku} exists; use PUT /v1/products/${sku}`)
       }
       await recordChange(request, reply, upserted(sku, fields))
-      return reply.code(201).send(await current(tenantId, sku))
+      return reply.code(201).send(await app.catalog.getProduct(tenantId, sku))
     },
   )
 
@@ -105,7 +96,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { tenantId } = principalOf(request)
       await recordChange(request, reply, upserted(request.params.sku, request.body))
-      return current(tenantId, request.params.sku)
+      return app.catalog.getProduct(tenantId, request.params.sku)
     },
   )
 
@@ -124,7 +115,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { tenantId } = principalOf(request)
       const { sku } = request.params
-      if (!(await isRetry(request))) await current(tenantId, sku)
+      if (!(await isRetry(request))) await app.catalog.getProduct(tenantId, sku)
       await recordChange(request, reply, {
         id: randomUUID(),
         type: 'product.deleted',

@@ -2,13 +2,14 @@
 // order (a transaction that took seq 10 can commit after one that took seq 11), so the feed is ordered by
 // (tx_id, seq) and shows only rows whose transaction is older than every transaction still in flight: no
 // event can later appear behind a position the feed has already handed out.
+// Reads `events`, which only the ingest write path appends to (WRITE_BATCH in ingest/statements.ts).
 import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { FeedEvent } from '../../contracts/events.js'
 import { events } from '../../db/schema.js'
-import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 
 /** A place in the feed: the transaction that wrote an event and the event's seq. */
 export interface FeedPosition {

@@ -5,25 +5,8 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { FeedPage } from '../../contracts/events.js'
 import { pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { CursorCodec } from '../../http/pagination.js'
-import { EventsRepository, FEED_START, type FeedPosition } from './repository.js'
-
-const XID8_MAX = 2n ** 64n - 1n
-
-const feedCursor = new CursorCodec<FeedPosition>(
-  'events',
-  (position) => [position.txId, position.seq],
-  (keys) => {
-    const [txId, seqKey] = keys
-    const seq = Number(seqKey)
-    if (keys.length !== 2 || txId === undefined || BigInt(txId) > XID8_MAX) return undefined
-    return Number.isSafeInteger(seq) ? { txId, seq } : undefined
-  },
-)
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const repository = new EventsRepository(app.platform.database.db)
-
   app.get(
     '/v1/events',
     {
@@ -36,9 +19,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const page = feedCursor.request(request.query)
-      const slice = await repository.readFeed(principalOf(request).tenantId, page)
-      return { data: slice.items, nextCursor: feedCursor.encode(slice.last ?? page.after ?? FEED_START) }
+      return app.changeFeed.readFeed(principalOf(request).tenantId, request.query)
     },
   )
 }

@@ -1,11 +1,13 @@
 // SQL for stock levels as the API shows them: per store (by the tenant's store code) and SKU.
+// Reads `stock_levels` and `stores`, which only the ingest write path writes (WRITE_BATCH and COUNT_STOCK in
+// ingest/statements.ts; stores in ingest/projections.ts).
 import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm'
 import type { StockLevel } from '../../contracts/inventory.js'
 import { stockLevels, stores } from '../../db/schema.js'
-import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 
 /** Stock of one SKU in one store; storeId is the tenant's store code, never the internal id. */
 export type StockLevelView = Static<typeof StockLevel>

@@ -3,14 +3,8 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { StockLevel } from '../../contracts/inventory.js'
 import { Page, pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor } from '../../http/pagination.js'
-import { InventoryRepository } from './repository.js'
-
-const stockCursor = idCursor('inventory')
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const repository = new InventoryRepository(app.platform.database.db)
-
   app.get(
     '/v1/inventory',
     {
@@ -28,12 +22,11 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { storeId, sku } = request.query
-      const slice = await repository.listStockLevels(
+      return app.inventory.listStockLevels(
         principalOf(request).tenantId,
         { storeCode: storeId, sku },
-        stockCursor.request(request.query),
+        request.query,
       )
-      return stockCursor.page(slice)
     },
   )
 }

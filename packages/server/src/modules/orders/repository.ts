@@ -1,11 +1,13 @@
 // SQL for orders as the API shows them: the order, its line items and the refunds recorded for its id.
+// Reads `orders`, `order_line_items` and `refunds`, which only the ingest write path writes (ingest/projections.ts
+// for orders and line items, WRITE_BATCH for refunds).
 import type { Static } from '@fastify/type-provider-typebox'
 import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm'
 import type { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
 import { orderLineItems, orders, refunds, stores } from '../../db/schema.js'
-import { type PageRequest, type Slice, sliceRows } from '../../http/pagination.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 
 /** An order as a list shows it; storeId is the tenant's store code, never the internal id. */
 export type OrderView = Static<typeof Order>

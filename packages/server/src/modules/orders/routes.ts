@@ -3,16 +3,10 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
 import { Page, pageQuery } from '../../contracts/pagination.js'
 import { principalOf } from '../../http/auth.js'
-import { idCursor } from '../../http/pagination.js'
-import { ProblemError } from '../../platform/problems.js'
-import { OrdersRepository } from './repository.js'
 
-const ordersCursor = idCursor('orders')
 const read = { scope: 'read' } as const
 
 const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const repository = new OrdersRepository(app.platform.database.db)
-
   app.get(
     '/v1/orders',
     {
@@ -33,12 +27,8 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { storeId, status, updatedSince } = request.query
-      const slice = await repository.listOrders(
-        principalOf(request).tenantId,
-        { storeCode: storeId, status, updatedSince },
-        ordersCursor.request(request.query),
-      )
-      return ordersCursor.page(slice)
+      const filter = { storeCode: storeId, status, updatedSince }
+      return app.orders.listOrders(principalOf(request).tenantId, filter, request.query)
     },
   )
 
@@ -54,9 +44,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const order = await repository.findOrder(principalOf(request).tenantId, request.params.orderId)
-      if (order === undefined) throw new ProblemError('not-found', `No order ${request.params.orderId}`)
-      return order
+      return app.orders.getOrder(principalOf(request).tenantId, request.params.orderId)
     },
   )
 }

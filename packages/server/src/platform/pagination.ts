@@ -5,7 +5,7 @@
 // never to pass over a row that commits late.) A cursor that is not one of the list's own is 400
 // invalid-parameters.
 import type { PageQuery } from '../contracts/pagination.js'
-import { ProblemError } from '../platform/problems.js'
+import { ProblemError } from './problems.js'
 
 /** What a repository needs to read one page: where to start and how many items. */
 export interface PageRequest<Position> {
