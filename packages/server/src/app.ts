@@ -48,6 +48,14 @@ export async function buildApp(platform: Platform): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: platform.config.bodyLimitBytes,
+    // A client slower than this to send its request is cut off, so it cannot hold a connection (nor the
+    // drain at shutdown) forever. Node looks for such requests every connectionsCheckingInterval, and when
+    // headersTimeout (60 s by default) exceeds requestTimeout it swaps the two, so both are set here.
+    requestTimeout: platform.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, platform.config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(platform.config.requestTimeoutMs / 4)),
+    },
     return503OnClosing: true,
     trustProxy: platform.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -56,14 +56,18 @@ export interface TestAppOptions {
   readonly embedded?: boolean
   /** Extra routes a test needs to exercise a request-level plugin; added before the app is ready. */
   readonly routes?: (app: App) => void
+  /** Reach PostgreSQL on this port of the same host, e.g. through a stall proxy (test/helpers/stall-proxy.ts). */
+  readonly databasePort?: number
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
+  const databaseUrl = new URL(database.url)
+  if (options.databasePort !== undefined) databaseUrl.port = String(options.databasePort)
   const config = loadConfig({
     ...(options.embedded
       ? { DATA_DIR: mkdtempSync(join(tmpdir(), 'pos-embedded-')) }
-      : { DATABASE_URL: database.url }),
+      : { DATABASE_URL: databaseUrl.toString() }),
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',
     // Each app counts its rate limits under its own Redis keys, so test files never share a bucket.
