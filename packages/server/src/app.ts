@@ -56,7 +56,8 @@ export async function buildApp(platform: Platform): Promise<App> {
       headersTimeout: Math.min(60_000, platform.config.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(30_000, Math.ceil(platform.config.requestTimeoutMs / 4)),
     },
-    return503OnClosing: true,
+    // Requests that arrive while the listener closes get our own problem document (http/lifecycle-gate.ts).
+    return503OnClosing: false,
     trustProxy: platform.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
