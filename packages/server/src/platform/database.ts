@@ -43,6 +43,11 @@ export interface DatabaseHandle {
   session<T>(work: (session: SqlSession) => Promise<T>): Promise<T>
   /** Round trip to the server (`SELECT 1`); rejects when it is unreachable. */
   ping(): Promise<void>
+  /**
+   * Whether `err` says the server could not be reached (or is not accepting connections yet), so trying
+   * again later may succeed; false for errors that retrying cannot fix, such as a wrong password.
+   */
+  isUnreachable(err: unknown): boolean
   close(): Promise<void>
 }
 
@@ -68,6 +73,43 @@ function sessionOf(client: pg.PoolClient): SqlSession {
       return result.rows
     },
   }
+}
+
+// Network errors: refused, reset, timed out, no route, a name that does not resolve (yet).
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+// SQLSTATEs of a server that is there but not taking this connection now: starting up, shutting down,
+// out of connection slots. Class 08 (connection exceptions) is matched as a whole.
+const NOT_NOW_STATES = new Set(['57P01', '57P02', '57P03', '53300'])
+// pg's own errors for a connection that never came up or broke, which carry no code.
+const PG_CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect)/
+
+/**
+ * Errors of a PostgreSQL server that cannot be reached now. Authentication failures (class 28) and a
+ * missing database (3D000) are not among them: the process reads its settings once, so retrying with the
+ * same ones cannot succeed, and exiting makes the misconfiguration visible.
+ */
+function isPostgresUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && NETWORK_ERRORS.has(code)) return true
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return code.startsWith('08') || NOT_NOW_STATES.has(code)
+    }
+    if (PG_CONNECTION_MESSAGES.test(e.message)) return true
+  }
+  return false
 }
 
 function openPostgres(connectionString: string, options: DatabaseOptions): DatabaseHandle {
@@ -117,6 +159,7 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
     async ping() {
       await timedQuery('health.ping', () => pool.query('SELECT 1'))
     },
+    isUnreachable: isPostgresUnreachable,
     close() {
       closed ??= pool.end()
       return closed
@@ -187,6 +230,8 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     async ping() {
       await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))
     },
+    // An embedded database is a local library: once open, there is nothing to wait for.
+    isUnreachable: () => false,
     close() {
       closed ??= (client.closed ? Promise.resolve() : client.close()).finally(unlock)
       return closed

@@ -10,7 +10,8 @@ export interface StallProxy {
   close(): Promise<void>
 }
 
-export async function startStallProxy(target: { host: string; port: number }): Promise<StallProxy> {
+/** `port`: listen there (e.g. where a dependency was expected but absent); a free one when left out. */
+export async function startStallProxy(target: { host: string; port: number }, port = 0): Promise<StallProxy> {
   let stalled = false
   const held: (() => void)[] = []
   const sockets = new Set<Socket>()
@@ -29,7 +30,7 @@ export async function startStallProxy(target: { host: string; port: number }): P
     client.on('close', end).on('error', end)
     upstream.on('close', end).on('error', end)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('proxy has no port')
   return {
