@@ -13,7 +13,7 @@ import Fastify, {
 import auth from './http/auth.js'
 import lifecycleGate from './http/lifecycle-gate.js'
 import observability from './http/observability.js'
-import problems from './http/problems.js'
+import problems, { answerClientError } from './http/problems.js'
 import { RateLimits } from './http/rate-limit.js'
 import { validatorCompiler } from './http/validation.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
@@ -58,6 +58,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     },
     // Requests that arrive while the listener closes get our own problem document (http/lifecycle-gate.ts).
     return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     trustProxy: platform.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -1,6 +1,8 @@
 // Turns every error, and every unknown route, into an application/problem+json response. Errors a client
 // caused become 4xx with a stable type; anything else is our fault or a dependency's, a logged 5xx.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { pathOf } from '../platform/logger.js'
 import {
@@ -9,6 +11,7 @@ import {
   ProblemError,
   type ProblemType,
   problemBody,
+  problemTypes,
 } from '../platform/problems.js'
 
 const FASTIFY_CODES: Readonly<Record<string, ProblemType>> = {
@@ -66,6 +69,32 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
   const type: ProblemType = status === 503 ? 'service-unavailable' : 'internal-error'
   const body = problemBody(type, undefined, instance)
   return { status: body.status, body }
+}
+
+/**
+ * Answers what Node rejects before there is a request to route (malformed HTTP, headers over the limit, a
+ * request not received within REQUEST_TIMEOUT_MS) with a problem document too, where Fastify's default
+ * would send its own JSON; then closes the connection, as the default does.
+ */
+export function answerClientError(this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const type: ProblemType =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'request-timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'headers-too-large'
+        : 'bad-request'
+  const body = JSON.stringify(problemBody(type))
+  this.log.debug({ code: err.code, problem: type }, 'client error before a request')
+  if (socket.writable) {
+    const { status } = problemTypes[type]
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
 }
 
 async function problems(app: FastifyInstance): Promise<void> {

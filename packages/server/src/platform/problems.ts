@@ -18,6 +18,7 @@ export const problemTypes = {
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The method is not allowed on this resource' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'request-timeout': { status: 408, title: 'The request was not received in time' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
   'validation-failed': { status: 422, title: 'The request body does not match the schema' },
@@ -27,6 +28,7 @@ export const problemTypes = {
   },
   'unstorable-data': { status: 422, title: 'The request holds a value that cannot be stored' },
   'rate-limited': { status: 429, title: 'Too many requests' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
   'internal-error': { status: 500, title: 'Internal server error' },
   'service-unavailable': { status: 503, title: 'The service is not available right now' },
 } as const satisfies Record<string, { status: number; title: string }>

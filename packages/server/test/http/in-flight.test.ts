@@ -166,6 +166,8 @@ describe('requests in flight', () => {
     // The client keeps the connection open and sends nothing more: the server answers 408 and closes it.
     const response = await connection.response(10_000)
     expect(response.status).toBe(408)
+    expect(response.headers['content-type']).toContain('application/problem+json')
+    expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/request-timeout', status: 408 })
     await connection.closed
     await gaugeReaches(baseline)
   })

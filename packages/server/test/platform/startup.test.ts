@@ -1,6 +1,5 @@
 // Which start-up errors are waited out and which end the process, on real drivers against real servers, and
 // the backoff between attempts. The process-level behaviour is in test/process/startup.test.ts.
-import { createServer } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
@@ -11,15 +10,7 @@ import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { completeStartup, retryDelayMs } from '../../src/platform/startup.js'
 import { ADMIN_TOKEN, CapturedLogs } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return address.port
-}
+import { closedPort } from '../helpers/stall-proxy.js'
 
 const silent = createLogger({ level: 'silent' })
 

@@ -1,26 +1,15 @@
 // Start-up of the real server process when PostgreSQL or Redis cannot be reached yet: it stays up and
 // answers probes while it retries, becomes started as soon as the dependency appears, stops promptly on
 // SIGTERM meanwhile, and still exits 1 on what retrying cannot fix.
-import { createServer } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
-import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
+import { closedPort, type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
 
 // Spawning the server compiles it with tsx: slow on a loaded machine.
 const SPAWN_MS = 90_000
 const PASSWORD = 'never-logged-password'
-
-/** A port nothing listens on: taken from the system, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return address.port
-}
 
 /** The test database's URL on another port, with a password that must never show up anywhere. */
 function urlOn(database: TestDatabase, port: number): string {
