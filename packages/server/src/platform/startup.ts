@@ -13,8 +13,8 @@ import { migrate, migrationStatus } from './migrations.js'
 import type { Platform } from './platform.js'
 
 const PENDING_POLL_MS = 2000
-export const FIRST_RETRY_DELAY_MS = 250
-export const MAX_RETRY_DELAY_MS = 10_000
+const FIRST_RETRY_DELAY_MS = 250
+const MAX_RETRY_DELAY_MS = 10_000
 
 type Dependency = 'database' | 'redis'
 
@@ -53,7 +53,7 @@ export async function completeStartup(platform: Platform, shutdown?: AbortSignal
     attempt: () => Promise<T>,
   ): Promise<T> {
     for (let n = 1; ; n++) {
-      signal?.throwIfAborted()
+      signal.throwIfAborted()
       waitFor(dependency, n === 1 ? doing : `${doing} (${dependency} unreachable, attempt ${n})`)
       try {
         return await attempt()
@@ -112,6 +112,8 @@ export async function completeStartup(platform: Platform, shutdown?: AbortSignal
       }),
     ),
   )
+  // An attempt that was under way when shutdown began may still have succeeded: a stopping process stays so.
+  signal.throwIfAborted()
   lifecycle.markStarted()
   log.info('start-up complete')
 }
