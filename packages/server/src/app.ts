@@ -52,7 +52,16 @@ export async function buildApp(platform: Platform): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: platform.config.bodyLimitBytes,
-    return503OnClosing: true,
+    // A client slower than this to send its request is cut off, so it cannot hold a connection (nor the
+    // drain at shutdown) forever. Node looks for such requests every connectionsCheckingInterval, and when
+    // headersTimeout (60 s by default) exceeds requestTimeout it swaps the two, so both are set here.
+    requestTimeout: platform.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, platform.config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(platform.config.requestTimeoutMs / 4)),
+    },
+    // Requests that arrive while the listener closes get our own problem document (http/lifecycle-gate.ts).
+    return503OnClosing: false,
     trustProxy: platform.config.trustProxy,
     // The HTTP parser's and the router's refusals are problem documents too; long parameters are the
     // parameter guard's to refuse.

@@ -30,6 +30,8 @@ export interface Config {
   readonly migrateOnStart: boolean
   /** Largest request body accepted, in bytes; larger ones get 413. */
   readonly bodyLimitBytes: number
+  /** How long a client has to send a whole request, headers and body; then 408 and the connection closes. */
+  readonly requestTimeoutMs: number
   /** How long idempotency keys are kept at least; POS devices may sync days late. */
   readonly idempotencyTtlHours: number
   /** Group-commit transactions an ingest replica writes at the same time (PostgreSQL mode). */
@@ -169,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    requestTimeoutMs: integer(r, 'REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
     idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
     ingestWriteConcurrency: integer(r, 'INGEST_WRITE_CONCURRENCY', 1, 1, 64),
     rateLimitMax: integer(r, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),

@@ -1,5 +1,7 @@
 // Process entry: read the config, open the database and Redis, build the app, listen, finish start-up, and
 // shut down gracefully on SIGTERM or SIGINT. Everything here is about the process, nothing about features.
+// The listener is up before start-up reaches the dependencies, so probes answer while it waits for them
+// (platform/startup.ts); only what retrying cannot fix ends the process with exit code 1.
 import { writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
@@ -80,16 +82,16 @@ async function main(): Promise<void> {
   const startup = new AbortController()
 
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    // A process that never became ready had no traffic routed to it: nothing to wait for before closing.
+    const wasServing = lifecycle.phase === 'started'
     if (!lifecycle.beginShutdown()) {
       log.warn({ signal }, 'shutdown already in progress; signal ignored')
       return
     }
     startup.abort()
-    log.info(
-      { signal, readinessDelayMs: config.shutdownReadinessDelayMs },
-      'shutdown started; readiness is 503',
-    )
-    await sleep(config.shutdownReadinessDelayMs)
+    const readinessDelayMs = wasServing ? config.shutdownReadinessDelayMs : 0
+    log.info({ signal, readinessDelayMs }, 'shutdown started; readiness is 503')
+    await sleep(readinessDelayMs)
     const result = await drain(app, config.shutdownGraceMs)
     log.info(result, result.outcome === 'drained' ? 'shutdown drained' : 'shutdown timed out')
     await writeMetricsSnapshot(log, config.metricsSnapshotPath)

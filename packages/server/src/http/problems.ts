@@ -12,6 +12,7 @@ import {
   ProblemError,
   type ProblemType,
   problemBody,
+  problemTypes,
 } from '../platform/problems.js'
 
 interface MappedError {
@@ -121,26 +122,29 @@ export function answerFrameworkError(
 }
 
 /**
- * The `clientErrorHandler` option of Fastify: a request Node's HTTP parser refuses (a head over
- * --max-http-header-size, a control or non-ASCII byte in the request line) never becomes a request, so it is
- * answered on the socket, still as a problem document.
+ * The `clientErrorHandler` option of Fastify: what Node's HTTP parser refuses before there is a request to
+ * route (malformed HTTP, a control or non-ASCII byte in the request line, a head over --max-http-header-size,
+ * a request not received within REQUEST_TIMEOUT_MS) is answered on the socket, still as a problem document,
+ * where Fastify's default would send its own JSON; then the connection is closed, as the default does.
  */
-export function answerClientError(this: FastifyInstance, error: ConnectionError, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
+export function answerClientError(this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
   const body =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? problemBody('headers-too-large', `The request line and headers must fit in ${maxHeaderSize} bytes`)
-      : problemBody('bad-request', 'The request is not valid HTTP/1.1')
-  this.log.debug({ code: error.code, problem: body.type }, 'connection refused a request')
-  const text = JSON.stringify(body)
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? problemBody('request-timeout')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? problemBody('headers-too-large', `The request line and headers must fit in ${maxHeaderSize} bytes`)
+        : problemBody('bad-request', 'The request is not valid HTTP/1.1')
+  this.log.debug({ code: err.code, problem: body.type }, 'client error before a request')
   if (socket.writable) {
-    socket.end(
+    const text = JSON.stringify(body)
+    socket.write(
       `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
     )
-  } else {
-    socket.destroy()
   }
+  socket.destroy(err)
 }
 
 async function problems(app: FastifyInstance): Promise<void> {

@@ -40,28 +40,40 @@ export function loggableDatabaseError(err: Error): Record<string, unknown> | und
   }
 }
 
-const UNREACHABLE_STATES = /^(08...|57P0[123]|53300)$/
-const UNREACHABLE_CODES = new Set([
+// Network errors: refused, reset, timed out, no route, a name that does not resolve (yet).
+const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
   'ENOTFOUND',
+  'EAI_AGAIN',
 ])
-const UNREACHABLE_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/
+// SQLSTATEs of a server that is there but not taking this connection now: starting up, shutting down,
+// out of connection slots. Class 08 (connection exceptions) is matched as a whole.
+const NOT_NOW_STATES = new Set(['57P01', '57P02', '57P03', '53300'])
+// pg's own errors for a connection that never came up or broke, which carry no code.
+const PG_CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect)/
 
 /**
- * Whether the database could not be reached or dropped the connection (as opposed to refusing a statement):
- * a dependency that is down, answered 503 with Retry-After rather than 500.
+ * Errors of a PostgreSQL server that cannot be reached now or dropped the connection, as opposed to refusing
+ * a statement: start-up retries them, and a request that meets one is answered 503 with Retry-After. Not among
+ * them: authentication failures (class 28) and a missing database (3D000); the process reads its settings
+ * once, so retrying with the same ones cannot succeed, and exiting makes the misconfiguration visible.
  */
 export function isDatabaseUnreachable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && (UNREACHABLE_STATES.test(code) || UNREACHABLE_CODES.has(code)))
-      return true
-    if (UNREACHABLE_MESSAGES.test(e.message)) return true
+    if (typeof code === 'string' && NETWORK_ERRORS.has(code)) return true
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return code.startsWith('08') || NOT_NOW_STATES.has(code)
+    }
+    if (PG_CONNECTION_MESSAGES.test(e.message)) return true
   }
   return false
 }

@@ -10,6 +10,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import * as schema from '../db/schema.js'
+import { isDatabaseUnreachable } from './database-errors.js'
 import { timedQuery } from './metrics.js'
 import type { Statement } from './sql.js'
 
@@ -42,6 +43,11 @@ export interface DatabaseHandle {
   session<T>(work: (session: SqlSession) => Promise<T>): Promise<T>
   /** Round trip to the server (`SELECT 1`); rejects when it is unreachable. */
   ping(): Promise<void>
+  /**
+   * Whether `err` says the server could not be reached (or is not accepting connections yet), so trying
+   * again later may succeed; false for errors that retrying cannot fix, such as a wrong password.
+   */
+  isUnreachable(err: unknown): boolean
   close(): Promise<void>
 }
 
@@ -131,6 +137,7 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
     async ping() {
       await timedQuery('health.ping', () => pool.query('SELECT 1'))
     },
+    isUnreachable: isDatabaseUnreachable,
     close() {
       closed ??= pool.end()
       return closed
@@ -207,6 +214,8 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     async ping() {
       await timedQuery('health.ping', () => db.execute(sql`SELECT 1`))
     },
+    // An embedded database is a local library: once open, there is nothing to wait for.
+    isUnreachable: () => false,
     close() {
       closed ??= (client.closed ? Promise.resolve() : client.close()).finally(unlock)
       return closed

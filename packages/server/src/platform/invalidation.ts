@@ -84,10 +84,7 @@ class RedisInvalidation implements Invalidation {
     const client = this.#redis.client
     // A process that has not used Redis yet (the CLI) connects first; a server whose connection is down
     // fails at once (no offline queue) rather than holding up the change.
-    const connected =
-      client.status === 'wait'
-        ? this.#redis.connect(AbortSignal.timeout(this.#publishTimeoutMs))
-        : Promise.resolve()
+    const connected = client.status === 'wait' ? this.#redis.reach() : Promise.resolve()
     try {
       const outcome = await withDeadline(
         connected.then(() => client.publish(this.#prefix + channel, message)),

@@ -20,6 +20,7 @@ export const problemTypes = {
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The method is not allowed on this resource' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'request-timeout': { status: 408, title: 'The request was not received in time' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'headers-too-large': { status: 431, title: 'The request line and headers are too large' },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },

@@ -5,11 +5,21 @@ import type { Logger } from 'pino'
 
 export interface RedisHandle {
   readonly client: Redis
-  /** Resolves once the first connection is up; retries with backoff until then or until `signal` aborts. */
-  connect(signal?: AbortSignal): Promise<void>
+  /**
+   * One attempt to reach Redis: starts connecting if nothing has yet, waits for the connection (at most
+   * REACH_TIMEOUT_MS) and pings. Rejects with the connection's error when it fails; the client goes on
+   * reconnecting by itself, so the next attempt finds it ready as soon as Redis is.
+   */
+  reach(): Promise<void>
+  /** Whether `err` (from reach) may go away by trying again: anything but a refused login. */
+  isUnreachable(err: unknown): boolean
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+const REACH_TIMEOUT_MS = 5000
+// Replies that retrying with the same settings cannot change.
+const REFUSED_LOGIN = /^(WRONGPASS|NOAUTH|NOPERM)/
 
 export function openRedis(url: string, log: Logger): RedisHandle {
   const client = new Redis(url, {
@@ -32,21 +42,27 @@ export function openRedis(url: string, log: Logger): RedisHandle {
   let closed: Promise<void> | undefined
   return {
     client,
-    async connect(signal) {
-      const ready = () => client.status === 'ready'
-      if (client.status === 'wait') await client.connect().catch(() => undefined)
-      while (!ready()) {
-        signal?.throwIfAborted()
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            client.off('ready', done)
+    async reach() {
+      if (client.status !== 'ready') {
+        // From the first connect on, ioredis reconnects by itself (retryStrategy); its outcome is awaited here.
+        const outcome = new Promise<void>((resolve, reject) => {
+          const settle = (err?: Error) => {
+            client.off('ready', onReady).off('error', settle)
             clearTimeout(timer)
-            resolve()
+            if (err) reject(err)
+            else resolve()
           }
-          const timer = setTimeout(done, 250)
-          client.once('ready', done)
+          const onReady = () => settle()
+          const timer = setTimeout(settle, REACH_TIMEOUT_MS, new Error('redis did not connect in time'))
+          client.on('ready', onReady).on('error', settle)
         })
+        if (client.status === 'wait') client.connect().catch(() => undefined)
+        await outcome
       }
+      await client.ping()
+    },
+    isUnreachable(err) {
+      return !(err instanceof Error && REFUSED_LOGIN.test(err.message))
     },
     async ping() {
       await client.ping()

@@ -57,25 +57,20 @@ export interface TestAppOptions {
   readonly waitForStartup?: boolean
   /** Run on embedded PGlite in a fresh temporary DATA_DIR instead of PostgreSQL. */
   readonly embedded?: boolean
-  /** Reach PostgreSQL through this local port (a proxy the test controls) instead of the server's own. */
-  readonly databasePort?: number
   /** Extra routes a test needs to exercise a request-level plugin; added before the app is ready. */
   readonly routes?: (app: App) => void
-}
-
-function viaPort(url: string, port: number | undefined): string {
-  if (port === undefined) return url
-  const proxied = new URL(url)
-  proxied.port = String(port)
-  return proxied.toString()
+  /** Reach PostgreSQL on this port of the same host, e.g. through a stall proxy (test/helpers/stall-proxy.ts). */
+  readonly databasePort?: number
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
+  const databaseUrl = new URL(database.url)
+  if (options.databasePort !== undefined) databaseUrl.port = String(options.databasePort)
   const config = loadConfig({
     ...(options.embedded
       ? { DATA_DIR: mkdtempSync(join(tmpdir(), 'pos-embedded-')) }
-      : { DATABASE_URL: viaPort(database.url, options.databasePort) }),
+      : { DATABASE_URL: databaseUrl.toString() }),
     ADMIN_TOKEN,
     ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     LOG_LEVEL: 'debug',

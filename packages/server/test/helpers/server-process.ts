@@ -16,7 +16,8 @@ export interface ServerProcess {
   ): Promise<Record<string, unknown>>
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>
-  url(): Promise<string>
+  /** The listener's address, from its log line; waits at most `timeoutMs` (20 s unless given). */
+  url(timeoutMs?: number): Promise<string>
   kill(): void
 }
 
@@ -64,8 +65,8 @@ export function startServerProcess(env: Record<string, string>): ServerProcess {
     stderr: () => stderr,
     waitForLine,
     exited,
-    async url() {
-      const line = await waitForLine((l) => typeof l.address === 'string')
+    async url(timeoutMs?: number) {
+      const line = await waitForLine((l) => typeof l.address === 'string', timeoutMs)
       return line.address as string
     },
     kill() {

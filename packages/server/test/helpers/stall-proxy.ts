@@ -16,7 +16,8 @@ export interface StallProxy {
   close(): Promise<void>
 }
 
-export async function startStallProxy(target: { host: string; port: number }): Promise<StallProxy> {
+/** `port`: listen there (e.g. where a dependency was expected but absent); a free one when left out. */
+export async function startStallProxy(target: { host: string; port: number }, port = 0): Promise<StallProxy> {
   let stalled = false
   let down = false
   let connections = 0
@@ -42,7 +43,7 @@ export async function startStallProxy(target: { host: string; port: number }): P
     client.on('close', end).on('error', end)
     upstream.on('close', end).on('error', end)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('proxy has no port')
   return {
@@ -70,4 +71,14 @@ export async function startStallProxy(target: { host: string; port: number }): P
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** A port nothing listens on: taken from the system, then released, for a dependency that is not there. */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return address.port
 }

@@ -2,6 +2,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { problemTypes } from '../../src/platform/problems.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
+import { openConnection } from '../helpers/raw-http.js'
 
 describe('errors are problem documents', () => {
   let t: TestApp
@@ -107,6 +108,42 @@ describe('errors are problem documents', () => {
       payload: JSON.stringify({ items: [{ sku: 'x'.repeat(t.config.bodyLimitBytes) }] }),
     })
     expectProblem(res, 413, 'payload-too-large')
+  })
+
+  describe('before there is a request to route', () => {
+    let url: string
+    beforeAll(async () => {
+      url = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    })
+
+    async function rawAnswer(request: string) {
+      const connection = await openConnection(url)
+      try {
+        connection.write(request)
+        const response = await connection.response()
+        await connection.closed
+        return response
+      } finally {
+        connection.socket.destroy()
+      }
+    }
+
+    it('answers malformed HTTP with a 400 problem and closes the connection', async () => {
+      const response = await rawAnswer('NOT HTTP AT ALL\r\n\r\n')
+      expect(response.status).toBe(400)
+      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(response.headers.connection).toBe('close')
+      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/bad-request', status: 400 })
+    })
+
+    it('answers headers over the limit with 431', async () => {
+      const response = await rawAnswer(
+        `GET /livez HTTP/1.1\r\nHost: test\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      )
+      expect(response.status).toBe(431)
+      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/headers-too-large', status: 431 })
+    })
   })
 
   it('describes every problem type at its type URI', async () => {

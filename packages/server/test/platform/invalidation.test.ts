@@ -91,7 +91,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     const { replica, heard } = await listening(prefix)
 
     // Only this test's subscriber: it is the pub/sub connection named after the prefix.
-    await replica.redis.connect()
+    await replica.redis.reach()
     const clients = String(await replica.redis.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
     const ours = clients.split('\n').filter((line) => line.includes(` name=${prefix}invalidate:subscriber `))
     expect(ours).toHaveLength(1)

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { openConnection, until } from '../helpers/raw-http.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
 
@@ -104,8 +105,64 @@ describe('graceful shutdown of the real server process', () => {
     await s.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
     expect((await fetch(`${url}/readyz`)).status).toBe(503)
     expect((await fetch(`${url}/livez`)).status).toBe(200)
+    // Load balancers are still moving traffic away: the service serves it, and closes each connection.
+    const served = await fetch(`${url}/problems/not-found`)
+    expect(served.status).toBe(200)
+    expect(served.headers.get('connection')).toBe('close')
     expect(await s.exited).toBe(0)
   })
+
+  it('answers requests that reach the closing listener with a 503 problem and Retry-After', async () => {
+    const s = start({ SHUTDOWN_GRACE_MS: '10000', READINESS_TIMEOUT_MS: '20000' })
+    const url = await startedAt(s)
+    // Keep-alive connections whose next request has begun (its headers are half sent) when the listener
+    // closes: the server cannot close them as idle, and the request arrives while it drains.
+    const paths = ['/problems/not-found', '/v1/products']
+    const connections = await Promise.all(paths.map(() => openConnection(url)))
+    try {
+      for (const [i, connection] of connections.entries()) {
+        connection.write(`GET ${paths[i]} HTTP/1.1\r\nHost: test\r\n\r\n`)
+        const before = await connection.response()
+        expect(before.status).toBe(i === 0 ? 200 : 401)
+        // Both routes are rate limited while the service serves.
+        expect(before.headers['ratelimit-policy']).toBeDefined()
+        connection.write(`GET ${paths[i]} HTTP/1.1\r\nHost: test\r\n`)
+      }
+
+      proxy.stall()
+      const held = fetch(`${url}/readyz`)
+      await untilInFlight(url, 1)
+      s.child.kill('SIGTERM')
+      await s.waitForLine((l) => l.msg === 'no longer accepting connections; draining')
+      await until('the listener refuses new connections', async () => !(await acceptsConnections(url)))
+
+      for (const connection of connections) {
+        connection.write('\r\n')
+        const refused = await connection.response()
+        expect(refused.status).toBe(503)
+        expect(refused.headers['content-type']).toContain('application/problem+json')
+        expect(refused.headers['retry-after']).toBe('1')
+        expect(refused.headers.connection).toBe('close')
+        expect(refused.headers['x-request-id']).toBeDefined()
+        // Refused before authentication: no rate limit was consumed, so none is reported.
+        expect(refused.headers['ratelimit-policy']).toBeUndefined()
+        expect(JSON.parse(refused.body)).toEqual({
+          type: '/problems/service-unavailable',
+          title: 'The service is not available right now',
+          status: 503,
+          detail: 'The service is shutting down',
+        })
+        await connection.closed
+      }
+
+      proxy.release()
+      expect((await held).status).toBe(200)
+      expect(await s.exited).toBe(0)
+      expect(s.lines.find((l) => l.msg === 'shutdown drained')).toBeDefined()
+    } finally {
+      for (const connection of connections) connection.socket.destroy()
+    }
+  }, 90_000)
 
   it('gives up after SHUTDOWN_GRACE_MS, reports the stuck requests and exits 1', async () => {
     const s = start({ SHUTDOWN_GRACE_MS: '500', READINESS_TIMEOUT_MS: '60000' })
