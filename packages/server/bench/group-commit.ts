@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { GroupCommitter } from '../src/platform/group-commit.js'
+import { positiveInteger } from './support/options.js'
 
 interface Options {
   readonly items: number
@@ -16,12 +17,6 @@ interface Options {
   readonly concurrency: number
   readonly maxWeight: number
   readonly rounds: number
-}
-
-function positiveInteger(name: string, value: string): number {
-  const parsed = Number(value)
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`)
-  return parsed
 }
 
 function readOptions(): Options {
