@@ -15,6 +15,7 @@ import { createTestDatabase } from '../test/helpers/database.js'
 import { artifactsDir, writeArtifact } from './support/artifacts.js'
 import { benchEvent } from './support/events.js'
 import { type IngestCredentials, ingestHeaders, provisionSignedSource } from './support/ingest-client.js'
+import { positiveInteger } from './support/options.js'
 import { histogramMean, metricsText } from './support/prometheus.js'
 import { type ServerProcess, startServerProcess } from './support/server-process.js'
 
@@ -24,12 +25,6 @@ interface Options {
   readonly durationS: number
   readonly connections: number
   readonly warmupS: number
-}
-
-function positiveInteger(name: string, value: string): number {
-  const parsed = Number(value)
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`)
-  return parsed
 }
 
 function readOptions(): Options {

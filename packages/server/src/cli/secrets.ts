@@ -1,27 +1,16 @@
 // `npm run cli -- secrets:reencrypt`: moves every stored secret to the current ENCRYPTION_KEY, the last step
 // of a key rotation (see platform/secrets.ts). It first refuses a key that does not decrypt what is stored,
 // and encrypts what a previous version left in clear. Safe to run again: the second run moves nothing.
-import type { DatabaseHandle } from '../platform/database.js'
-import {
-  checkStoredSecrets,
-  encryptPlaintextSecrets,
-  reencryptStoredSecrets,
-  type Secrets,
-} from '../platform/secrets.js'
+import { checkStoredSecrets, encryptPlaintextSecrets, reencryptStoredSecrets } from '../platform/secrets.js'
+import type { CommandGroup } from './command.js'
 
-/** What a command of this group needs: the database and the keys, not the tenants service. */
-interface SecretsContext {
-  readonly database: DatabaseHandle
-  readonly secrets: Secrets
-}
-
-export const secretsCommands = {
+export const secretsCommands: CommandGroup = {
   'secrets:reencrypt': {
     args: [],
     summary:
       'Re-encrypts every stored secret under ENCRYPTION_KEY (after a rotation; ENCRYPTION_KEY_PREVIOUS decrypts)',
     prepare() {
-      return async (_tenants: unknown, { database, secrets }: SecretsContext) => {
+      return async ({ database, secrets }) => {
         await checkStoredSecrets(database.db, secrets)
         const encryptedFromPlaintext = await encryptPlaintextSecrets(database.db, secrets)
         const { reencrypted, unchanged } = await reencryptStoredSecrets(database.db, secrets)
@@ -36,4 +25,4 @@ export const secretsCommands = {
       }
     },
   },
-} as const
+}

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@fastify/type-provider-typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from '../helpers/app.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** The value of one sample line, or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -82,8 +82,7 @@ describe('metrics', () => {
     const url = await t.app.listen({ port: 0, host: '127.0.0.1' })
     const before = sample((await t.app.inject('/metrics')).body, 'http_requests_in_flight')
     const slow = [fetch(`${url}/test/slow`), fetch(`${url}/test/slow`)]
-    // Wait for the condition, not for a time: both slow requests have arrived.
-    while (waiting.length < 2) await sleep(5)
+    await waitFor(() => waiting.length === 2, { description: 'both slow requests to reach their handler' })
     expect(sample((await t.app.inject('/metrics')).body, 'http_requests_in_flight')).toBe(before! + 2)
     for (const release of waiting) release()
     const responses = await Promise.all(slow)

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
@@ -10,11 +9,18 @@ import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { createTenant, type TenantFixture } from '../helpers/tenants.js'
+import { waitFor } from '../helpers/wait.js'
 
 async function started(server: ServerProcess): Promise<string> {
   const url = await server.url()
   await server.waitForLine((line) => line.msg === 'start-up complete', 30_000)
   return url
+}
+
+/** The status /readyz reports for Redis. */
+async function redisCheck(url: string): Promise<string | undefined> {
+  const body = (await (await fetch(`${url}/readyz`)).json()) as { checks?: { redis?: { status: string } } }
+  return body.checks?.redis?.status
 }
 
 async function freePort(): Promise<number> {
@@ -35,14 +41,6 @@ function startRedis(port: number): ChildProcess {
       stdio: 'ignore',
     },
   )
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
 }
 
 describe('rate limits across real server processes', () => {
@@ -119,11 +117,9 @@ describe('rate limits across real server processes', () => {
     expect((await read(url)).headers.get('x-ratelimit-remaining')).toBe('5')
 
     redises.pop()!.kill('SIGKILL')
-    await waitFor('redis to be reported degraded', async () => {
-      const body = (await (await fetch(`${url}/readyz`)).json()) as {
-        checks?: { redis?: { status: string } }
-      }
-      return body.checks?.redis?.status === 'degraded'
+    await waitFor(async () => (await redisCheck(url)) === 'degraded', {
+      description: '/readyz to report redis as degraded',
+      intervalMs: 50,
     })
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
 
@@ -138,11 +134,9 @@ describe('rate limits across real server processes', () => {
 
     // Redis is back (empty: it keeps nothing on disk). The shared limit applies again without a restart.
     redises.push(startRedis(port))
-    await waitFor('redis to answer again', async () => {
-      const body = (await (await fetch(`${url}/readyz`)).json()) as {
-        checks?: { redis?: { status: string } }
-      }
-      return body.checks?.redis?.status === 'ok'
+    await waitFor(async () => (await redisCheck(url)) === 'ok', {
+      description: '/readyz to report redis as ok',
+      intervalMs: 50,
     })
     const after = await read(url)
     expect(after.status).toBe(200)

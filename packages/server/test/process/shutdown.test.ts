@@ -2,22 +2,24 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { openConnection, until } from '../helpers/raw-http.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** Waits until the server has `count` requests in flight besides the /metrics request asking. */
 async function untilInFlight(url: string, count: number): Promise<void> {
-  for (;;) {
-    const text = await (await fetch(`${url}/metrics`)).text()
-    const match = /^http_requests_in_flight (\d+)$/m.exec(text)
-    if (Number(match?.[1]) === count + 1) return
-    await sleep(10)
-  }
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`${url}/metrics`)).text()
+      const match = /^http_requests_in_flight (\d+)$/m.exec(text)
+      return Number(match?.[1]) === count + 1
+    },
+    { description: `${count} requests in flight at ${url}`, intervalMs: 10 },
+  )
 }
 
 /** Whether a new TCP connection to the server is accepted. */

@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/database.js
 import { ingest, productUpserted } from '../../helpers/ingest.js'
 import { type ServerProcess, startServerProcess } from '../../helpers/server-process.js'
 import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
+import { waitFor } from '../../helpers/wait.js'
 
 describe('concurrent requests on one replica', () => {
   let t: TestApp
@@ -77,10 +78,10 @@ describe('concurrent requests on three replicas', () => {
     )
     urls = await Promise.all(replicas.map((r) => r.url()))
     for (const url of urls) {
-      for (;;) {
-        if ((await fetch(`${url}/startupz`)).status === 200) break
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+      await waitFor(async () => (await fetch(`${url}/startupz`)).status === 200, {
+        description: `${url}/startupz to answer 200`,
+        timeoutMs: 50_000,
+      })
     }
     handle = await openDatabase({ databaseUrl: database.url, dataDir: '', log: pino({ level: 'silent' }) })
     a = await createTenant(handle.db, { signingSecrets: [secret] })

@@ -1,7 +1,6 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { localUrl, startBanner } from '../../../src/modules/tenants/bootstrap.js'
 import { TenantsService } from '../../../src/modules/tenants/service.js'
@@ -9,6 +8,7 @@ import { openDatabase } from '../../../src/platform/database.js'
 import { createLogger } from '../../../src/platform/logger.js'
 import { testSecrets } from '../../helpers/secrets.js'
 import { type ServerProcess, startServerProcess } from '../../helpers/server-process.js'
+import { waitFor } from '../../helpers/wait.js'
 
 interface Listing {
   readonly data: { readonly id: string; readonly [field: string]: unknown }[]
@@ -23,12 +23,14 @@ async function adminList(url: string, adminToken: string): Promise<Listing> {
 
 /** Resolves once the server has written text to stderr that the predicate accepts. */
 async function stderrWhen(server: ServerProcess, accept: (text: string) => boolean): Promise<string> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
+  const accepted = () => {
     const text = server.stderr()
-    if (accept(text)) return text
-    if (Date.now() > deadline) throw new Error(`no such output on stderr within 60 s: ${text}`)
-    await sleep(20)
+    return accept(text) ? text : undefined
+  }
+  try {
+    return await waitFor(accepted, { description: `stderr output that ${accept} accepts`, timeoutMs: 60_000 })
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; stderr so far: ${server.stderr()}`, { cause: err })
   }
 }
 
