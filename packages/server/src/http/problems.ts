@@ -12,7 +12,6 @@ import {
   ProblemError,
   type ProblemType,
   problemBody,
-  problemTypes,
 } from '../platform/problems.js'
 
 interface MappedError {
@@ -140,7 +139,7 @@ export function answerClientError(this: FastifyInstance, err: ConnectionError, s
   if (socket.writable) {
     const text = JSON.stringify(body)
     socket.write(
-      `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
     )
   }

@@ -11,7 +11,7 @@ import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { completeStartup, retryDelayMs } from '../../src/platform/startup.js'
 import { ADMIN_TOKEN, CapturedLogs } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-import { testSecrets } from '../helpers/secrets.js'
+import { TEST_ENCRYPTION_KEY, testSecrets } from '../helpers/secrets.js'
 import { closedPort } from '../helpers/stall-proxy.js'
 
 const silent = createLogger({ level: 'silent' })
@@ -102,7 +102,11 @@ describe('start-up retries', () => {
   it('fails start-up on a fatal database error while Redis is still being retried', async () => {
     const url = new URL(database.url)
     url.pathname = `/${database.name}_missing`
-    const config = loadConfig({ DATABASE_URL: url.toString(), ADMIN_TOKEN })
+    const config = loadConfig({
+      DATABASE_URL: url.toString(),
+      ADMIN_TOKEN,
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    })
     const logs = new CapturedLogs()
     const log = createLogger({ level: 'warn', destination: logs })
     const lifecycle = new Lifecycle()

@@ -17,6 +17,7 @@ import { migrate } from '../../src/platform/migrations.js'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { productUpserted } from '../helpers/ingest.js'
+import { TEST_ENCRYPTION_KEY } from '../helpers/secrets.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { createTenant } from '../helpers/tenants.js'
 
@@ -207,6 +208,7 @@ describe('invalidation of cached credentials across real server processes', () =
               DATABASE_URL: database.url,
               REDIS_URL,
               REDIS_KEY_PREFIX: keyPrefix,
+              ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
             },
           },
           (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
