@@ -265,8 +265,14 @@ class OutboundLayer implements Outbound {
     timeoutMs: number,
     options: CallOptions,
   ): Promise<Attempt> {
+    // One controller per attempt, fired by its timeout or by the caller. Not AbortSignal.any: on Node 20 a
+    // long-lived caller signal (say, the shutdown signal) would keep every composite of every call alive.
     const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout
+    const controller = new AbortController()
+    const abort = () => controller.abort()
+    timeout.addEventListener('abort', abort, { once: true })
+    options.signal?.addEventListener('abort', abort, { once: true })
+    if (options.signal?.aborted) abort()
     const end = outboundRequestDuration.startTimer({ target_kind: target.kind })
     let attempt: Attempt
     try {
@@ -276,12 +282,10 @@ class OutboundLayer implements Outbound {
         body: request.body,
         // A 3xx is an answer, not an instruction: following it could lead anywhere, checked or not.
         redirect: 'manual',
-        signal,
+        signal: controller.signal,
         dispatcher: options.dispatcher,
       })
-      if (
-        retryReason({ kind: 'response', response, body: Buffer.alloc(0), truncated: false }) !== undefined
-      ) {
+      if (response.status === 429 || response.status >= 500) {
         // Only the status and headers of a 5xx or 429 matter; release the connection at once.
         await response.body?.cancel().catch(() => undefined)
         attempt = { kind: 'response', response, body: Buffer.alloc(0), truncated: false }
@@ -292,6 +296,9 @@ class OutboundLayer implements Outbound {
       // Whichever signal fired decides; anything else (refused, reset, DNS, TLS) is the network's.
       const reason = options.signal?.aborted ? 'aborted' : timeout.aborted ? 'timeout' : 'network'
       attempt = { kind: 'failed', reason }
+    } finally {
+      timeout.removeEventListener('abort', abort)
+      options.signal?.removeEventListener('abort', abort)
     }
     end()
     outboundRequestsTotal.inc({ target_kind: target.kind, outcome: outcomeLabel(attempt) })

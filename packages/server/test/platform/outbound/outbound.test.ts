@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
-import type { Counter } from 'prom-client'
+import type { Counter, Gauge } from 'prom-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { OutboundSettings } from '../../../src/config.js'
 import {
+  circuitBreakersOpen,
   circuitBreakerTransitionsTotal,
   outboundRequestsTotal,
   outboundStateBackendErrorsTotal,
@@ -37,8 +38,11 @@ import {
   uniqueTarget,
 } from './target-server.js'
 
-/** The sum of a counter's samples whose labels include `labels`. */
-async function count(metric: Counter<string>, labels: Record<string, string> = {}): Promise<number> {
+/** The sum of a counter's (or gauge's) samples whose labels include `labels`. */
+async function count(
+  metric: Pick<Counter<string> | Gauge<string>, 'get'>,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const { values } = await metric.get()
   return values
     .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
@@ -195,6 +199,35 @@ describe('outbound calls', () => {
       expect(await count(retryAttemptsTotal, { target_kind: 'webhook', reason: '5xx' })).toBe(before + 2)
     })
 
+    it('backs off exponentially between attempts, jittered below a cap', async () => {
+      server.answer(reply(503))
+      const settings = testSettings({
+        retryMaxAttempts: 4,
+        retryBaseDelayMs: 100,
+        retryMaxDelayMs: 150,
+        retryBudgetMinPerMinute: 10,
+      })
+      const keyPrefix = uniquePrefix()
+      const redis = redises[0]!.client
+      // The jitter drawn at its top: waits of 100 ms, then 200 ms capped to 150, then 150.
+      const slowest = createOutbound({ redis, keyPrefix, log: silentLog, settings, random: () => 1 })
+      await slowest.call(uniqueTarget(), post())
+      const at = server.arrivals.map((a) => a.at)
+      const gaps = at.slice(1).map((t, i) => t - at[i]!)
+      expect(gaps).toHaveLength(3)
+      expect(gaps[0]).toBeGreaterThanOrEqual(99)
+      expect(gaps[1]).toBeGreaterThanOrEqual(149)
+      expect(gaps[2]).toBeGreaterThanOrEqual(149)
+      for (const gap of gaps) expect(gap).toBeLessThan(1000)
+      // Full jitter: the wait is drawn from [0, that bound], so at the bottom there is none.
+      server.arrivals.length = 0
+      const fastest = createOutbound({ redis, keyPrefix, log: silentLog, settings, random: () => 0 })
+      const started = performance.now()
+      await fastest.call(uniqueTarget(), post())
+      expect(server.arrivals).toHaveLength(4)
+      expect(performance.now() - started).toBeLessThan(400)
+    })
+
     it.each([400, 404, 409, 422])('never retries a %i', async (status) => {
       server.answer(reply(status, {}, 'no'))
       const outcome = await layer().call(uniqueTarget(), post())
@@ -330,6 +363,8 @@ describe('outbound calls', () => {
         closed: await count(circuitBreakerTransitionsTotal, { from: 'half-open', to: 'closed' }),
       })
       const before = await transitions()
+      const openGauge = async () => count(circuitBreakersOpen, { target_kind: 'webhook' })
+      const openBefore = await openGauge()
       server.answer(reply(500))
       await replicas[0]!.call(target, post())
       await replicas[1]!.call(target, post())
@@ -346,6 +381,8 @@ describe('outbound calls', () => {
       await waitFor(() => settled.length === 59, { description: 'every call but the probe to be refused' })
       expect(server.arrivals).toHaveLength(1)
       expect(settled.every((o) => o.kind === 'breaker-open')).toBe(true)
+      // Both replicas (in this one test process) have seen the breaker open.
+      expect(await openGauge()).toBe(openBefore + 2)
       server.held.shift()!()
       await waitFor(() => settled.length === 60, { description: 'the probe' })
       expect(settled.filter((o) => o.kind === 'response')).toHaveLength(1)
@@ -357,6 +394,7 @@ describe('outbound calls', () => {
       expect(await replicas[0]!.breakerState(target)).toMatchObject({ state: 'closed' })
       expect(await replicas[0]!.call(target, post())).toMatchObject({ kind: 'response', status: 200 })
       expect(await transitions()).toEqual({ halfOpen: before.halfOpen + 1, closed: before.closed + 1 })
+      expect(await openGauge()).toBe(openBefore)
     })
   })
 
