@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +7,7 @@ import { type DatabaseHandle, openDatabase } from '../../src/platform/database.j
 import { migrate } from '../../src/platform/migrations.js'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { freePort, startRedis } from '../helpers/private-redis.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { createTenant, type TenantFixture } from '../helpers/tenants.js'
 
@@ -15,26 +15,6 @@ async function started(server: ServerProcess): Promise<string> {
   const url = await server.url()
   await server.waitForLine((line) => line.msg === 'start-up complete', 30_000)
   return url
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
-
-/** A private redis-server the test may stop and start again; it keeps nothing on disk. */
-function startRedis(port: number): ChildProcess {
-  return spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  )
 }
 
 async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
