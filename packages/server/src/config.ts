@@ -4,6 +4,33 @@
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
+/** The resilience policy of every outbound HTTP call (platform/outbound). */
+export interface OutboundSettings {
+  /** Upper bound of one attempt, from connecting until the (bounded) body is read. */
+  readonly timeoutMs: number
+  /** Attempts of one call of the layer, the first one included. */
+  readonly retryMaxAttempts: number
+  /** Backoff before retry n is random in [0, min(retryMaxDelayMs, retryBaseDelayMs * 2^(n-1))]. */
+  readonly retryBaseDelayMs: number
+  /** Cap of every wait between attempts; a longer Retry-After ends the call for the caller to postpone. */
+  readonly retryMaxDelayMs: number
+  /** Retries allowed per target over a rolling minute, as a percentage of its calls. */
+  readonly retryBudgetPercent: number
+  /** Retries a target may always make per rolling minute, however few its calls. */
+  readonly retryBudgetMinPerMinute: number
+  /** The breaker opens when failures reach this percentage of the calls in its window... */
+  readonly breakerFailurePercent: number
+  /** ...and the window holds at least this many calls. */
+  readonly breakerMinimumCalls: number
+  readonly breakerWindowMs: number
+  /** How long an open breaker refuses calls before it lets one probe through. */
+  readonly breakerOpenMs: number
+  /** Successful probes in a row that close a half-open breaker. */
+  readonly breakerCloseAfterProbes: number
+  /** How long the layer waits for Redis before the per-process breaker decides. */
+  readonly redisTimeoutMs: number
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -45,6 +72,7 @@ export interface Config {
   readonly rateLimitRedisTimeoutMs: number
   /** Take the client IP from X-Forwarded-For (behind a load balancer). */
   readonly trustProxy: boolean
+  readonly outbound: OutboundSettings
 }
 
 export class ConfigError extends Error {
@@ -139,6 +167,27 @@ function encryptionKey(r: Reader, name: string): string | undefined {
   return undefined
 }
 
+function outboundSettings(r: Reader): OutboundSettings {
+  const settings: OutboundSettings = {
+    timeoutMs: integer(r, 'OUTBOUND_TIMEOUT_MS', 10_000, 1, 600_000),
+    retryMaxAttempts: integer(r, 'OUTBOUND_RETRY_MAX_ATTEMPTS', 3, 1, 10),
+    retryBaseDelayMs: integer(r, 'OUTBOUND_RETRY_BASE_DELAY_MS', 250, 1, 60_000),
+    retryMaxDelayMs: integer(r, 'OUTBOUND_RETRY_MAX_DELAY_MS', 10_000, 1, 600_000),
+    retryBudgetPercent: integer(r, 'OUTBOUND_RETRY_BUDGET_PERCENT', 10, 0, 100),
+    retryBudgetMinPerMinute: integer(r, 'OUTBOUND_RETRY_BUDGET_MIN_PER_MINUTE', 2, 0, 1_000_000),
+    breakerFailurePercent: integer(r, 'OUTBOUND_BREAKER_FAILURE_PERCENT', 50, 1, 100),
+    breakerMinimumCalls: integer(r, 'OUTBOUND_BREAKER_MINIMUM_CALLS', 10, 1, 1_000_000),
+    breakerWindowMs: integer(r, 'OUTBOUND_BREAKER_WINDOW_MS', 60_000, 1000, 3_600_000),
+    breakerOpenMs: integer(r, 'OUTBOUND_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
+    breakerCloseAfterProbes: integer(r, 'OUTBOUND_BREAKER_CLOSE_AFTER_PROBES', 2, 1, 100),
+    redisTimeoutMs: integer(r, 'OUTBOUND_REDIS_TIMEOUT_MS', 250, 1, 10_000),
+  }
+  if (settings.retryMaxDelayMs < settings.retryBaseDelayMs) {
+    r.problems.push('OUTBOUND_RETRY_MAX_DELAY_MS must not be below OUTBOUND_RETRY_BASE_DELAY_MS')
+  }
+  return Object.freeze(settings)
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r: Reader = { env, problems: [] }
   const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -179,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitAnonymousMax: integer(r, 'RATE_LIMIT_ANONYMOUS_MAX', 300, 1, 10_000_000),
     rateLimitRedisTimeoutMs: integer(r, 'RATE_LIMIT_REDIS_TIMEOUT_MS', 50, 1, 10_000),
     trustProxy: boolean(r, 'TRUST_PROXY', false),
+    outbound: outboundSettings(r),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

@@ -74,6 +74,67 @@ describe('configuration', () => {
     ])
   })
 
+  it('has documented defaults for the outbound policy and reads each from the environment', () => {
+    expect(loadConfig({}).outbound).toEqual({
+      timeoutMs: 10_000,
+      retryMaxAttempts: 3,
+      retryBaseDelayMs: 250,
+      retryMaxDelayMs: 10_000,
+      retryBudgetPercent: 10,
+      retryBudgetMinPerMinute: 2,
+      breakerFailurePercent: 50,
+      breakerMinimumCalls: 10,
+      breakerWindowMs: 60_000,
+      breakerOpenMs: 30_000,
+      breakerCloseAfterProbes: 2,
+      redisTimeoutMs: 250,
+    })
+    const outbound = loadConfig({
+      OUTBOUND_TIMEOUT_MS: '5000',
+      OUTBOUND_RETRY_MAX_ATTEMPTS: '5',
+      OUTBOUND_RETRY_BASE_DELAY_MS: '100',
+      OUTBOUND_RETRY_MAX_DELAY_MS: '30000',
+      OUTBOUND_RETRY_BUDGET_PERCENT: '20',
+      OUTBOUND_RETRY_BUDGET_MIN_PER_MINUTE: '0',
+      OUTBOUND_BREAKER_FAILURE_PERCENT: '25',
+      OUTBOUND_BREAKER_MINIMUM_CALLS: '50',
+      OUTBOUND_BREAKER_WINDOW_MS: '10000',
+      OUTBOUND_BREAKER_OPEN_MS: '5000',
+      OUTBOUND_BREAKER_CLOSE_AFTER_PROBES: '3',
+      OUTBOUND_REDIS_TIMEOUT_MS: '50',
+    }).outbound
+    expect(outbound).toEqual({
+      timeoutMs: 5000,
+      retryMaxAttempts: 5,
+      retryBaseDelayMs: 100,
+      retryMaxDelayMs: 30_000,
+      retryBudgetPercent: 20,
+      retryBudgetMinPerMinute: 0,
+      breakerFailurePercent: 25,
+      breakerMinimumCalls: 50,
+      breakerWindowMs: 10_000,
+      breakerOpenMs: 5000,
+      breakerCloseAfterProbes: 3,
+      redisTimeoutMs: 50,
+    })
+    expect(Object.isFrozen(outbound)).toBe(true)
+  })
+
+  it('refuses outbound settings that would retry without end or cap below the first wait', () => {
+    expect(
+      problemsOf({
+        OUTBOUND_RETRY_MAX_ATTEMPTS: '0',
+        OUTBOUND_TIMEOUT_MS: '0',
+        OUTBOUND_RETRY_BASE_DELAY_MS: '500',
+        OUTBOUND_RETRY_MAX_DELAY_MS: '100',
+      }),
+    ).toEqual([
+      'OUTBOUND_TIMEOUT_MS must be an integer from 1 to 600000 (got "0")',
+      'OUTBOUND_RETRY_MAX_ATTEMPTS must be an integer from 1 to 10 (got "0")',
+      'OUTBOUND_RETRY_MAX_DELAY_MS must not be below OUTBOUND_RETRY_BASE_DELAY_MS',
+    ])
+  })
+
   it('requires ADMIN_TOKEN and ENCRYPTION_KEY in PostgreSQL mode', () => {
     expect(problemsOf({ DATABASE_URL: 'postgres://u@db/pos' })).toEqual([
       'ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)',

@@ -85,6 +85,50 @@ export const rateLimitBackendErrorsTotal = new Counter({
   registers,
 })
 
+// Outbound calls (platform/outbound). Labels are bounded by construction: `target_kind` is one of the layer's
+// TARGET_KINDS, never a URL or an endpoint id; `outcome`, `reason`, `from` and `to` are small fixed sets.
+export const outboundRequestsTotal = new Counter({
+  name: 'outbound_requests_total',
+  help: 'Outbound HTTP attempts by outcome (2xx, 3xx, 4xx, 429, 5xx, timeout, network), and calls an open breaker refused (breaker-open)',
+  labelNames: ['target_kind', 'outcome'] as const,
+  registers,
+})
+
+export const outboundRequestDuration = new Histogram({
+  name: 'outbound_request_duration_seconds',
+  help: 'Duration of one outbound HTTP attempt, until its bounded body is read or it failed',
+  labelNames: ['target_kind'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers,
+})
+
+export const retryAttemptsTotal = new Counter({
+  name: 'retry_attempts_total',
+  help: 'Outbound retries made, by what the previous attempt ran into: network, timeout, 5xx or 429',
+  labelNames: ['target_kind', 'reason'] as const,
+  registers,
+})
+
+export const circuitBreakerTransitionsTotal = new Counter({
+  name: 'circuit_breaker_transitions_total',
+  help: 'Breaker state changes this replica made (the fleet total is the sum over replicas)',
+  labelNames: ['target_kind', 'from', 'to'] as const,
+  registers,
+})
+
+export const circuitBreakersOpen = new Gauge({
+  name: 'circuit_breakers_open',
+  help: 'Targets whose breaker this replica last saw open or half-open',
+  labelNames: ['target_kind'] as const,
+  registers,
+})
+
+export const outboundStateBackendErrorsTotal = new Counter({
+  name: 'outbound_state_backend_errors_total',
+  help: 'Breaker or retry budget operations that fell back to the per-process state because Redis failed or was slow',
+  registers,
+})
+
 const buildInfoGauge = new Gauge({
   name: 'build_info',
   help: 'Build of the running service; the value is always 1',

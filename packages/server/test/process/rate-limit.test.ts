@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
 import { migrate } from '../../src/platform/migrations.js'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { freePort, startRedis } from '../helpers/private-redis.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { createTenant, type TenantFixture } from '../helpers/tenants.js'
 import { waitFor } from '../helpers/wait.js'
@@ -21,26 +21,6 @@ async function started(server: ServerProcess): Promise<string> {
 async function redisCheck(url: string): Promise<string | undefined> {
   const body = (await (await fetch(`${url}/readyz`)).json()) as { checks?: { redis?: { status: string } } }
   return body.checks?.redis?.status
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
-
-/** A private redis-server the test may stop and start again; it keeps nothing on disk. */
-function startRedis(port: number): ChildProcess {
-  return spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  )
 }
 
 describe('rate limits across real server processes', () => {
