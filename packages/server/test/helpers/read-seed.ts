@@ -1,10 +1,10 @@
 // Seeding for the read API tests: tenants with API keys, and rows written straight into the tables the
 // ingest pipeline fills. Plus small helpers to call the API with a key and to walk a list page by page.
 import { expect } from 'vitest'
-import { stores } from '../../../src/db/schema.js'
-import type { Database } from '../../../src/platform/database.js'
-import { startTestApp, type TestApp } from '../../helpers/app.js'
-import { createApiKey, createTenant as createTenantFixture } from '../../helpers/tenants.js'
+import { stores } from '../../src/db/schema.js'
+import type { Database } from '../../src/platform/database.js'
+import { startTestApp, type TestApp } from './app.js'
+import { createApiKey, createTenant as createTenantFixture } from './tenants.js'
 
 export interface SeededTenant {
   readonly id: string

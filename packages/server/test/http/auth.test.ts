@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { orders, products } from '../../../src/db/schema.js'
-import type { TestApp } from '../../helpers/app.js'
-import { createApiKey } from '../../helpers/tenants.js'
-import { createStore, get, getPage, type SeededTenant, startReadApp } from './seed.js'
+import { orders, products } from '../../src/db/schema.js'
+import type { TestApp } from '../helpers/app.js'
+import { createStore, get, getPage, type SeededTenant, startReadApp } from '../helpers/read-seed.js'
+import { createApiKey } from '../helpers/tenants.js'
 
 const ROUTES = [
   '/v1/products',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type HealthCheck, runCheck } from '../../src/platform/health.js'
-import { migrate } from '../../src/platform/migrations.js'
-import { startTestApp, type TestApp } from '../helpers/app.js'
+import { type HealthCheck, runCheck } from '../../../src/platform/health.js'
+import { migrate } from '../../../src/platform/migrations.js'
+import { startTestApp, type TestApp } from '../../helpers/app.js'
 
 function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stockLevels } from '../../../src/db/schema.js'
 import type { Database } from '../../../src/platform/database.js'
 import type { TestApp } from '../../helpers/app.js'
-import { createStore, getPage, type SeededTenant, startReadApp, walkPages } from './seed.js'
+import { createStore, getPage, type SeededTenant, startReadApp, walkPages } from '../../helpers/read-seed.js'
 
 const COUNTED = new Date('2024-06-01T08:00:00.000Z')
 const UPDATED = new Date('2024-06-02T09:15:30.250Z')

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { orderLineItems, orders, refunds } from '../../../src/db/schema.js'
 import type { Database } from '../../../src/platform/database.js'
 import type { TestApp } from '../../helpers/app.js'
-import { createStore, get, getPage, type SeededTenant, startReadApp, walkPages } from './seed.js'
+import {
+  createStore,
+  get,
+  getPage,
+  type SeededTenant,
+  startReadApp,
+  walkPages,
+} from '../../helpers/read-seed.js'
 
 const CREATED = new Date('2023-12-31T23:00:00.000Z')
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Database } from '../../../src/platform/database.js'
-import type { TestApp } from '../../helpers/app.js'
-import { ingest, nextTime, orderEvent, productUpserted, type TestEvent } from '../../helpers/ingest.js'
-import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
-import { get, getPage, type SeededTenant, startReadApp } from './seed.js'
+import type { Database } from '../src/platform/database.js'
+import type { TestApp } from './helpers/app.js'
+import { ingest, nextTime, orderEvent, productUpserted, type TestEvent } from './helpers/ingest.js'
+import { get, getPage, type SeededTenant, startReadApp } from './helpers/read-seed.js'
+import { createTenant, type TenantFixture } from './helpers/tenants.js'
 
 describe('reading what the ingest pipeline stored', () => {
   let t: TestApp

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { events } from '../../../src/db/schema.js'
 import type { Database } from '../../../src/platform/database.js'
 import type { TestApp } from '../../helpers/app.js'
-import { createTenant, getPage, type ListPage, type SeededTenant, startReadApp } from './seed.js'
+import {
+  createTenant,
+  getPage,
+  type ListPage,
+  type SeededTenant,
+  startReadApp,
+} from '../../helpers/read-seed.js'
 
 const OCCURRED = new Date('2024-07-01T10:00:00.000Z')
 

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { products } from '../../../src/db/schema.js'
 import type { Database } from '../../../src/platform/database.js'
 import type { TestApp } from '../../helpers/app.js'
-import { createTenant, get, getPage, type SeededTenant, startReadApp, walkPages } from './seed.js'
+import {
+  createTenant,
+  get,
+  getPage,
+  type SeededTenant,
+  startReadApp,
+  walkPages,
+} from '../../helpers/read-seed.js'
 
 const UPDATED = new Date('2024-05-01T12:30:00.123Z')
 
