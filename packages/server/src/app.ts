@@ -17,6 +17,8 @@ import observability from './http/observability.js'
 import openapi from './http/openapi.js'
 import problems, { answerClientError, answerFrameworkError } from './http/problems.js'
 import parameterGuard, { ROUTER_MAX_PARAM_LENGTH, validatorCompiler } from './http/validation.js'
+import apiKeysModule from './modules/api-keys/plugin.js'
+import apiKeyRoutes from './modules/api-keys/routes.js'
 import catalogModule from './modules/catalog/plugin.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
@@ -31,8 +33,10 @@ import inventoryModule from './modules/inventory/plugin.js'
 import inventoryRoutes from './modules/inventory/routes.js'
 import ordersModule from './modules/orders/plugin.js'
 import ordersRoutes from './modules/orders/routes.js'
+import sourcesModule from './modules/sources/plugin.js'
+import sourceRoutes from './modules/sources/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
-import adminRoutes from './modules/tenants/routes.js'
+import tenantRoutes from './modules/tenants/routes.js'
 import type { Platform } from './platform/platform.js'
 import { RateLimits } from './platform/rate-limits.js'
 
@@ -88,6 +92,8 @@ export async function buildApp(platform: Platform): Promise<App> {
   // The feature modules' services, each a plugin that decorates the app with its own service.
   const modules = [
     tenantsModule,
+    apiKeysModule,
+    sourcesModule,
     ingestModule,
     catalogModule,
     inventoryModule,
@@ -108,7 +114,7 @@ export async function buildApp(platform: Platform): Promise<App> {
       'rate limits are counted per process (no REDIS_URL): each replica applies them on its own',
     )
   }
-  await app.register(auth, { apiKeys: app.tenants, rateLimits })
+  await app.register(auth, { apiKeys: app.apiKeys, rateLimits })
   await app.register(parameterGuard)
 
   // Routes last, so every hook above applies to them.
@@ -116,7 +122,9 @@ export async function buildApp(platform: Platform): Promise<App> {
     healthRoutes,
     metricsRoute,
     docsRoutes,
-    adminRoutes,
+    tenantRoutes,
+    apiKeyRoutes,
+    sourceRoutes,
     ingestRoutes,
     catalogReadRoutes,
     catalogWriteRoutes,

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   try {
     await completeStartup(platform, startup.signal)
     if (database.mode === 'embedded') {
-      const demo = await createDemoTenant(app.tenants)
+      const demo = await createDemoTenant(app)
       // For the human at the terminal: stderr, beside the JSON log lines on stdout and never in them.
       process.stderr.write(startBanner({ address, generatedAdminToken, demo }))
     }

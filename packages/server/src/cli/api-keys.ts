@@ -1,6 +1,6 @@
 // CLI commands on a tenant's API keys: create (the key is shown once), list, revoke.
 import { SCOPES } from '../db/schema.js'
-import { apiKeyView, CreateApiKeyBody, createdApiKeyView } from '../modules/tenants/schemas.js'
+import { apiKeyView, CreateApiKeyBody, createdApiKeyView } from '../modules/api-keys/schemas.js'
 import { type CommandGroup, table, validated } from './command.js'
 
 export const apiKeyCommands: CommandGroup = {
@@ -12,7 +12,7 @@ export const apiKeyCommands: CommandGroup = {
       const scopes = options.scopes?.split(',').map((scope) => scope.trim())
       const body = validated(CreateApiKeyBody, { name, ...(scopes && { scopes }) })
       return async ({ services }) => {
-        const key = createdApiKeyView(await services.tenants.createApiKey(tenantId, body))
+        const key = createdApiKeyView(await services.apiKeys.createApiKey(tenantId, body))
         return {
           json: key,
           text:
@@ -28,7 +28,7 @@ export const apiKeyCommands: CommandGroup = {
     summary: "Lists a tenant's API keys",
     prepare([tenantId = '']) {
       return async ({ services }) => {
-        const data = (await services.tenants.listApiKeys(tenantId)).map(apiKeyView)
+        const data = (await services.apiKeys.listApiKeys(tenantId)).map(apiKeyView)
         const header = ['ID', 'NAME', 'PREFIX', 'SCOPES', 'CREATED', 'REVOKED']
         const rows = data.map((k) => [
           k.id,
@@ -47,7 +47,7 @@ export const apiKeyCommands: CommandGroup = {
     summary: 'Revokes an API key',
     prepare([tenantId = '', keyId = '']) {
       return async ({ services }) => {
-        const key = apiKeyView(await services.tenants.revokeApiKey(tenantId, keyId))
+        const key = apiKeyView(await services.apiKeys.revokeApiKey(tenantId, keyId))
         return { json: key, text: `Revoked API key "${key.name}" (${key.id}) at ${key.revokedAt}\n` }
       }
     },

@@ -5,6 +5,8 @@ import type { Static, TSchema } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { compileBodyValidator } from '../http/validation.js'
+import type { ApiKeysService } from '../modules/api-keys/service.js'
+import type { SourcesService } from '../modules/sources/service.js'
 import type { TenantsService } from '../modules/tenants/service.js'
 import type { DatabaseHandle } from '../platform/database.js'
 import type { Secrets } from '../platform/secrets.js'
@@ -29,6 +31,8 @@ export interface Output {
 /** The services the commands run through, as the server's routes do. */
 export interface CliServices {
   readonly tenants: TenantsService
+  readonly apiKeys: ApiKeysService
+  readonly sources: SourcesService
 }
 
 /** What an action gets once the arguments were accepted: the open database, its keys, the services. */

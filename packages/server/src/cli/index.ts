@@ -8,6 +8,8 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.js'
+import { ApiKeysService } from '../modules/api-keys/service.js'
+import { SourcesService } from '../modules/sources/service.js'
 import { TenantsService } from '../modules/tenants/service.js'
 import { openDatabase } from '../platform/database.js'
 import { openInvalidation } from '../platform/invalidation.js'
@@ -127,7 +129,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // Connected only when a change is published; a listing never touches Redis.
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
-  const services = { tenants: new TenantsService(database.db, secrets, invalidation) }
+  const tenants = new TenantsService(database.db, invalidation)
+  const services = {
+    tenants,
+    apiKeys: new ApiKeysService(database.db, tenants, invalidation),
+    sources: new SourcesService(database.db, secrets, tenants, invalidation),
+  }
   try {
     const output = await invocation.action({ database, config, log, secrets, services })
     io.stdout(invocation.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)

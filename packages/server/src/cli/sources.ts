@@ -1,6 +1,6 @@
 // CLI commands on a tenant's sources (where events come from): create, list, delete.
 import { SOURCE_KINDS } from '../db/schema.js'
-import { CreateSourceBody, sourceView } from '../modules/tenants/schemas.js'
+import { CreateSourceBody, sourceView } from '../modules/sources/schemas.js'
 import { type CommandGroup, table, validated } from './command.js'
 
 export const sourceCommands: CommandGroup = {
@@ -16,7 +16,7 @@ export const sourceCommands: CommandGroup = {
         ...(signingSecret !== undefined && { signingSecret }),
       })
       return async ({ services }) => {
-        const source = sourceView(await services.tenants.createSource(tenantId, body))
+        const source = sourceView(await services.sources.createSource(tenantId, body))
         const signed = source.signed ? 'signed' : 'unsigned'
         return {
           json: source,
@@ -30,7 +30,7 @@ export const sourceCommands: CommandGroup = {
     summary: "Lists a tenant's sources",
     prepare([tenantId = '']) {
       return async ({ services }) => {
-        const data = (await services.tenants.listSources(tenantId)).map(sourceView)
+        const data = (await services.sources.listSources(tenantId)).map(sourceView)
         const rows = data.map((s) => [s.id, s.name, s.kind, s.signed ? 'yes' : 'no', s.createdAt])
         return { json: { data }, text: table(['ID', 'NAME', 'KIND', 'SIGNED', 'CREATED'], rows) }
       }
@@ -41,7 +41,7 @@ export const sourceCommands: CommandGroup = {
     summary: 'Deletes a source (the events it sent stay)',
     prepare([tenantId = '', sourceId = '']) {
       return async ({ services }) => {
-        await services.tenants.deleteSource(tenantId, sourceId)
+        await services.sources.deleteSource(tenantId, sourceId)
         return { json: { deleted: sourceId }, text: `Deleted source ${sourceId}\n` }
       }
     },

@@ -1,12 +1,14 @@
 // Cache invalidation across the fleet. A feature that caches what the database says (API keys, sources) publishes
-// on a channel after it changed that data, and every process subscribed to the channel drops the named entries
-// at once instead of serving them until their TTL ends. Over Redis pub/sub when REDIS_URL is set; without Redis
-// there is no one to tell, and each process's TTL is the bound.
+// on a channel after it changed that data. The publishing process's own listeners drop the named entries first,
+// synchronously, before publish returns: the change's answer never precedes the drop here. Every other process
+// subscribed to the channel drops them as the message arrives, over Redis pub/sub when REDIS_URL is set; without
+// Redis there is no one else to tell, and each other process's TTL is the bound.
 //
 // Pub/sub delivers only to connected subscribers: a message published while a process is cut off from Redis is
 // lost to it. So each time the subscription becomes active (the first time, and after every reconnect) every
 // listener drops everything, and while it is down the TTL bounds staleness. Publishing never fails the caller:
-// its change is committed already, and the TTL bounds how long the others serve the old answer.
+// its change is committed already, and the TTL bounds how long the others serve the old answer. Over Redis the
+// publisher hears its own message a second time; dropping twice costs no more than one uncached lookup.
 //
 // A subscribing connection can run no other command, so the subscriber is a second connection (a duplicate of
 // the process's Redis client, opened on the first subscribe); publishing uses the process's own connection.
@@ -26,7 +28,10 @@ export interface InvalidationListener {
 export interface Invalidation {
   /** True when messages reach other processes (Redis); false when each falls back to its TTL. */
   readonly shared: boolean
-  /** Tells every subscriber of `channel`, this process's included. Never rejects: a failure is logged. */
+  /**
+   * Tells every subscriber of `channel`: this process's own listeners synchronously, before the promise is
+   * returned, then the other processes. Never rejects: a failure to reach the others is logged.
+   */
   publish(channel: string, message: string): Promise<void>
   subscribe(channel: string, listener: InvalidationListener): void
   close(): Promise<void>
@@ -37,7 +42,10 @@ export interface InvalidationOptions {
   /** REDIS_KEY_PREFIX: channels live under it, like keys, so deployments sharing a Redis do not hear each other. */
   readonly keyPrefix: string
   readonly log: Logger
-  /** False for a process that only publishes (the CLI runs one command and caches nothing). Default true. */
+  /**
+   * False for a process that only publishes (the CLI runs one command): it does not subscribe in Redis, though
+   * its own listeners still hear its own messages. Default true.
+   */
   readonly listen?: boolean
   /** How long a publish may hold up the change that caused it (connecting first, in the CLI). Default 1 s. */
   readonly publishTimeoutMs?: number
@@ -46,15 +54,48 @@ export interface InvalidationOptions {
 const DEFAULT_PUBLISH_TIMEOUT_MS = 1000
 
 export function openInvalidation(options: InvalidationOptions): Invalidation {
-  return options.redis === undefined ? processLocal : new RedisInvalidation(options.redis, options)
+  return options.redis === undefined
+    ? processLocalInvalidation()
+    : new RedisInvalidation(options.redis, options)
+}
+
+/** The listeners of one process, by channel name. */
+class Listeners {
+  readonly #byChannel = new Map<string, InvalidationListener[]>()
+
+  /** Adds the listener; true when it is the channel's first. */
+  add(channel: string, listener: InvalidationListener): boolean {
+    const listeners = this.#byChannel.get(channel)
+    if (listeners) listeners.push(listener)
+    else this.#byChannel.set(channel, [listener])
+    return listeners === undefined
+  }
+
+  drop(channel: string, message: string): void {
+    for (const listener of this.#byChannel.get(channel) ?? []) listener.drop(message)
+  }
+
+  dropAll(channel: string): void {
+    for (const listener of this.#byChannel.get(channel) ?? []) listener.dropAll()
+  }
+
+  channels(): string[] {
+    return [...this.#byChannel.keys()]
+  }
 }
 
 /** Without Redis: the process that made a change drops its own entries; others wait for their TTL. */
-const processLocal: Invalidation = {
-  shared: false,
-  publish: async () => undefined,
-  subscribe: () => undefined,
-  close: async () => undefined,
+export function processLocalInvalidation(): Invalidation {
+  const listeners = new Listeners()
+  return {
+    shared: false,
+    publish: (channel, message) => {
+      listeners.drop(channel, message)
+      return Promise.resolve()
+    },
+    subscribe: (channel, listener) => void listeners.add(channel, listener),
+    close: () => Promise.resolve(),
+  }
 }
 
 class RedisInvalidation implements Invalidation {
@@ -65,7 +106,7 @@ class RedisInvalidation implements Invalidation {
   readonly #listen: boolean
   readonly #publishTimeoutMs: number
   /** Listeners by full channel name. */
-  readonly #listeners = new Map<string, InvalidationListener[]>()
+  readonly #listeners = new Listeners()
   #subscriber: Redis | undefined
   #active = false
   /** Set when an active subscription was lost: the next activation follows an outage. */
@@ -81,6 +122,8 @@ class RedisInvalidation implements Invalidation {
   }
 
   async publish(channel: string, message: string): Promise<void> {
+    // Before the first await: this process has dropped its entries by the time the caller holds the promise.
+    this.#listeners.drop(this.#prefix + channel, message)
     const client = this.#redis.client
     // A process that has not used Redis yet (the CLI) connects first; a server whose connection is down
     // fails at once (no offline queue) rather than holding up the change.
@@ -100,14 +143,9 @@ class RedisInvalidation implements Invalidation {
   }
 
   subscribe(channel: string, listener: InvalidationListener): void {
-    if (!this.#listen || this.#closed) return
+    if (this.#closed) return
     const name = this.#prefix + channel
-    const listeners = this.#listeners.get(name)
-    if (listeners) {
-      listeners.push(listener)
-      return
-    }
-    this.#listeners.set(name, [listener])
+    if (!this.#listeners.add(name, listener) || !this.#listen) return
     if (this.#subscriber === undefined) this.#subscriber = this.#openSubscriber()
     else if (this.#subscriber.status === 'ready') void this.#activate(this.#subscriber, [name])
   }
@@ -132,11 +170,11 @@ class RedisInvalidation implements Invalidation {
       autoResubscribe: false,
       lazyConnect: true,
     })
-    subscriber.on('ready', () => void this.#activate(subscriber, [...this.#listeners.keys()]))
+    subscriber.on('ready', () => void this.#activate(subscriber, this.#listeners.channels()))
     subscriber.on('message', (channel: string, message: string) => {
       // Messages name what to drop (a tenant id), never a secret; at debug, for tracing how fast they arrive.
       this.#log.debug({ channel, message }, 'cache invalidation received')
-      for (const listener of this.#listeners.get(channel) ?? []) listener.drop(message)
+      this.#listeners.drop(channel, message)
     })
     // The command connection logs Redis errors already; this one says what an outage means for caches.
     subscriber.on('error', () => undefined)
@@ -162,8 +200,7 @@ class RedisInvalidation implements Invalidation {
       )
       return
     }
-    for (const channel of channels)
-      for (const listener of this.#listeners.get(channel) ?? []) listener.dropAll()
+    for (const channel of channels) this.#listeners.dropAll(channel)
     this.#active = true
     const again = this.#lost
     this.#lost = false

@@ -16,6 +16,16 @@ export interface RateLimitPolicy {
   readonly windowMs: number
 }
 
+/** A tenant's override as its two columns store it (the tenants table): a policy only when both are set. */
+export function storedRateLimit(row: {
+  rateLimitMax: number | null
+  rateLimitWindowMs: number | null
+}): RateLimitPolicy | null {
+  return row.rateLimitMax === null || row.rateLimitWindowMs === null
+    ? null
+    : { max: row.rateLimitMax, windowMs: row.rateLimitWindowMs }
+}
+
 export interface RateLimitBucket {
   /** What is counted: `key:<api key id>`, `admin`, or `ip:<address>`. */
   readonly id: string

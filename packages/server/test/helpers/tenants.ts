@@ -1,9 +1,15 @@
 // Test fixtures for tenants: rows written straight into the database, so tests of one feature do not
-// depend on the admin API. Signing secrets are encrypted under the test apps' key (helpers/secrets.ts).
+// depend on the admin API. Signing secrets are encrypted under the test apps' key (helpers/secrets.ts). And
+// the services that read them, fresh, as a process that has cached nothing yet sees them.
 import { randomUUID } from 'node:crypto'
 import { apiKeys, SCOPES, type Scope, sourceSigningSecretAad, sources, tenants } from '../../src/db/schema.js'
-import { generateApiKey } from '../../src/modules/tenants/api-keys.js'
+import { generateApiKey } from '../../src/modules/api-keys/keys.js'
+import { ApiKeysService } from '../../src/modules/api-keys/service.js'
+import { SourcesService } from '../../src/modules/sources/service.js'
+import { TenantsService } from '../../src/modules/tenants/service.js'
 import type { Database } from '../../src/platform/database.js'
+import { processLocalInvalidation } from '../../src/platform/invalidation.js'
+import type { Secrets } from '../../src/platform/secrets.js'
 import { testSecrets } from './secrets.js'
 
 export interface TenantFixture {
@@ -42,4 +48,15 @@ export async function createApiKey(db: Database, tenantId: string, scopes: Scope
     .insert(apiKeys)
     .values({ tenantId, name: 'test', prefix: generated.prefix, keyHash: generated.hash, scopes })
   return generated.key
+}
+
+/** The tenants, api-keys and sources services over `db`, built as the app builds them, with nothing cached. */
+export function freshServices(db: Database, secrets: Secrets = testSecrets) {
+  const invalidation = processLocalInvalidation()
+  const tenants = new TenantsService(db, invalidation)
+  return {
+    tenants,
+    apiKeys: new ApiKeysService(db, tenants, invalidation),
+    sources: new SourcesService(db, secrets, tenants, invalidation),
+  }
 }

@@ -124,7 +124,19 @@ describe('cache invalidation over Redis pub/sub', () => {
     )
   })
 
-  it('without Redis, publishes to no one and never calls a listener', async () => {
+  it("delivers to the publishing process's own listeners before publish returns, then to the others", async () => {
+    const prefix = `test:${randomUUID()}:`
+    const { replica, heard } = await listening(prefix)
+    const other = await listening(prefix)
+
+    const published = replica.invalidation.publish('credentials', 'tenant-1')
+    expect(heard.messages).toEqual(['tenant-1'])
+    await published
+    await until('the message', () => other.heard.messages.length === 1)
+    expect(other.heard.messages).toEqual(['tenant-1'])
+  })
+
+  it("without Redis, delivers to this process's own listeners only, before publish returns", async () => {
     const local = openInvalidation({
       redis: undefined,
       keyPrefix: 'pos:',
@@ -132,8 +144,12 @@ describe('cache invalidation over Redis pub/sub', () => {
     })
     const heard = new Recorder()
     local.subscribe('credentials', heard.listener)
-    await local.publish('credentials', 'tenant-1')
+    const elsewhere = new Recorder()
+    local.subscribe('other-channel', elsewhere.listener)
+    const published = local.publish('credentials', 'tenant-1')
+    expect(heard).toMatchObject({ messages: ['tenant-1'], dropAlls: 0 })
+    await published
     expect(local.shared).toBe(false)
-    expect(heard).toMatchObject({ messages: [], dropAlls: 0 })
+    expect(elsewhere).toMatchObject({ messages: [], dropAlls: 0 })
   })
 })

@@ -4,7 +4,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runCli } from '../../src/cli/index.js'
 import { ConfigError } from '../../src/config.js'
 import { sourceSigningSecretAad, sources, tenants } from '../../src/db/schema.js'
-import { TenantsService } from '../../src/modules/tenants/service.js'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
 import { createLogger } from '../../src/platform/logger.js'
 import { migrate, readMigrations } from '../../src/platform/migrations.js'
@@ -20,6 +19,7 @@ import {
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { TEST_ENCRYPTION_KEY, testSecrets } from '../helpers/secrets.js'
+import { freshServices } from '../helpers/tenants.js'
 
 const AAD = 'source:00000000-0000-4000-8000-000000000001:signing'
 const key = () => randomBytes(32)
@@ -158,7 +158,7 @@ describe('secrets stored by the service', () => {
       expect(raw).not.toContain(Buffer.from(secret).toString('hex'))
     }
     // The service reads them back in clear, newest first.
-    const found = await new TenantsService(t.platform.database.db, testSecrets).findSource(tenant.id, 'till')
+    const found = await freshServices(t.platform.database.db).sources.findSource(tenant.id, 'till')
     expect(found?.signingSecrets).toEqual([second, first])
   })
 
@@ -171,7 +171,7 @@ describe('secrets stored by the service', () => {
     await db.execute(
       sql`UPDATE sources SET encrypted_signing_secrets = (SELECT encrypted_signing_secrets FROM sources WHERE id = ${a.id}) WHERE id = ${b.id}`,
     )
-    await expect(new TenantsService(db, testSecrets).findSource(tenant.id, 'b')).rejects.toThrow(SecretError)
+    await expect(freshServices(db).sources.findSource(tenant.id, 'b')).rejects.toThrow(SecretError)
     await admin('DELETE', `${base}/${b.id}`)
   })
 
@@ -197,7 +197,7 @@ describe('secrets stored by the service', () => {
     // The new key alone now decrypts everything; the old one alone does not.
     await checkStoredSecrets(db, new Secrets(newKey))
     const tenantId = (await db.select({ id: tenants.id }).from(tenants).where(sql`name = 'Raw'`))[0]?.id ?? ''
-    const found = await new TenantsService(db, new Secrets(newKey)).findSource(tenantId, 'till')
+    const found = await freshServices(db, new Secrets(newKey)).sources.findSource(tenantId, 'till')
     expect(found?.signingSecrets).toHaveLength(2)
     await expect(checkStoredSecrets(db, testSecrets)).rejects.toThrow(ConfigError)
 
@@ -273,7 +273,7 @@ describe('secrets stored in clear by the previous version', () => {
       'old-secret-old',
     ])
     expect(stored.find((s) => s.name === 'plain')).toMatchObject({ plaintext: [], encrypted: [] })
-    const found = await new TenantsService(db, testSecrets).findSource(tenantId, 'signed')
+    const found = await freshServices(db).sources.findSource(tenantId, 'signed')
     expect(found?.signingSecrets).toEqual(['old-secret-new', 'old-secret-old'])
 
     // A second start changes nothing.

@@ -7,7 +7,7 @@ import { IngestAccepted, IngestBody } from '../../contracts/events.js'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
-import type { StoredSource } from '../tenants/repository.js'
+import type { StoredSource } from '../sources/repository.js'
 import { validateEventData } from './events.js'
 import { SIGNATURE_HEADER, verifySignature } from './signature.js'
 
@@ -38,7 +38,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preValidation: async (request) => {
         const { tenantId } = principalOf(request)
         const name = (request.params as { source: string }).source
-        const source = await app.tenants.findSource(tenantId, name)
+        const source = await app.sources.findSource(tenantId, name)
         if (source === undefined) throw new ProblemError('not-found', `No source named ${name}`)
         if (source.signingSecrets.length > 0) {
           const header = request.headers[SIGNATURE_HEADER]

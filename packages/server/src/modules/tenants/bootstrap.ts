@@ -3,6 +3,8 @@
 // ADMIN_TOKEN is unset, a token is generated for this run. Both are shown once in a banner meant for a human,
 // which the process entry writes to the terminal, never to the log.
 import { randomBytes } from 'node:crypto'
+import type { ApiKeysService } from '../api-keys/service.js'
+import type { SourcesService } from '../sources/service.js'
 import type { TenantsService } from './service.js'
 
 export interface DemoTenant {
@@ -26,12 +28,20 @@ export function generateAdminToken(): string {
   return randomBytes(32).toString('base64url')
 }
 
+/** The services the demo tenant is made through: the app's own. */
+export interface DemoServices {
+  readonly tenants: TenantsService
+  readonly apiKeys: ApiKeysService
+  readonly sources: SourcesService
+}
+
 /** Creates the demo tenant, its source and an API key, unless some tenant exists already. */
-export async function createDemoTenant(tenants: TenantsService): Promise<DemoTenant | undefined> {
+export async function createDemoTenant(services: DemoServices): Promise<DemoTenant | undefined> {
+  const { tenants, apiKeys, sources } = services
   if (await tenants.hasTenants()) return undefined
   const tenant = await tenants.createTenant('demo')
-  const source = await tenants.createSource(tenant.id, { name: 'demo', kind: 'sdk' })
-  const { key } = await tenants.createApiKey(tenant.id, { name: 'demo' })
+  const source = await sources.createSource(tenant.id, { name: 'demo', kind: 'sdk' })
+  const { key } = await apiKeys.createApiKey(tenant.id, { name: 'demo' })
   return { tenantId: tenant.id, sourceName: source.name, apiKey: key }
 }
 

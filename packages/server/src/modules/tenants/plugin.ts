@@ -1,5 +1,5 @@
-// The tenants module's service: tenants, their API keys and sources, for the admin API, the CLI and the
-// authentication of every request.
+// The tenants module's service, for the admin API, the CLI, and the api-keys and sources modules, which check
+// through it that a tenant exists.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { TenantsService } from './service.js'
@@ -11,10 +11,7 @@ declare module 'fastify' {
 }
 
 async function tenantsModule(app: FastifyInstance): Promise<void> {
-  app.decorate(
-    'tenants',
-    new TenantsService(app.platform.database.db, app.platform.secrets, app.platform.invalidation),
-  )
+  app.decorate('tenants', new TenantsService(app.platform.database.db, app.platform.invalidation))
 }
 
 export default fp(tenantsModule, { name: 'tenants' })

@@ -1,35 +1,19 @@
-// The shapes of the admin API: what it accepts (validated by the HTTP layer and by the CLI alike) and what it
-// answers, with the functions that turn stored records into those answers. Secrets never appear in an answer
-// except the API key at its creation.
+// The shapes of the admin API of tenants: what it accepts (validated by the HTTP layer and by the CLI alike)
+// and what it answers, with the function that turns a stored tenant into that answer. The admin routes of API
+// keys and sources live under a tenant (/v1/admin/tenants/:tenantId/...): they share this file's common parts,
+// the path's tenant, the id and time formats, and the problem answers every admin route documents.
 import { type Static, Type } from '@fastify/type-provider-typebox'
 import { PROBLEM_CONTENT_TYPE, Problem } from '../../contracts/problem.js'
-import { SCOPES, SOURCE_KINDS } from '../../db/schema.js'
-import type { ApiKeyRecord, SourceRecord, TenantRecord } from './repository.js'
-import type { CreatedApiKey } from './service.js'
+import type { TenantRecord } from './repository.js'
 
 // Ids are plain strings: a malformed id names nothing and is answered 404, like an unknown one.
 export const TenantParams = Type.Object({ tenantId: Type.String() })
-export const ApiKeyParams = Type.Object({ tenantId: Type.String(), keyId: Type.String() })
-export const SourceParams = Type.Object({ tenantId: Type.String(), sourceId: Type.String() })
 
-const Id = Type.String({ format: 'uuid' })
-const Timestamp = Type.String({ format: 'date-time' })
+export const Id = Type.String({ format: 'uuid' })
+export const Timestamp = Type.String({ format: 'date-time' })
 // PostgreSQL text cannot hold NUL, and a name or secret has no use for control characters at all.
-const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f]*$'
-const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARACTERS })
-
-export const Scope = Type.Enum(SCOPES)
-export const SourceKind = Type.Enum(SOURCE_KINDS)
-export const SourceName = Type.String({
-  pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
-  description: 'Slug used in ingest URLs: lowercase letters, digits and dashes. `api` is reserved.',
-})
-export const SigningSecret = Type.String({
-  minLength: 16,
-  maxLength: 256,
-  pattern: NO_CONTROL_CHARACTERS,
-  description: 'HMAC secret the source signs its requests with.',
-})
+export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f]*$'
+export const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARACTERS })
 
 export const CreateTenantBody = Type.Object({ name: DisplayName }, { additionalProperties: false })
 
@@ -60,53 +44,6 @@ export const Tenant = Type.Object({
 })
 export const TenantList = Type.Object({ data: Type.Array(Tenant) })
 
-export const CreateApiKeyBody = Type.Object(
-  {
-    name: DisplayName,
-    scopes: Type.Optional(
-      Type.Array(Scope, { minItems: 1, uniqueItems: true, description: 'Default: every scope.' }),
-    ),
-  },
-  { additionalProperties: false },
-)
-
-export const ApiKey = Type.Object({
-  id: Id,
-  name: Type.String(),
-  prefix: Type.String({ description: 'The public start of the key, to tell keys apart.' }),
-  scopes: Type.Array(Scope),
-  createdAt: Timestamp,
-  revokedAt: Type.Union([Timestamp, Type.Null()]),
-})
-export const ApiKeyList = Type.Object({ data: Type.Array(ApiKey) })
-
-export const CreatedApiKeyResponse = Type.Object({
-  id: Id,
-  key: Type.String({
-    description: 'The API key. Returned only now: it is not stored and cannot be shown again.',
-  }),
-  prefix: Type.String(),
-  scopes: Type.Array(Scope),
-  name: Type.String(),
-  createdAt: Timestamp,
-})
-
-export const CreateSourceBody = Type.Object(
-  { name: SourceName, kind: SourceKind, signingSecret: Type.Optional(SigningSecret) },
-  { additionalProperties: false },
-)
-
-export const RotateSecretBody = Type.Object({ signingSecret: SigningSecret }, { additionalProperties: false })
-
-export const Source = Type.Object({
-  id: Id,
-  name: Type.String(),
-  kind: SourceKind,
-  signed: Type.Boolean({ description: 'Whether requests from this source must carry a signature.' }),
-  createdAt: Timestamp,
-})
-export const SourceList = Type.Object({ data: Type.Array(Source) })
-
 /** An error answer for the OpenAPI document; where a route gives one, it wins over the derived one. */
 const problem = (description: string) => ({
   description,
@@ -124,37 +61,5 @@ export function tenantView(tenant: TenantRecord): Static<typeof Tenant> {
     name: tenant.name,
     rateLimit: tenant.rateLimit && { ...tenant.rateLimit },
     createdAt: tenant.createdAt.toISOString(),
-  }
-}
-
-export function apiKeyView(key: ApiKeyRecord): Static<typeof ApiKey> {
-  return {
-    id: key.id,
-    name: key.name,
-    prefix: key.prefix,
-    scopes: [...key.scopes],
-    createdAt: key.createdAt.toISOString(),
-    revokedAt: key.revokedAt?.toISOString() ?? null,
-  }
-}
-
-export function createdApiKeyView(key: CreatedApiKey): Static<typeof CreatedApiKeyResponse> {
-  return {
-    id: key.id,
-    key: key.key,
-    prefix: key.prefix,
-    scopes: [...key.scopes],
-    name: key.name,
-    createdAt: key.createdAt.toISOString(),
-  }
-}
-
-export function sourceView(source: SourceRecord): Static<typeof Source> {
-  return {
-    id: source.id,
-    name: source.name,
-    kind: source.kind,
-    signed: source.signed,
-    createdAt: source.createdAt.toISOString(),
   }
 }

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { localUrl, startBanner } from '../../../src/modules/tenants/bootstrap.js'
-import { TenantsService } from '../../../src/modules/tenants/service.js'
 import { openDatabase } from '../../../src/platform/database.js'
 import { createLogger } from '../../../src/platform/logger.js'
-import { testSecrets } from '../../helpers/secrets.js'
 import { type ServerProcess, startServerProcess } from '../../helpers/server-process.js'
+import { freshServices } from '../../helpers/tenants.js'
 import { waitFor } from '../../helpers/wait.js'
 
 interface Listing {
@@ -126,7 +125,7 @@ describe('the first start on the embedded database', () => {
     })
     try {
       // Authentication reads no secret: any key will do.
-      expect(await new TenantsService(database.db, testSecrets).authenticate(apiKey)).toMatchObject({
+      expect(await freshServices(database.db).apiKeys.authenticate(apiKey)).toMatchObject({
         tenantId,
         scopes: ['ingest', 'read', 'write'],
       })

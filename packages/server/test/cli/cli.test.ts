@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../../src/cli/index.js'
-import { TenantsService } from '../../../src/modules/tenants/service.js'
-import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
-import { createLogger } from '../../../src/platform/logger.js'
-import { migrate } from '../../../src/platform/migrations.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
-import { TEST_ENCRYPTION_KEY, testSecrets } from '../../helpers/secrets.js'
+import { runCli } from '../../src/cli/index.js'
+import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
+import { createLogger } from '../../src/platform/logger.js'
+import { migrate } from '../../src/platform/migrations.js'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { TEST_ENCRYPTION_KEY } from '../helpers/secrets.js'
+import { freshServices } from '../helpers/tenants.js'
 
-const serverDir = new URL('../../../', import.meta.url).pathname
+const serverDir = new URL('../../', import.meta.url).pathname
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000'
 const SECRET = 'a-signing-secret-of-some-length'
 
@@ -59,8 +59,8 @@ describe('the admin CLI', () => {
     return JSON.parse(result.stdout) as T
   }
 
-  /** What the ingest path sees: a fresh service, with nothing cached. */
-  const tenants = () => new TenantsService(handle.db, testSecrets)
+  /** What the request path sees: fresh services, with nothing cached. */
+  const fresh = () => freshServices(handle.db)
 
   describe('as a child process, the way `npm run cli --` runs it', () => {
     function spawnCli(...args: string[]): Promise<CliResult> {
@@ -96,7 +96,7 @@ describe('the admin CLI', () => {
       expect(keyRun).toMatchObject({ code: 0, stderr: '' })
       expect(keyRun.stdout).toContain('shown only now')
       const key = /^pos_\S{32}$/m.exec(keyRun.stdout)?.[0] ?? ''
-      const principal = await tenants().authenticate(key)
+      const principal = await fresh().apiKeys.authenticate(key)
       expect(principal).toMatchObject({ tenantId: tenant.id, scopes: ['ingest', 'read'] })
 
       const [listed, revoked] = await Promise.all([
@@ -108,7 +108,7 @@ describe('the admin CLI', () => {
       )
       expect(listed.stdout).not.toContain(key)
       expect(revoked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked API key "till 1"/) })
-      expect(await tenants().authenticate(key)).toBeUndefined()
+      expect(await fresh().apiKeys.authenticate(key)).toBeUndefined()
     })
 
     it('exits 2 with the usage on stderr for an unknown command, and 1 for an unknown id', async () => {
@@ -135,7 +135,7 @@ describe('the admin CLI', () => {
       SECRET,
     )
     expect(signed).toMatchObject({ name: 'shop-1', kind: 'shopify', signed: true })
-    expect((await tenants().findSource(tenant.id, 'shop-1'))?.signingSecrets).toEqual([SECRET])
+    expect((await fresh().sources.findSource(tenant.id, 'shop-1'))?.signingSecrets).toEqual([SECRET])
 
     const unsigned = await cli('source:create', tenant.id, 'web', 'sdk')
     expect(unsigned).toMatchObject({
@@ -155,7 +155,7 @@ describe('the admin CLI', () => {
     expect(
       (await json<{ data: { name: string }[] }>('source:list', tenant.id)).data.map((s) => s.name),
     ).toEqual(['web'])
-    expect(await tenants().findSource(tenant.id, 'shop-1')).toBeUndefined()
+    expect(await fresh().sources.findSource(tenant.id, 'shop-1')).toBeUndefined()
   })
 
   it('lists tenants, and keys with their revocation time, as tables or JSON', async () => {

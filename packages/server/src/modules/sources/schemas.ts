@@ -1,0 +1,47 @@
+// The shapes of the admin API of sources: what it accepts (validated by the HTTP layer and by the CLI alike)
+// and what it answers, with the function that turns a stored source into that answer: whether it is signed,
+// never its secrets.
+import { type Static, Type } from '@fastify/type-provider-typebox'
+import { SOURCE_KINDS } from '../../db/schema.js'
+import { Id, NO_CONTROL_CHARACTERS, Timestamp } from '../tenants/schemas.js'
+import type { SourceRecord } from './repository.js'
+
+export const SourceParams = Type.Object({ tenantId: Type.String(), sourceId: Type.String() })
+
+export const SourceKind = Type.Enum(SOURCE_KINDS)
+export const SourceName = Type.String({
+  pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+  description: 'Slug used in ingest URLs: lowercase letters, digits and dashes. `api` is reserved.',
+})
+export const SigningSecret = Type.String({
+  minLength: 16,
+  maxLength: 256,
+  pattern: NO_CONTROL_CHARACTERS,
+  description: 'HMAC secret the source signs its requests with.',
+})
+
+export const CreateSourceBody = Type.Object(
+  { name: SourceName, kind: SourceKind, signingSecret: Type.Optional(SigningSecret) },
+  { additionalProperties: false },
+)
+
+export const RotateSecretBody = Type.Object({ signingSecret: SigningSecret }, { additionalProperties: false })
+
+export const Source = Type.Object({
+  id: Id,
+  name: Type.String(),
+  kind: SourceKind,
+  signed: Type.Boolean({ description: 'Whether requests from this source must carry a signature.' }),
+  createdAt: Timestamp,
+})
+export const SourceList = Type.Object({ data: Type.Array(Source) })
+
+export function sourceView(source: SourceRecord): Static<typeof Source> {
+  return {
+    id: source.id,
+    name: source.name,
+    kind: source.kind,
+    signed: source.signed,
+    createdAt: source.createdAt.toISOString(),
+  }
+}
