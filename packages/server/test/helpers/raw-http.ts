@@ -67,16 +67,3 @@ export async function openConnection(url: string): Promise<RawConnection> {
     },
   }
 }
-
-/** Waits until `condition` holds, polling, at most `timeoutMs`; then fails naming what was awaited. */
-export async function until(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
-    await sleep(5)
-  }
-}

@@ -7,9 +7,10 @@ import { requestsInFlight } from '../../src/http/observability.js'
 import { httpRequestsInFlight } from '../../src/platform/metrics.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
 import { productUpserted } from '../helpers/ingest.js'
-import { openConnection as open, type RawConnection, until } from '../helpers/raw-http.js'
+import { openConnection as open, type RawConnection } from '../helpers/raw-http.js'
 import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
 import { createTenant } from '../helpers/tenants.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** The gauge as the registry exports it, checked against the count shutdown reads. */
 async function gauge(): Promise<number> {
@@ -65,7 +66,9 @@ describe('requests in flight', () => {
 
   /** Waits until the gauge is `expected`. */
   async function gaugeReaches(expected: number): Promise<void> {
-    await until(`http_requests_in_flight = ${expected}`, async () => (await gauge()) === expected)
+    await waitFor(async () => (await gauge()) === expected, {
+      description: `http_requests_in_flight = ${expected}`,
+    })
   }
 
   /** Opens a connection and sends the start of a request; resolves once the server counts it. */

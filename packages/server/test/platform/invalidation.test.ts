@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Invalidation, openInvalidation } from '../../src/platform/invalidation.js'
 import { createLogger } from '../../src/platform/logger.js'
 import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { CapturedLogs, REDIS_URL } from '../helpers/app.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** What a listener heard: each message, and how many times it was told to drop everything. */
 class Recorder {
@@ -13,14 +13,6 @@ class Recorder {
   readonly listener = {
     drop: (message: string) => void this.messages.push(message),
     dropAll: () => void this.dropAlls++,
-  }
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
   }
 }
 
@@ -55,7 +47,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     const heard = new Recorder()
     replica.invalidation.subscribe('credentials', heard.listener)
     // The listener is told to drop everything once the subscription is active: from then on nothing is missed.
-    await until('the subscription to be active', () => heard.dropAlls === 1)
+    await waitFor(() => heard.dropAlls === 1, { description: 'the subscription to be active' })
     return { replica, heard }
   }
 
@@ -65,7 +57,7 @@ describe('cache invalidation over Redis pub/sub', () => {
 
     const cli = await processWith(prefix, { listen: false })
     await cli.invalidation.publish('credentials', 'tenant-1')
-    await until('the message', () => heard.messages.length === 1)
+    await waitFor(() => heard.messages.length === 1, { description: 'the message' })
     expect(heard.messages).toEqual(['tenant-1'])
   })
 
@@ -82,7 +74,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     // Both go through one connection, so Redis handles them in this order: the first would arrive first.
     await other.invalidation.publish('credentials', 'other deployment')
     await same.publish('credentials', 'this deployment')
-    await until('the message', () => heard.messages.length > 0)
+    await waitFor(() => heard.messages.length > 0, { description: 'the message' })
     expect(heard.messages).toEqual(['this deployment'])
   })
 
@@ -98,7 +90,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     const id = /(?:^|\s)id=(\d+)/.exec(ours[0]!)?.[1]
     expect(await replica.redis.client.call('CLIENT', 'KILL', 'ID', id!)).toBe(1)
 
-    await until('the subscription to be active again', () => heard.dropAlls === 2)
+    await waitFor(() => heard.dropAlls === 2, { description: 'the subscription to be active again' })
     expect(replica.logs.lines.map((line) => line.msg)).toEqual(
       expect.arrayContaining([
         'cache invalidations not received while redis is away; cached entries expire by TTL',
@@ -107,7 +99,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     )
     const cli = await processWith(prefix, { listen: false })
     await cli.invalidation.publish('credentials', 'after the outage')
-    await until('the message', () => heard.messages.length === 1)
+    await waitFor(() => heard.messages.length === 1, { description: 'the message' })
     expect(heard.messages).toEqual(['after the outage'])
   })
 
@@ -132,7 +124,7 @@ describe('cache invalidation over Redis pub/sub', () => {
     const published = replica.invalidation.publish('credentials', 'tenant-1')
     expect(heard.messages).toEqual(['tenant-1'])
     await published
-    await until('the message', () => other.heard.messages.length === 1)
+    await waitFor(() => other.heard.messages.length === 1, { description: 'the message' })
     expect(other.heard.messages).toEqual(['tenant-1'])
   })
 

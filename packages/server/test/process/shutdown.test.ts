@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-import { openConnection, until } from '../helpers/raw-http.js'
+import { openConnection } from '../helpers/raw-http.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
 import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
 import { waitFor } from '../helpers/wait.js'
@@ -136,7 +136,9 @@ describe('graceful shutdown of the real server process', () => {
       await untilInFlight(url, 1)
       s.child.kill('SIGTERM')
       await s.waitForLine((l) => l.msg === 'no longer accepting connections; draining')
-      await until('the listener refuses new connections', async () => !(await acceptsConnections(url)))
+      await waitFor(async () => !(await acceptsConnections(url)), {
+        description: 'the listener refuses new connections',
+      })
 
       for (const connection of connections) {
         connection.write('\r\n')
