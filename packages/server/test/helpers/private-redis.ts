@@ -1,4 +1,5 @@
-// A private redis-server for tests that stop Redis under the service, and the free loopback port it needs.
+// A private redis-server for tests that stop Redis under the service, and a free loopback port: for it, or as
+// the port of a dependency that is not there (yet).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 

@@ -72,13 +72,3 @@ export async function startStallProxy(target: { host: string; port: number }, po
     },
   }
 }
-
-/** A port nothing listens on: taken from the system, then released, for a dependency that is not there. */
-export async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return address.port
-}

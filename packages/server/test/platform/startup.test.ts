@@ -11,8 +11,8 @@ import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { completeStartup, retryDelayMs } from '../../src/platform/startup.js'
 import { ADMIN_TOKEN, CapturedLogs } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { freePort as closedPort } from '../helpers/private-redis.js'
 import { TEST_ENCRYPTION_KEY, testSecrets } from '../helpers/secrets.js'
-import { closedPort } from '../helpers/stall-proxy.js'
 
 const silent = createLogger({ level: 'silent' })
 

@@ -4,8 +4,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { freePort as closedPort } from '../helpers/private-redis.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
-import { closedPort, type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
+import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
 
 // Spawning the server compiles it with tsx: slow on a loaded machine.
 const SPAWN_MS = 90_000
