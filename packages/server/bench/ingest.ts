@@ -70,6 +70,8 @@ interface RunFigures {
   readonly errors: number
   readonly timeouts: number
   readonly durationS: number
+  /** CPU time of the server process per response, in microseconds (its own user and system time). */
+  readonly cpuUsPerResponse: number
 }
 
 interface ServerFigures {
@@ -85,7 +87,7 @@ interface IngestInternals {
   readonly meanIngestMs: number
 }
 
-function figuresOf(result: autocannon.Result): RunFigures {
+function figuresOf(result: autocannon.Result, cpuSeconds: number): RunFigures {
   const statusCodes: Record<string, number> = {}
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {}))
     statusCodes[code] = stats.count ?? 0
@@ -103,6 +105,7 @@ function figuresOf(result: autocannon.Result): RunFigures {
     errors: result.errors,
     timeouts: result.timeouts,
     durationS: result.duration,
+    cpuUsPerResponse: (cpuSeconds * 1e6) / Math.max(1, result['2xx'] + result['4xx'] + result['5xx']),
   }
 }
 
@@ -115,6 +118,7 @@ async function drive(
   connections: number,
 ): Promise<RunFigures> {
   let sequence = 0
+  const cpuBefore = server.cpuSeconds()
   const result = await autocannon({
     url: server.url,
     connections,
@@ -141,7 +145,7 @@ async function drive(
       },
     ],
   })
-  return figuresOf(result)
+  return figuresOf(result, server.cpuSeconds() - cpuBefore)
 }
 
 /** Warm-up (not measured), then the measured run, then SIGTERM; the server must exit 0. */
@@ -206,13 +210,14 @@ async function checkStorage(sql: pg.Client, tenantId: string, ledger: Ledger): P
 const fixed = (value: number, digits = 1) => value.toFixed(digits)
 
 function table(figures: readonly ServerFigures[]): string {
-  const head = ['server', 'req/s', 'P50 ms', 'P99 ms', 'responses', 'non-2xx', 'errors']
+  const head = ['server', 'req/s', 'P50 ms', 'P99 ms', 'CPU µs/req', 'responses', 'non-2xx', 'errors']
   const rows = figures.map(({ server, measured: m }) => [
     server,
     fixed(m.requestsPerSecond),
     // autocannon records latency in whole milliseconds.
     String(m.latencyMs.p50),
     String(m.latencyMs.p99),
+    fixed(m.cpuUsPerResponse, 0),
     String(m.responses),
     String(m.non2xx),
     String(m.errors),
@@ -310,6 +315,7 @@ async function main(): Promise<number> {
     if (!storage.ok) failures.push(`ingest: the stored events do not match the 201 answers`)
 
     const rps = (name: ServerName) => figures.find((f) => f.server === name)!.measured.requestsPerSecond
+    const cpu = (name: ServerName) => figures.find((f) => f.server === name)!.measured.cpuUsPerResponse
     const ratios = {
       ingestToNaive: rps('ingest') / rps('naive'),
       ingestToCeiling: rps('ingest') / rps('ceiling'),
@@ -317,6 +323,8 @@ async function main(): Promise<number> {
     process.stdout.write(
       `\n${table(figures)}\n\n` +
         `ingest/naive ${fixed(ratios.ingestToNaive, 2)}, ingest/ceiling ${fixed(ratios.ingestToCeiling, 2)} (req/s)\n` +
+        `server CPU per request: ingest ${fixed(cpu('ingest'), 0)} µs, naive ${fixed(cpu('naive'), 0)} µs, ` +
+        `ceiling ${fixed(cpu('ceiling'), 0)} µs (the process's own user and system time)\n` +
         `synchronous_commit: ${synchronousCommit}\n` +
         `ingest internals (warm-up and measured): ${fixed(internals.meanRequestsPerCommit, 2)} requests per ` +
         `group commit, ${fixed(internals.meanIngestMs)} ms mean write path (ingest_duration_seconds)\n` +

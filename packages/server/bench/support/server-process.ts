@@ -1,7 +1,8 @@
 // A server under test as a child process of its own (so it gets a core's worth of CPU, not the load
 // generator's event loop): started on a free port, awaited until /startupz answers 200, stopped with SIGTERM.
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +17,23 @@ export interface ServerProcess {
   output(): string
   /** SIGTERM, then the exit code; SIGKILL and an error when it does not exit within timeoutMs. */
   stop(timeoutMs?: number): Promise<number | null>
+  /**
+   * CPU seconds (user and system) the process has used so far, from /proc: what a request costs the server
+   * itself, whatever else the machine is doing.
+   */
+  cpuSeconds(): number
+}
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the
+  // 12th and 13th of them.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
 }
 
 export async function freePort(): Promise<number> {
@@ -69,6 +87,7 @@ export async function startServerProcess(
     name,
     url: `http://127.0.0.1:${port}`,
     output: () => output,
+    cpuSeconds: () => cpuSecondsOf(child.pid),
     async stop(timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const)])
