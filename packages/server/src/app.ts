@@ -33,6 +33,8 @@ import ordersModule from './modules/orders/plugin.js'
 import ordersRoutes from './modules/orders/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
 import adminRoutes from './modules/tenants/routes.js'
+import webhooksModule from './modules/webhooks/plugin.js'
+import webhooksRoutes from './modules/webhooks/routes.js'
 import type { Platform } from './platform/platform.js'
 import { RateLimits } from './platform/rate-limits.js'
 
@@ -93,6 +95,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     inventoryModule,
     ordersModule,
     changeFeedModule,
+    webhooksModule,
   ]
   for (const module of modules) await app.register(module)
 
@@ -123,6 +126,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     inventoryRoutes,
     ordersRoutes,
     eventsRoutes,
+    webhooksRoutes,
   ]
   for (const plugin of routes) await app.register(plugin)
   return app
