@@ -38,7 +38,12 @@ describe('webhook endpoints API', () => {
     const created = await call('POST', '/v1/webhook-endpoints', { url: PUBLIC_URL, description: 'ERP' })
     expect(created.statusCode).toBe(201)
     const body = created.json()
-    expect(body).toMatchObject({ url: PUBLIC_URL, eventTypes: EVENT_TYPES, description: 'ERP', enabled: true })
+    expect(body).toMatchObject({
+      url: PUBLIC_URL,
+      eventTypes: EVENT_TYPES,
+      description: 'ERP',
+      enabled: true,
+    })
     expect(body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/)
     expect(Buffer.from(body.secret.slice(6), 'base64')).toHaveLength(24)
 
@@ -70,7 +75,11 @@ describe('webhook endpoints API', () => {
       eventTypes: ['order.created'],
       enabled: false,
     })
-    expect(patched.json()).toMatchObject({ eventTypes: ['order.created'], enabled: false, disabledReason: 'manual' })
+    expect(patched.json()).toMatchObject({
+      eventTypes: ['order.created'],
+      enabled: false,
+      disabledReason: 'manual',
+    })
     const enabled = await call('PATCH', `/v1/webhook-endpoints/${id}`, { enabled: true })
     expect(enabled.json()).toMatchObject({ enabled: true, disabledReason: null })
 
