@@ -63,7 +63,9 @@ export class WebhookDispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options
-    this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs)
+    this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
+      options.log.warn({ hostname, address }, 'webhook target refused at connect: forbidden address'),
+    )
   }
 
   start(): void {

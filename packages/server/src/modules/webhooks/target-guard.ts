@@ -99,33 +99,39 @@ export async function checkTarget(text: string, policy: TargetPolicy): Promise<U
   return url
 }
 
+/** Told of each connection the guard refused: the host and the forbidden address it resolved to. */
+export type RefusalListener = (hostname: string, address: string) => void
+
 /** A DNS lookup that fails for forbidden addresses; handed to every connection the delivery client opens. */
-const guardedLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, '', 0)
-    const list = addresses as LookupAddress[]
-    const refused = list.find(({ address }) => isForbiddenAddress(address))
-    if (refused !== undefined || list.length === 0) {
-      const error: NodeJS.ErrnoException = new TargetRefused(`${hostname} resolves to a forbidden address`)
-      error.code = 'ETARGETREFUSED'
-      return callback(error, '', 0)
-    }
-    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list)
-    const first = list[0] as LookupAddress
-    callback(null, first.address, first.family)
-  })
-}
+const guardedLookup =
+  (onRefused: RefusalListener): LookupFunction =>
+  (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0)
+      const list = addresses as LookupAddress[]
+      const refused = list.find(({ address }) => isForbiddenAddress(address))
+      if (refused !== undefined || list.length === 0) {
+        onRefused(hostname, refused?.address ?? 'none')
+        const error: NodeJS.ErrnoException = new TargetRefused(`${hostname} resolves to a forbidden address`)
+        error.code = 'ETARGETREFUSED'
+        return callback(error, '', 0)
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list)
+      const first = list[0] as LookupAddress
+      callback(null, first.address, first.family)
+    })
+  }
 
 /**
  * The HTTP client webhook deliveries go through: with private targets refused, its lookup checks every
  * address it connects to. An IP literal is never looked up, so the dispatcher checks those itself
  * (`refusedAtConnect`).
  */
-export function deliveryAgent(policy: TargetPolicy, timeoutMs: number): Agent {
+export function deliveryAgent(policy: TargetPolicy, timeoutMs: number, onRefused: RefusalListener): Agent {
   return new Agent({
     connect: {
       timeout: timeoutMs,
-      ...(policy.allowPrivateTargets ? {} : { lookup: guardedLookup }),
+      ...(policy.allowPrivateTargets ? {} : { lookup: guardedLookup(onRefused) }),
     },
   })
 }
