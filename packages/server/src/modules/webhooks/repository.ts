@@ -12,7 +12,7 @@ import {
   webhookSecretAad,
 } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
-import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
+import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 import type { PageRequest, Slice } from '../../platform/pagination.js'
 import type { Secrets } from '../../platform/secrets.js'
@@ -49,6 +49,7 @@ export type CreateResult =
   | { readonly kind: 'created'; readonly endpoint: EndpointRecord }
   /** The same Idempotency-Key came before: the endpoint it created, and whether the request was the same. */
   | { readonly kind: 'existing'; readonly endpoint: EndpointRecord; readonly sameRequest: boolean }
+  | { readonly kind: 'unknown-tenant' }
 
 export interface AttemptRecord {
   readonly attemptedAt: Date
@@ -135,6 +136,7 @@ export class WebhooksRepository {
         })
         return { kind: 'created', endpoint }
       } catch (err) {
+        if (sqlState(err) === FOREIGN_KEY_VIOLATION) return { kind: 'unknown-tenant' }
         if (sqlState(err) !== UNIQUE_VIOLATION || row.idempotency === undefined) throw err
         const [existing] = await this.db
           .select({ ...endpointColumns, fingerprint: webhookEndpoints.idempotencyFingerprint })

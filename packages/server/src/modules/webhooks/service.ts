@@ -92,6 +92,7 @@ export class WebhooksService {
       secret,
       idempotency: idempotency ?? undefined,
     })
+    if (result.kind === 'unknown-tenant') throw new ProblemError('not-found', `No tenant ${tenantId}`)
     if (result.kind === 'created')
       return { endpoint: { ...endpointView(result.endpoint), secret }, verdict: 'new' }
     if (!result.sameRequest)

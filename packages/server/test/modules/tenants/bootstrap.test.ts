@@ -128,7 +128,7 @@ describe('the first start on the embedded database', () => {
       // Authentication reads no secret: any key will do.
       expect(await new TenantsService(database.db, testSecrets).authenticate(apiKey)).toMatchObject({
         tenantId,
-        scopes: ['ingest', 'read', 'write'],
+        scopes: ['ingest', 'read', 'write', 'webhooks'],
       })
     } finally {
       await database.close()
