@@ -17,8 +17,10 @@ export interface ConsumerAnswer {
 
 export class Consumer {
   readonly received: ReceivedDelivery[] = []
-  /** Decides each answer; the delivery is already in `received`. */
-  answer: (delivery: ReceivedDelivery, index: number) => ConsumerAnswer = () => ({ status: 204 })
+  /** Decides each answer ('hold': never answer); the delivery is already in `received`. */
+  answer: (delivery: ReceivedDelivery, index: number) => ConsumerAnswer | 'hold' = () => ({ status: 204 })
+  /** The status each delivery was answered with, in the order of `received` (undefined while held). */
+  readonly answered: (number | undefined)[] = []
   readonly #server: Server
 
   private constructor(server: Server) {
@@ -34,8 +36,9 @@ export class Consumer {
       request.on('end', () => {
         const delivery = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8') }
         consumer.received.push(delivery)
-        const { status, headers } = consumer.answer(delivery, consumer.received.length - 1)
-        response.writeHead(status, headers).end()
+        const answer = consumer.answer(delivery, consumer.received.length - 1)
+        consumer.answered.push(answer === 'hold' ? undefined : answer.status)
+        if (answer !== 'hold') response.writeHead(answer.status, answer.headers).end()
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
