@@ -12,13 +12,14 @@ import type { Logger } from 'pino'
 import type { Agent } from 'undici'
 import type { WebhookSettings } from '../../config.js'
 import type { DatabaseHandle } from '../../platform/database.js'
+import { TIMED_OUT, withDeadline } from '../../platform/deadline.js'
 import type { Lifecycle } from '../../platform/lifecycle.js'
 import {
   webhookDeadLettersTotal,
   webhookDeliveriesTotal,
   webhookFanOutTotal,
 } from '../../platform/metrics.js'
-import type { Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
+import type { Dispatcher, Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { activeSecrets, type WebhooksRepository } from './repository.js'
 import { signatureHeader } from './signature.js'
@@ -30,6 +31,7 @@ const FAN_OUT_BATCH = 500
 const FAN_OUT_ROUNDS = 10
 /** Deliveries one replica attempts at the same time. */
 const CLAIM_BATCH = 16
+const STOP_TIMEOUT_MS = 5000
 
 export interface DispatcherOptions {
   readonly database: DatabaseHandle
@@ -72,11 +74,16 @@ export class WebhookDispatcher {
     this.#running ??= this.#loop()
   }
 
-  /** Stops taking work, aborts the attempts in flight (their deliveries stay pending) and waits for the round. */
+  /**
+   * Stops taking work, aborts the attempts in flight (their deliveries stay pending) and waits for the round,
+   * at most STOP_TIMEOUT_MS: a round stuck on an unresponsive database must not hold the shutdown (its leases
+   * expire and another replica takes the work).
+   */
   async stop(): Promise<void> {
     this.#stop.abort()
-    await this.#running
-    await this.#agent.close().catch(() => undefined)
+    if ((await withDeadline(this.#running ?? Promise.resolve(), STOP_TIMEOUT_MS)) === TIMED_OUT)
+      this.#options.log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'webhook dispatcher did not stop in time')
+    await this.#agent.destroy().catch(() => undefined)
   }
 
   async #loop(): Promise<void> {
@@ -211,7 +218,8 @@ export class WebhookDispatcher {
         body,
         timeoutMs: settings.timeoutMs,
       },
-      { signal: this.#stop.signal, dispatcher: this.#agent as never },
+      // undici 6's Agent is the dispatcher Node 20's fetch runs on; only the two packages' type declarations differ.
+      { signal: this.#stop.signal, dispatcher: this.#agent as unknown as Dispatcher },
     )
     return this.#settle(row, outcome)
   }
