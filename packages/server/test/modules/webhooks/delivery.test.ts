@@ -36,7 +36,7 @@ describe('webhook delivery', () => {
   afterAll(() => t.close())
   afterEach(() => consumer?.close())
 
-  const api = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: Record<string, unknown>) =>
+  const api = (method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, payload?: Record<string, unknown>) =>
     t.app.inject({
       method,
       url,
@@ -90,6 +90,41 @@ describe('webhook delivery', () => {
     await waitFor(async () => (await deliveries(endpoint.id, 'succeeded')).length === 3, {
       description: 'three succeeded deliveries',
     })
+  })
+
+  it('delivers product writes made through the API too', async () => {
+    const endpoint = await createEndpoint({ eventTypes: ['product.upserted', 'product.deleted'] })
+    const put = await api('PUT', '/v1/products/API-1', {
+      name: 'Flat white',
+      price: { amount: 420, currency: 'EUR' },
+    })
+    expect(put.statusCode).toBe(200)
+    await waitFor(() => consumer.received.length >= 1, { description: 'the delivery of the write' })
+    expect(() => verify(endpoint.secret, consumer.received[0]!)).not.toThrow()
+    expect(consumer.events()[0]).toMatchObject({
+      type: 'product.upserted',
+      data: { source: 'api', data: { sku: 'API-1' } },
+    })
+  })
+
+  it('disables an endpoint whose attempts all failed for the configured time (5 days by default)', async () => {
+    const endpoint = await createEndpoint()
+    consumer.answer = () => ({ status: 500 })
+    await store([productUpserted('SKU-13')])
+    await waitFor(
+      async () => (await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().failingSince !== null,
+      { description: 'the endpoint failing' },
+    )
+    // As if it had been failing for six days: the next failed attempt disables it.
+    await t.platform.database.db
+      .update(webhookEndpoints)
+      .set({ failingSince: new Date(Date.now() - 6 * 86_400_000) })
+      .where(eq(webhookEndpoints.id, endpoint.id))
+    await waitFor(
+      async () => (await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().enabled === false,
+      { description: 'the endpoint disabled' },
+    )
+    expect((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().disabledReason).toBe('failing')
   })
 
   it('sends only the event types the endpoint asked for', async () => {
