@@ -105,4 +105,71 @@ describe('webhook delivery across replicas', () => {
       .map((event) => event.data.id)
     expect(new Set(answeredIds)).toEqual(new Set(events.map((event) => event.id)))
   }, 180_000)
+
+  it("shares one endpoint's open breaker: a replica that never called it makes no request", async () => {
+    for (const server of servers.splice(0)) {
+      server.kill()
+      await server.exited
+    }
+    env = {
+      ...env,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      WEBHOOK_RETRY_SCHEDULE: '0,1,1,1',
+      OUTBOUND_TIMEOUT_MS: '5000',
+      WEBHOOK_TIMEOUT_MS: '5000',
+      OUTBOUND_BREAKER_MINIMUM_CALLS: '4',
+      OUTBOUND_BREAKER_OPEN_MS: '120000',
+    }
+    const failing = await Consumer.start()
+    failing.answer = () => ({ status: 503 })
+    try {
+      const a = await start()
+      const headers = { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' }
+      const created = await fetch(`${a}/v1/webhook-endpoints`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ url: failing.url }),
+      })
+      expect(created.status).toBe(201)
+      const ingestTo = async (url: string, count: number) => {
+        const events = Array.from({ length: count }, (_, i) => productUpserted(`SKU-B${randomUUID()}-${i}`))
+        const res = await fetch(`${url}/v1/ingest/pos`, {
+          method: 'POST',
+          headers: { ...headers, 'idempotency-key': randomUUID() },
+          body: JSON.stringify({ events }),
+        })
+        expect(res.status).toBe(201)
+      }
+      const metric = async (url: string, pattern: RegExp) => {
+        const text = await (await fetch(`${url}/metrics`)).text()
+        return Number(pattern.exec(text)?.[1] ?? 0)
+      }
+
+      // A alone: its failures open the endpoint's breaker, for the fleet, in Redis.
+      await ingestTo(a, 6)
+      await waitFor(
+        async () =>
+          (await metric(a, /circuit_breaker_transitions_total\{[^}]*from="closed",to="open"[^}]*\} (\d+)/)) >=
+          1,
+        { description: 'replica A opened the breaker' },
+      )
+      servers[0]!.kill()
+      await servers[0]!.exited
+      const seen = failing.received.length
+
+      // B starts after; it never called the endpoint, and must not call it now.
+      const b = await start()
+      await ingestTo(b, 3)
+      await waitFor(
+        async () => (await metric(b, /webhook_delivery_attempts_total\{outcome="postponed"\} (\d+)/)) >= 3,
+        { description: 'replica B postponed the new deliveries on the open breaker' },
+      )
+      expect(failing.received.length).toBe(seen)
+      expect(
+        await metric(b, /outbound_requests_total\{[^}]*outcome="breaker-open"[^}]*\} (\d+)/),
+      ).toBeGreaterThanOrEqual(3)
+    } finally {
+      await failing.close()
+    }
+  }, 180_000)
 })
