@@ -58,6 +58,17 @@ describe('webhook delivery', () => {
     return res.json().data
   }
 
+  /** Waits until the endpoint has `count` deliveries with `status`, and answers them. */
+  function deliveriesOnceThere(endpointId: string, status: string, count: number): Promise<Delivery[]> {
+    return waitFor(
+      async () => {
+        const list = await deliveries(endpointId, status)
+        return list.length === count ? list : undefined
+      },
+      { description: `${count} ${status} deliveries` },
+    )
+  }
+
   async function store(events: ReturnType<typeof productUpserted>[]) {
     const res = await ingest(t.app, { key: tenant.key, events })
     expect(res.statusCode).toBe(201)
@@ -87,9 +98,7 @@ describe('webhook delivery', () => {
     const fromFeed = feed.json().data.find((event: { id: string }) => event.id === events[1]!.id)
     expect(received[1]!.data).toEqual(fromFeed)
 
-    await waitFor(async () => (await deliveries(endpoint.id, 'succeeded')).length === 3, {
-      description: 'three succeeded deliveries',
-    })
+    await deliveriesOnceThere(endpoint.id, 'succeeded', 3)
   })
 
   it('delivers product writes made through the API too', async () => {
@@ -148,13 +157,7 @@ describe('webhook delivery', () => {
     expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThanOrEqual(
       Number(first!.headers['webhook-timestamp']) + 1,
     )
-    const [delivery] = await waitFor(
-      async () => {
-        const list = await deliveries(endpoint.id, 'succeeded')
-        return list.length === 1 ? list : undefined
-      },
-      { description: 'the delivery succeeded' },
-    )
+    const [delivery] = await deliveriesOnceThere(endpoint.id, 'succeeded', 1)
     expect(delivery!.attempts.map((attempt) => attempt.statusCode)).toEqual([503, 200])
     expect(delivery!.attempts[0]!.error).toBe('HTTP 503')
   })
@@ -195,13 +198,7 @@ describe('webhook delivery', () => {
     consumer.answer = () => ({ status: 500 })
     const since = new Date(Date.now() - 60_000).toISOString()
     await store([productUpserted('SKU-9')])
-    const [failed] = await waitFor(
-      async () => {
-        const list = await deliveries(endpoint.id, 'failed')
-        return list.length === 1 ? list : undefined
-      },
-      { description: 'the delivery failed' },
-    )
+    const [failed] = await deliveriesOnceThere(endpoint.id, 'failed', 1)
     expect(failed!.attempts).toHaveLength(3)
     expect(consumer.received).toHaveLength(3)
     expect((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().failingSince).not.toBeNull()
@@ -210,9 +207,7 @@ describe('webhook delivery', () => {
     const recovered = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since })
     expect(recovered.statusCode).toBe(202)
     expect(recovered.json()).toEqual({ queued: 1 })
-    await waitFor(async () => (await deliveries(endpoint.id, 'succeeded')).length === 1, {
-      description: 'the recovered delivery succeeded',
-    })
+    await deliveriesOnceThere(endpoint.id, 'succeeded', 1)
     expect((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().failingSince).toBeNull()
   })
 
@@ -220,19 +215,11 @@ describe('webhook delivery', () => {
     const endpoint = await createEndpoint()
     consumer.answer = () => ({ status: 400 })
     await store([productUpserted('SKU-10')])
-    const [failed] = await waitFor(
-      async () => {
-        const list = await deliveries(endpoint.id, 'failed')
-        return list.length === 1 ? list : undefined
-      },
-      { description: 'the delivery failed' },
-    )
+    const [failed] = await deliveriesOnceThere(endpoint.id, 'failed', 1)
     consumer.answer = () => ({ status: 200 })
     const url = `/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed!.id}/retry`
     expect((await api('POST', url)).statusCode).toBe(202)
-    await waitFor(async () => (await deliveries(endpoint.id, 'succeeded')).length === 1, {
-      description: 'the retried delivery succeeded',
-    })
+    await deliveriesOnceThere(endpoint.id, 'succeeded', 1)
     const again = await api('POST', url)
     expect(again.statusCode).toBe(409)
     expect(again.json()).toMatchObject({ type: '/problems/conflict' })
