@@ -288,3 +288,33 @@ describe('webhook target safety at connect time', () => {
     )
   })
 })
+
+describe('webhook delivery on the embedded database', () => {
+  let t: TestApp
+  let consumer: Consumer
+  beforeAll(async () => {
+    t = await startTestApp({ embedded: true, env: WEBHOOK_ENV })
+    consumer = await Consumer.start()
+  })
+  afterAll(async () => {
+    await consumer.close()
+    await t.close()
+  })
+
+  it('delivers stored events, signed', async () => {
+    const tenant = await createTenant(t.platform.database.db)
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/webhook-endpoints',
+      headers: { authorization: `Bearer ${tenant.key}` },
+      payload: { url: consumer.url },
+    })
+    expect(created.statusCode).toBe(201)
+    const events = [productUpserted('SKU-E1'), productUpserted('SKU-E2')]
+    expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
+    await waitFor(() => consumer.received.length >= 2, { description: 'two deliveries' })
+    for (const delivery of consumer.received)
+      expect(() => verify(created.json().secret, delivery)).not.toThrow()
+    expect(consumer.events().map((event) => event.data.id)).toEqual(events.map((event) => event.id))
+  })
+})
