@@ -7,6 +7,7 @@
 // A round that found work is followed by another at once; an idle one waits WEBHOOK_POLL_INTERVAL_MS. A
 // replica killed mid-attempt leaves a lease that expires: another replica makes the attempt (at least once).
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Agent } from 'undici'
@@ -65,6 +66,8 @@ export class WebhookDispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options
+    // Every attempt in flight listens to the stop signal (the outbound layer's abort).
+    setMaxListeners(CLAIM_BATCH * 4, this.#stop.signal)
     this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
       options.log.warn({ hostname, address }, 'webhook target refused at connect: forbidden address'),
     )
@@ -167,13 +170,16 @@ export class WebhookDispatcher {
       return
     }
     if (settlement.metric === 'dead') webhookDeadLettersTotal.inc()
-    await this.#judgeEndpoint(row.endpoint_id, settlement)
+    await this.#judgeEndpoint(row, settlement)
   }
 
-  async #judgeEndpoint(endpointId: string, settlement: Settlement): Promise<void> {
+  async #judgeEndpoint(row: ClaimedRow, settlement: Settlement): Promise<void> {
     const { repository, settings, log } = this.#options
-    if (settlement.metric === 'succeeded') await repository.markHealthy(endpointId)
-    else if (settlement.metric === 'gone') {
+    const endpointId = row.endpoint_id
+    // Only an endpoint that was failing when its delivery was claimed needs a write after a success.
+    if (settlement.metric === 'succeeded') {
+      if (row.failing_since !== null) await repository.markHealthy(endpointId)
+    } else if (settlement.metric === 'gone') {
       await repository.disableGone(endpointId)
       log.info({ endpointId }, 'webhook endpoint answered 410 Gone: disabled')
     } else if (

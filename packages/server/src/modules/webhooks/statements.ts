@@ -72,6 +72,7 @@ const claimedEndpoint = {
   url: w.url,
   encrypted_secrets: w.encryptedSecrets,
   previous_secret_expires_at: w.previousSecretExpiresAt,
+  failing_since: w.failingSince,
 }
 export type ClaimedRow = RowOf<typeof claimed> & RowOf<typeof claimedEndpoint>
 
