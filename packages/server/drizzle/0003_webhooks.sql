@@ -44,6 +44,8 @@ CREATE TABLE "webhook_endpoints" (
 	"failing_since" timestamp with time zone,
 	"idempotency_key" text,
 	"idempotency_fingerprint" text,
+	"rotation_idempotency_key" text,
+	"rotation_idempotency_fingerprint" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );

@@ -142,6 +142,9 @@ export const webhookEndpoints = pgTable(
     /** The Idempotency-Key and fingerprint of the request that created it, so a replay finds it. */
     idempotencyKey: text('idempotency_key'),
     idempotencyFingerprint: text('idempotency_fingerprint'),
+    /** The same for the latest rotation, so a retried rotation is answered, not rotated again. */
+    rotationIdempotencyKey: text('rotation_idempotency_key'),
+    rotationIdempotencyFingerprint: text('rotation_idempotency_fingerprint'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -51,6 +51,11 @@ export type CreateResult =
   | { readonly kind: 'existing'; readonly endpoint: EndpointRecord; readonly sameRequest: boolean }
   | { readonly kind: 'unknown-tenant' }
 
+export type RotateResult =
+  | { readonly kind: 'rotated' | 'replayed'; readonly endpoint: EndpointRecord; readonly secret: string }
+  | { readonly kind: 'key-reused' }
+  | { readonly kind: 'not-found' }
+
 export interface AttemptRecord {
   readonly attemptedAt: Date
   readonly statusCode: number | null
@@ -225,25 +230,53 @@ export class WebhooksRepository {
     })
   }
 
-  /** Puts `secret` first; the current one stays second and keeps signing until `previousExpiresAt`. */
+  /**
+   * Puts `secret` first; the current one stays second and keeps signing until `previousExpiresAt`. With an
+   * Idempotency-Key that the latest rotation already used, nothing changes: the answer is that rotation's.
+   */
   rotateSecret(
     tenantId: string,
     endpointId: string,
     secret: string,
     previousExpiresAt: Date,
-  ): Promise<EndpointRecord | undefined> {
+    idempotency: { readonly key: string; readonly fingerprint: string } | undefined,
+  ): Promise<RotateResult> {
     return timedQuery('webhooks.rotateSecret', async () => {
       const stored = this.secrets.encrypt(secret, webhookSecretAad(endpointId))
+      const ofEndpoint = and(eq(webhookEndpoints.tenantId, tenantId), eq(webhookEndpoints.id, endpointId))
       const [row] = await this.db
         .update(webhookEndpoints)
         .set({
           encryptedSecrets: sql`array_prepend(${stored}::text, ${webhookEndpoints.encryptedSecrets}[1:1])`,
           previousSecretExpiresAt: previousExpiresAt,
+          rotationIdempotencyKey: idempotency?.key ?? null,
+          rotationIdempotencyFingerprint: idempotency?.fingerprint ?? null,
           updatedAt: sql`now()`,
         })
-        .where(and(eq(webhookEndpoints.tenantId, tenantId), eq(webhookEndpoints.id, endpointId)))
+        .where(
+          idempotency === undefined
+            ? ofEndpoint
+            : and(
+                ofEndpoint,
+                sql`${webhookEndpoints.rotationIdempotencyKey} IS DISTINCT FROM ${idempotency.key}`,
+              ),
+        )
         .returning(endpointColumns)
-      return row
+      if (row !== undefined) return { kind: 'rotated', endpoint: row, secret }
+      if (idempotency === undefined) return { kind: 'not-found' }
+      const [latest] = await this.db
+        .select({
+          ...endpointColumns,
+          encrypted: webhookEndpoints.encryptedSecrets,
+          fingerprint: webhookEndpoints.rotationIdempotencyFingerprint,
+        })
+        .from(webhookEndpoints)
+        .where(ofEndpoint)
+      if (latest === undefined) return { kind: 'not-found' }
+      const { encrypted, fingerprint, ...endpoint } = latest
+      if (fingerprint !== idempotency.fingerprint) return { kind: 'key-reused' }
+      const current = this.secrets.decrypt(encrypted[0] ?? '', webhookSecretAad(endpointId))
+      return { kind: 'replayed', endpoint, secret: current }
     })
   }
 

@@ -108,7 +108,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/webhook-endpoints/:endpointId/rotate-secret',
     {
-      config: change,
+      config: { scope: 'webhooks', idempotency: 'optional' },
       schema: {
         tags,
         summary:
@@ -117,7 +117,16 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: WebhookEndpointWithSecret },
       },
     },
-    async (request) => app.webhooks.rotateSecret(principalOf(request).tenantId, request.params.endpointId),
+    async (request, reply) => {
+      const { tenantId } = principalOf(request)
+      const { endpoint, verdict } = await app.webhooks.rotateSecret(
+        tenantId,
+        request.params.endpointId,
+        request.idempotency,
+      )
+      answerIdempotently(reply, verdict)
+      return endpoint
+    },
   )
 
   app.get(

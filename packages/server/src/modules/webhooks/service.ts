@@ -57,6 +57,13 @@ function notFound(endpointId: string): ProblemError {
   return new ProblemError('not-found', `No webhook endpoint ${endpointId}`)
 }
 
+function keyReused(): ProblemError {
+  return new ProblemError(
+    'idempotency-key-reused',
+    'This Idempotency-Key came with a different request before',
+  )
+}
+
 export class WebhooksService {
   constructor(
     private readonly repository: WebhooksRepository,
@@ -95,8 +102,7 @@ export class WebhooksService {
     if (result.kind === 'unknown-tenant') throw new ProblemError('not-found', `No tenant ${tenantId}`)
     if (result.kind === 'created')
       return { endpoint: { ...endpointView(result.endpoint), secret }, verdict: 'new' }
-    if (!result.sameRequest)
-      return { endpoint: { ...endpointView(result.endpoint), secret: '' }, verdict: 'key-reused' }
+    if (!result.sameRequest) throw keyReused()
     const [current] = (await this.repository.findSecrets(tenantId, result.endpoint.id)) ?? []
     if (current === undefined) throw notFound(result.endpoint.id)
     return { endpoint: { ...endpointView(result.endpoint), secret: current }, verdict: 'replayed' }
@@ -128,12 +134,30 @@ export class WebhooksService {
     if (!(await this.repository.deleteEndpoint(tenantId, endpointId))) throw notFound(endpointId)
   }
 
-  async rotateSecret(tenantId: string, endpointId: string): Promise<WebhookEndpointWithSecret> {
-    const secret = generateWebhookSecret()
+  /**
+   * Gives the endpoint a new secret. With an Idempotency-Key, a retry of the same rotation answers the secret
+   * that rotation made instead of rotating again (which would drop the previous secret the consumer still
+   * verifies with, for a secret the client never saw).
+   */
+  async rotateSecret(
+    tenantId: string,
+    endpointId: string,
+    idempotency: IdempotencyClaim | null,
+  ): Promise<{ endpoint: WebhookEndpointWithSecret; verdict: IdempotencyVerdict }> {
     const expires = new Date(Date.now() + PREVIOUS_SECRET_TTL_MS)
-    const record = await this.repository.rotateSecret(tenantId, endpointId, secret, expires)
-    if (record === undefined) throw notFound(endpointId)
-    return { ...endpointView(record), secret }
+    const result = await this.repository.rotateSecret(
+      tenantId,
+      endpointId,
+      generateWebhookSecret(),
+      expires,
+      idempotency ?? undefined,
+    )
+    if (result.kind === 'not-found') throw notFound(endpointId)
+    if (result.kind === 'key-reused') throw keyReused()
+    return {
+      endpoint: { ...endpointView(result.endpoint), secret: result.secret },
+      verdict: result.kind === 'rotated' ? 'new' : 'replayed',
+    }
   }
 
   async listDeliveries(

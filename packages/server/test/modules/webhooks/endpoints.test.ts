@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EVENT_TYPES } from '../../../src/contracts/events.js'
 import { webhookEndpoints } from '../../../src/db/schema.js'
+import { WebhooksRepository } from '../../../src/modules/webhooks/repository.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { createApiKey, createTenant, type TenantFixture } from '../../helpers/tenants.js'
 
@@ -141,6 +142,23 @@ describe('webhook endpoints API', () => {
     const { id } = (await call('POST', '/v1/webhook-endpoints', { url: PUBLIC_URL })).json()
     const res = await call('PATCH', `/v1/webhook-endpoints/${id}`, { url: 'https://127.0.0.1/x' })
     expect(res.json()).toMatchObject({ type: '/problems/webhook-target-forbidden' })
+  })
+
+  it('answers a retried rotation with the secret it made, without rotating again', async () => {
+    const { id, secret: original } = (await call('POST', '/v1/webhook-endpoints', { url: PUBLIC_URL })).json()
+    const url = `/v1/webhook-endpoints/${id}/rotate-secret`
+    const headers = { 'idempotency-key': 'rotate-1' }
+    const first = await call('POST', url, undefined, tenant.key, headers)
+    const again = await call('POST', url, undefined, tenant.key, headers)
+    expect(again.statusCode).toBe(200)
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(again.json().secret).toBe(first.json().secret)
+    // The original secret still signs beside the new one: the retry did not push it out.
+    const repository = new WebhooksRepository(t.platform.database.db, t.platform.secrets)
+    const secrets = await repository.findSecrets(tenant.tenantId, id)
+    expect(secrets).toEqual([first.json().secret, original])
+    const another = await call('POST', url, undefined, tenant.key, { 'idempotency-key': 'rotate-2' })
+    expect(another.json().secret).not.toBe(first.json().secret)
   })
 
   it('answers a replayed creation with the same endpoint and refuses the key with another body', async () => {
