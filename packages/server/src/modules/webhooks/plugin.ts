@@ -27,6 +27,15 @@ async function webhooksModule(app: FastifyInstance): Promise<void> {
     log: log.child({ component: 'webhooks' }),
     userAgent: `pos-integration-service/${buildInfo.version} (webhooks)`,
   })
+  // An attempt that outlives its lease may be made a second time by another replica (still at least once).
+  const { retryMaxAttempts, retryMaxDelayMs } = config.outbound
+  const longestAttemptMs =
+    retryMaxAttempts * config.webhooks.timeoutMs + (retryMaxAttempts - 1) * retryMaxDelayMs
+  if (config.webhooks.leaseMs <= longestAttemptMs)
+    log.warn(
+      { leaseMs: config.webhooks.leaseMs, longestAttemptMs },
+      'WEBHOOK_LEASE_MS is shorter than the longest attempt: a slow attempt may be repeated by another replica',
+    )
   app.addHook('onReady', async () => dispatcher.start())
   app.addHook('onClose', async () => dispatcher.stop())
 }
