@@ -37,6 +37,8 @@ import sourcesModule from './modules/sources/plugin.js'
 import sourceRoutes from './modules/sources/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
 import tenantRoutes from './modules/tenants/routes.js'
+import webhooksModule from './modules/webhooks/plugin.js'
+import webhooksRoutes from './modules/webhooks/routes.js'
 import type { Platform } from './platform/platform.js'
 import { RateLimits } from './platform/rate-limits.js'
 
@@ -99,6 +101,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     inventoryModule,
     ordersModule,
     changeFeedModule,
+    webhooksModule,
   ]
   for (const module of modules) await app.register(module)
 
@@ -131,6 +134,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     inventoryRoutes,
     ordersRoutes,
     eventsRoutes,
+    webhooksRoutes,
   ]
   for (const plugin of routes) await app.register(plugin)
   return app

@@ -31,6 +31,24 @@ export interface OutboundSettings {
   readonly redisTimeoutMs: number
 }
 
+/** Outbound webhooks (modules/webhooks). */
+export interface WebhookSettings {
+  /** Allow `http:` endpoint URLs (local development and tests); otherwise only `https:`. */
+  readonly allowHttp: boolean
+  /** Allow targets on loopback, private, link-local and metadata addresses (tests, local development). */
+  readonly allowPrivateTargets: boolean
+  /** Delay before each attempt of a delivery, in ms, the first one included; its length is the attempts. */
+  readonly retryScheduleMs: readonly number[]
+  /** Upper bound of one attempt. */
+  readonly timeoutMs: number
+  /** How often each replica's dispatcher looks for work when it found none. */
+  readonly pollIntervalMs: number
+  /** How long a replica holds a delivery it took; another replica takes it once the lease expired. */
+  readonly leaseMs: number
+  /** An endpoint whose deliveries all failed for this long is disabled. */
+  readonly disableAfterFailingMs: number
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -73,6 +91,7 @@ export interface Config {
   /** Take the client IP from X-Forwarded-For (behind a load balancer). */
   readonly trustProxy: boolean
   readonly outbound: OutboundSettings
+  readonly webhooks: WebhookSettings
 }
 
 export class ConfigError extends Error {
@@ -188,6 +207,30 @@ function outboundSettings(r: Reader): OutboundSettings {
   return Object.freeze(settings)
 }
 
+/** Standard Webhooks' usual schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'
+
+function retrySchedule(r: Reader, name: string): number[] {
+  const value = raw(r, name) ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE
+  const parts = value.split(',').map((part) => part.trim())
+  if (parts.length > 0 && parts.length <= 20 && parts.every((part) => /^\d{1,6}$/.test(part)))
+    return parts.map((part) => Number(part) * 1000)
+  fail(r, name, 'a comma-separated list of 1 to 20 delays in whole seconds, e.g. 0,5,300', value)
+  return DEFAULT_WEBHOOK_RETRY_SCHEDULE.split(',').map((part) => Number(part) * 1000)
+}
+
+function webhookSettings(r: Reader): WebhookSettings {
+  return Object.freeze({
+    allowHttp: boolean(r, 'WEBHOOK_ALLOW_HTTP', false),
+    allowPrivateTargets: boolean(r, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
+    retryScheduleMs: Object.freeze(retrySchedule(r, 'WEBHOOK_RETRY_SCHEDULE')),
+    timeoutMs: integer(r, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
+    pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
+    leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
+    disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
+  })
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r: Reader = { env, problems: [] }
   const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -229,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitRedisTimeoutMs: integer(r, 'RATE_LIMIT_REDIS_TIMEOUT_MS', 50, 1, 10_000),
     trustProxy: boolean(r, 'TRUST_PROXY', false),
     outbound: outboundSettings(r),
+    webhooks: webhookSettings(r),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

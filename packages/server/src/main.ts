@@ -16,6 +16,7 @@ import { openInvalidation } from './platform/invalidation.js'
 import { Lifecycle } from './platform/lifecycle.js'
 import { createLogger } from './platform/logger.js'
 import { registry } from './platform/metrics.js'
+import { createOutbound } from './platform/outbound/outbound.js'
 import type { Platform } from './platform/platform.js'
 import { openRedis } from './platform/redis.js'
 import { loadSecrets } from './platform/secrets.js'
@@ -77,7 +78,13 @@ async function main(): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log })
-  const platform: Platform = { config, log, database, redis, secrets, invalidation, lifecycle }
+  const outbound = createOutbound({
+    redis: redis?.client,
+    keyPrefix: config.redisKeyPrefix,
+    log,
+    settings: config.outbound,
+  })
+  const platform: Platform = { config, log, database, redis, secrets, invalidation, lifecycle, outbound }
   const app = await buildApp(platform)
   const startup = new AbortController()
 

@@ -22,6 +22,7 @@ import { type Action, type CliIo, type Command, type CommandGroup, UsageError } 
 import { secretsCommands } from './secrets.js'
 import { sourceCommands } from './sources.js'
 import { tenantCommands } from './tenants.js'
+import { webhookCommands } from './webhooks.js'
 
 export type { CliIo } from './command.js'
 
@@ -32,6 +33,7 @@ const commands = commandTable({
   apiKeys: apiKeyCommands,
   sources: sourceCommands,
   secrets: secretsCommands,
+  webhooks: webhookCommands,
 })
 
 /** Every command by name; two groups claiming one name is a programming error, caught at load. */

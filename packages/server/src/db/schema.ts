@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   customType,
   index,
@@ -37,7 +38,7 @@ const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 
 
 export const SOURCE_KINDS = ['sdk', 'custom', 'square', 'shopify'] as const
 export type SourceKind = (typeof SOURCE_KINDS)[number]
-export const SCOPES = ['ingest', 'read', 'write'] as const
+export const SCOPES = ['ingest', 'read', 'write', 'webhooks'] as const
 export type Scope = (typeof SCOPES)[number]
 
 export const tenants = pgTable(
@@ -105,6 +106,117 @@ export const sources = pgTable(
 /** What a source's signing secrets are bound to when encrypted: they decrypt in no other row. */
 export const sourceSigningSecretAad = (sourceId: string): string => `source:${sourceId}:signing`
 
+/** What an endpoint's webhook secrets are bound to when encrypted. */
+export const webhookSecretAad = (endpointId: string): string => `webhook-endpoint:${endpointId}:secret`
+
+/** Why an endpoint stopped receiving deliveries. */
+export const WEBHOOK_DISABLED_REASONS = ['manual', 'gone', 'failing'] as const
+export type WebhookDisabledReason = (typeof WEBHOOK_DISABLED_REASONS)[number]
+
+/** A tenant's outbound webhook endpoint (modules/webhooks). */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: tenantId(),
+    url: text('url').notNull(),
+    eventTypes: text('event_types').array().notNull(),
+    description: text('description'),
+    enabled: boolean('enabled').notNull().default(true),
+    disabledReason: text('disabled_reason', { enum: WEBHOOK_DISABLED_REASONS }),
+    /**
+     * The signing secrets, newest first, each encrypted by platform/secrets.ts and bound to this row: two
+     * during the 24 hours after a rotation, when both sign.
+     */
+    encryptedSecrets: text('encrypted_secrets').array().notNull(),
+    /** Until when the previous secret (the second one) still signs. */
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * Where in the tenant's event log the endpoint starts: it receives the events after this position only,
+     * never the ones stored before it existed.
+     */
+    startTxId: xid8('start_tx_id').notNull(),
+    startSeq: bigint('start_seq', { mode: 'number' }).notNull(),
+    /** Since when every attempt to this endpoint failed; null once one succeeds. */
+    failingSince: timestamp('failing_since', { withTimezone: true, mode: 'date' }),
+    /** The Idempotency-Key and fingerprint of the request that created it, so a replay finds it. */
+    idempotencyKey: text('idempotency_key'),
+    idempotencyFingerprint: text('idempotency_fingerprint'),
+    /** The same for the latest rotation, so a retried rotation is answered, not rotated again. */
+    rotationIdempotencyKey: text('rotation_idempotency_key'),
+    rotationIdempotencyFingerprint: text('rotation_idempotency_fingerprint'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('webhook_endpoints_tenant_idx').on(t.tenantId, t.createdAt),
+    uniqueIndex('webhook_endpoints_tenant_idempotency_key').on(t.tenantId, t.idempotencyKey),
+  ],
+)
+
+/**
+ * How far the fan-out has read each tenant's event log, in change-feed order: one row per tenant with an
+ * endpoint, locked by the replica that fans out the next events and advanced in the same transaction that
+ * creates their deliveries.
+ */
+export const webhookCursors = pgTable('webhook_cursors', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  txId: xid8('tx_id').notNull(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+})
+
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number]
+
+/** One event to one endpoint, until it succeeds or its last attempt failed (then replayable). */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    /** The event as the change feed serves it (contracts/events.ts FeedEvent): the same body on every attempt. */
+    event: jsonb('event').notNull(),
+    status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('pending'),
+    /** Attempts made so far; the retry schedule's length is the most there will be. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** While a replica works on it: until when. An expired lease is taken by any replica. */
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    /** Names the holder of the lease, so a replica whose lease expired cannot overwrite the next one's result. */
+    leaseToken: uuid('lease_token'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
+    check('webhook_deliveries_status_check', sql`${t.status} IN ('pending', 'succeeded', 'failed')`),
+  ],
+)
+
+/** Each attempt of a delivery, for the API to show. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: bigint('delivery_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attemptedAt: timestamp('attempted_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The status the endpoint answered, if it answered. */
+    statusCode: integer('status_code'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.id)],
+)
+
 /** A column whose values (one, or a list) are secrets encrypted by platform/secrets.ts. */
 export interface SealedColumn {
   /** `table.column`, for messages. */
@@ -130,6 +242,13 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
     column: sources.encryptedSigningSecrets,
     plaintext: sources.plaintextSigningSecrets,
     aad: sourceSigningSecretAad,
+  },
+  {
+    name: 'webhook_endpoints.encrypted_secrets',
+    table: webhookEndpoints,
+    id: webhookEndpoints.id,
+    column: webhookEndpoints.encryptedSecrets,
+    aad: webhookSecretAad,
   },
 ]
 

@@ -146,3 +146,23 @@ export async function timedQuery<T>(operation: string, run: () => Promise<T>): P
     end()
   }
 }
+
+// Outbound webhooks (modules/webhooks). `outcome` is a small fixed set; never an endpoint id or a URL.
+export const webhookDeliveriesTotal = new Counter({
+  name: 'webhook_delivery_attempts_total',
+  help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry), dead (last attempt failed), gone (410), refused (forbidden target), postponed (open breaker)',
+  labelNames: ['outcome'] as const,
+  registers,
+})
+
+export const webhookDeadLettersTotal = new Counter({
+  name: 'webhook_dead_letters_total',
+  help: 'Webhook deliveries marked failed after their last attempt (replayable through the API)',
+  registers,
+})
+
+export const webhookFanOutTotal = new Counter({
+  name: 'webhook_fanout_events_total',
+  help: 'Events the webhook fan-out read from the log',
+  registers,
+})

@@ -30,6 +30,10 @@ export const problemTypes = {
     title: 'The Idempotency-Key was already used with a different request',
   },
   'unstorable-data': { status: 422, title: 'The request holds a value that cannot be stored' },
+  'webhook-target-forbidden': {
+    status: 422,
+    title: 'The webhook URL is not allowed: https only, and never a loopback, private or link-local address',
+  },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'internal-error': { status: 500, title: 'Internal server error' },
   'service-unavailable': { status: 503, title: 'The service is not available right now' },

@@ -165,7 +165,7 @@ describe('the admin CLI', () => {
       tenant.id,
       'backoffice',
     )
-    expect(key.scopes).toEqual(['ingest', 'read', 'write'])
+    expect(key.scopes).toEqual(['ingest', 'read', 'write', 'webhooks'])
     expect((await cli('tenant:list')).stdout).toMatch(new RegExp(`^${tenant.id}\\s+listed\\s+\\S+$`, 'm'))
     expect((await cli('key:list', tenant.id)).stdout).toMatch(
       /^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+REVOKED$/m,

@@ -10,6 +10,7 @@ import { openDatabase } from '../../src/platform/database.js'
 import { openInvalidation } from '../../src/platform/invalidation.js'
 import { Lifecycle } from '../../src/platform/lifecycle.js'
 import { createLogger } from '../../src/platform/logger.js'
+import { createOutbound } from '../../src/platform/outbound/outbound.js'
 import type { Platform } from '../../src/platform/platform.js'
 import { openRedis } from '../../src/platform/redis.js'
 import { loadSecrets } from '../../src/platform/secrets.js'
@@ -92,6 +93,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     secrets,
     invalidation,
     lifecycle: new Lifecycle(),
+    outbound: createOutbound({
+      redis: redis?.client,
+      keyPrefix: config.redisKeyPrefix,
+      log,
+      settings: config.outbound,
+    }),
   }
   const app = await buildApp(platform)
   options.routes?.(app)

@@ -7,6 +7,7 @@ import { type DatabaseHandle, openDatabase } from '../../src/platform/database.j
 import { openInvalidation } from '../../src/platform/invalidation.js'
 import { Lifecycle } from '../../src/platform/lifecycle.js'
 import { createLogger } from '../../src/platform/logger.js'
+import { createOutbound } from '../../src/platform/outbound/outbound.js'
 import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { completeStartup, retryDelayMs } from '../../src/platform/startup.js'
 import { ADMIN_TOKEN, CapturedLogs } from '../helpers/app.js'
@@ -118,6 +119,7 @@ describe('start-up retries', () => {
       lifecycle,
       secrets: testSecrets,
       invalidation: openInvalidation({ redis: undefined, keyPrefix: 'test:', log }),
+      outbound: createOutbound({ redis: undefined, keyPrefix: 'test:', log, settings: config.outbound }),
     }
     await expect(completeStartup(platform)).rejects.toThrow(/does not exist/)
     expect(lifecycle.phase).toBe('starting')

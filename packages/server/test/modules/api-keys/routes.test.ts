@@ -21,7 +21,7 @@ describe('admin API', () => {
         id: expect.stringMatching(UUID),
         key: expect.stringMatching(/^pos_[A-Za-z0-9_-]{32}$/),
         prefix: created.key.slice(0, 16),
-        scopes: ['ingest', 'read', 'write'],
+        scopes: ['ingest', 'read', 'write', 'webhooks'],
         name: 'till 1',
         createdAt: expect.stringMatching(ISO_TIME),
       })

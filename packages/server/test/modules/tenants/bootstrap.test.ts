@@ -127,7 +127,7 @@ describe('the first start on the embedded database', () => {
       // Authentication reads no secret: any key will do.
       expect(await freshServices(database.db).apiKeys.authenticate(apiKey)).toMatchObject({
         tenantId,
-        scopes: ['ingest', 'read', 'write'],
+        scopes: ['ingest', 'read', 'write', 'webhooks'],
       })
     } finally {
       await database.close()

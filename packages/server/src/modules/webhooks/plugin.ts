@@ -1,0 +1,43 @@
+// The webhooks module: the endpoints service for the routes, and the dispatcher that delivers, started when the
+// app is ready and stopped when it closes (on every replica; they share the work through PostgreSQL).
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { buildInfo } from '../../platform/build-info.js'
+import { WebhookDispatcher } from './dispatcher.js'
+import { WebhooksRepository } from './repository.js'
+import { WebhooksService } from './service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webhooks: WebhooksService
+  }
+}
+
+async function webhooksModule(app: FastifyInstance): Promise<void> {
+  const { config, database, secrets, outbound, lifecycle, log } = app.platform
+  const repository = new WebhooksRepository(database.db, secrets)
+  app.decorate('webhooks', new WebhooksService(repository, config.webhooks))
+  const dispatcher = new WebhookDispatcher({
+    database,
+    secrets,
+    outbound,
+    repository,
+    settings: config.webhooks,
+    lifecycle,
+    log: log.child({ component: 'webhooks' }),
+    userAgent: `pos-integration-service/${buildInfo.version} (webhooks)`,
+  })
+  // An attempt that outlives its lease may be made a second time by another replica (still at least once).
+  const { retryMaxAttempts, retryMaxDelayMs } = config.outbound
+  const longestAttemptMs =
+    retryMaxAttempts * config.webhooks.timeoutMs + (retryMaxAttempts - 1) * retryMaxDelayMs
+  if (config.webhooks.leaseMs <= longestAttemptMs)
+    log.warn(
+      { leaseMs: config.webhooks.leaseMs, longestAttemptMs },
+      'WEBHOOK_LEASE_MS is shorter than the longest attempt: a slow attempt may be repeated by another replica',
+    )
+  app.addHook('onReady', async () => dispatcher.start())
+  app.addHook('onClose', async () => dispatcher.stop())
+}
+
+export default fp(webhooksModule, { name: 'webhooks' })

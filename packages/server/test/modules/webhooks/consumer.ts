@@ -1,0 +1,66 @@
+// A webhook consumer for the tests: a local HTTP server that records every delivery it receives and answers
+// as the test says (by default 204). `verify` checks a delivery with the standardwebhooks package, the way a
+// tenant's consumer would.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Webhook } from 'standardwebhooks'
+
+export interface ReceivedDelivery {
+  readonly headers: IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface ConsumerAnswer {
+  readonly status: number
+  readonly headers?: Record<string, string>
+}
+
+export class Consumer {
+  readonly received: ReceivedDelivery[] = []
+  /** Decides each answer ('hold': never answer); the delivery is already in `received`. */
+  answer: (delivery: ReceivedDelivery, index: number) => ConsumerAnswer | 'hold' = () => ({ status: 204 })
+  /** The status each delivery was answered with, in the order of `received` (undefined while held). */
+  readonly answered: (number | undefined)[] = []
+  readonly #server: Server
+
+  private constructor(server: Server) {
+    this.#server = server
+  }
+
+  static async start(): Promise<Consumer> {
+    const server = createServer()
+    const consumer = new Consumer(server)
+    server.on('request', (request, response) => {
+      const chunks: Buffer[] = []
+      request.on('data', (chunk: Buffer) => chunks.push(chunk))
+      request.on('end', () => {
+        const delivery = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8') }
+        consumer.received.push(delivery)
+        const answer = consumer.answer(delivery, consumer.received.length - 1)
+        consumer.answered.push(answer === 'hold' ? undefined : answer.status)
+        if (answer !== 'hold') response.writeHead(answer.status, answer.headers).end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return consumer
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hooks`
+  }
+
+  /** The deliveries' events, parsed. */
+  events(): { type: string; timestamp: string; data: { id: string; type: string } }[] {
+    return this.received.map((delivery) => JSON.parse(delivery.body))
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections()
+    return new Promise((resolve) => this.#server.close(() => resolve()))
+  }
+}
+
+/** Verifies a delivery as a consumer would; throws when the signature or timestamp is wrong. */
+export function verify(secret: string, delivery: ReceivedDelivery): unknown {
+  return new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>)
+}
