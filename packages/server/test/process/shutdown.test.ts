@@ -85,9 +85,12 @@ describe('graceful shutdown of the real server process', () => {
     s.child.kill('SIGTERM')
     await s.waitForLine((l) => l.msg === 'shutdown already in progress; signal ignored')
 
-    // After the readiness delay the listener is closed: new connections are refused.
+    // After the readiness delay the listener closes (the log line comes as closing begins): new connections
+    // are refused while the stalled requests still hold the drain open.
     await s.waitForLine((l) => l.msg === 'no longer accepting connections; draining')
-    expect(await acceptsConnections(url)).toBe(false)
+    await waitFor(async () => !(await acceptsConnections(url)), {
+      description: 'the listener to refuse new connections',
+    })
 
     proxy.release()
     const statuses = await Promise.all(inFlight.map(async (r) => (await r).status))
