@@ -48,9 +48,9 @@ const HEADER_DOC = {
 } as const
 
 /** The fingerprint a replay must match: the route, its decoded path parameters and the exact body bytes. */
-function fingerprintOf(request: FastifyRequest): string {
+function fingerprintOf(request: FastifyRequest, route: string): string {
   return createHash('sha256')
-    .update(`${request.method} ${request.routeOptions.url ?? ''}\n`)
+    .update(`${request.method} ${route}\n`)
     .update(JSON.stringify(request.params ?? {}))
     .update('\n')
     .update(request.rawBody ?? Buffer.alloc(0))
@@ -69,10 +69,12 @@ function parseKey(header: unknown, mode: IdempotencyMode): string | undefined {
 }
 
 const claimKey: preValidationHookHandler = (request, _reply, done) => {
-  const mode = request.routeOptions.config.idempotency
+  // request.routeOptions builds a new object on every read: read it once.
+  const { url, config } = request.routeOptions
+  const mode = config.idempotency
   if (mode === undefined) return done()
   const key = parseKey(request.headers[IDEMPOTENCY_HEADER], mode)
-  if (key !== undefined) request.idempotency = { key, fingerprint: fingerprintOf(request) }
+  if (key !== undefined) request.idempotency = { key, fingerprint: fingerprintOf(request, url ?? '') }
   done()
 }
 

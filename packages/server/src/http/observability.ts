@@ -49,13 +49,14 @@ function enter(request: FastifyRequest, reply: FastifyReply): void {
 }
 
 function logUnanswered(request: FastifyRequest, reply: FastifyReply): void {
+  const { url, config } = request.routeOptions
   const entry = {
     method: request.method,
-    route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+    route: url ?? UNMATCHED_ROUTE,
     path: pathOf(request.url),
     durationMs: Math.round(reply.elapsedTime * 100) / 100,
   }
-  if (request.routeOptions.config.probe) request.log.debug(entry, 'connection closed before the response')
+  if (config.probe) request.log.debug(entry, 'connection closed before the response')
   else request.log.info(entry, 'connection closed before the response')
 }
 
@@ -66,7 +67,9 @@ async function observability(app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? UNMATCHED_ROUTE
+    // request.routeOptions builds a new object on every read: read it once.
+    const { url, config } = request.routeOptions
+    const route = url ?? UNMATCHED_ROUTE
     const labels = { method: request.method, route, status_code: reply.statusCode }
     const seconds = reply.elapsedTime / 1000
     httpRequestDuration.observe(labels, seconds)
@@ -78,7 +81,7 @@ async function observability(app: FastifyInstance): Promise<void> {
       statusCode: reply.statusCode,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
     }
-    if (request.routeOptions.config.probe) request.log.debug(entry, 'request completed')
+    if (config.probe) request.log.debug(entry, 'request completed')
     else request.log.info(entry, 'request completed')
     done()
   })
