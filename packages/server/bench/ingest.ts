@@ -25,6 +25,8 @@ interface Options {
   readonly durationS: number
   readonly connections: number
   readonly warmupS: number
+  /** Requests per second across all connections, or undefined for as fast as the server answers. */
+  readonly rate: number | undefined
 }
 
 function readOptions(): Options {
@@ -33,12 +35,15 @@ function readOptions(): Options {
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '50' },
       warmup: { type: 'string', default: '2' },
+      // A fixed offered load: every server then sees the same rate, so CPU per request compares like with like.
+      rate: { type: 'string' },
     },
   })
   return {
     durationS: positiveInteger('duration', values.duration),
     connections: positiveInteger('connections', values.connections),
     warmupS: positiveInteger('warmup', values.warmup),
+    rate: values.rate === undefined ? undefined : positiveInteger('rate', values.rate),
   }
 }
 
@@ -116,6 +121,7 @@ async function drive(
   ledger: Ledger,
   seconds: number,
   connections: number,
+  rate: number | undefined,
 ): Promise<RunFigures> {
   let sequence = 0
   const cpuBefore = server.cpuSeconds()
@@ -123,6 +129,7 @@ async function drive(
     url: server.url,
     connections,
     duration: seconds,
+    ...(rate === undefined ? {} : { overallRate: rate }),
     requests: [
       {
         setupRequest: (request) => {
@@ -158,8 +165,9 @@ async function benchServer(
   beforeStop?: () => Promise<void>,
 ): Promise<ServerFigures> {
   process.stdout.write(`${name}: ${options.warmupS} s warm-up, ${options.durationS} s measured ... `)
-  const warmup = await drive(server, credentials, ledger, options.warmupS, options.connections)
-  const measured = await drive(server, credentials, ledger, options.durationS, options.connections)
+  const { warmupS, durationS, connections, rate } = options
+  const warmup = await drive(server, credentials, ledger, warmupS, connections, rate)
+  const measured = await drive(server, credentials, ledger, durationS, connections, rate)
   await beforeStop?.()
   const exitCode = await server.stop()
   process.stdout.write(`${Math.round(measured.requestsPerSecond)} req/s\n`)
@@ -257,7 +265,8 @@ async function main(): Promise<number> {
       `database ${database.name}: PostgreSQL ${postgresVersion}, synchronous_commit=${synchronousCommit}\n` +
         `machine: ${os.cpus().length} cores, load average before the run ${loadAverage.join(' ')}; ` +
         `commit ${buildInfo.commit}\n` +
-        `load: ${options.connections} connections, single-event batches, every request new and signed\n`,
+        `load: ${options.connections} connections${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, ` +
+        `single-event batches, every request new and signed\n`,
     )
 
     // The ceiling and the naive server check no credentials; they get the same kind of headers all the same.

@@ -114,17 +114,19 @@ function checkParameters(request: FastifyRequest): void {
   throw new ProblemError('invalid-parameters', detail, { errors: [issue] })
 }
 
-// preParsing runs after every onRequest hook (lifecycle gate, auth and rate limit answer first) and before
-// the body is read, any route's preValidation hook, schema validation and the handler.
+// An onRequest hook registered after auth: it runs once the lifecycle gate, auth and the rate limit have
+// answered, and before the body is read, any route's preValidation hook, schema validation and the handler.
+// Path and query parameters are known once the route matched, so no preParsing hook (and no stream step on
+// every body) is needed.
 async function parameterGuard(app: FastifyInstance): Promise<void> {
-  app.addHook('preParsing', (request, _reply, payload, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     try {
       checkParameters(request)
     } catch (error) {
       return done(error as ProblemError)
     }
-    done(null, payload)
+    done()
   })
 }
 
-export default fp(parameterGuard, { name: 'parameter-guard', dependencies: ['problems'] })
+export default fp(parameterGuard, { name: 'parameter-guard', dependencies: ['problems', 'auth'] })
