@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../src/cli/index.js'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
 import { createLogger } from '../../src/platform/logger.js'
 import { migrate } from '../../src/platform/migrations.js'
+import { type CliResult, runCliOn } from '../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { TEST_ENCRYPTION_KEY } from '../helpers/secrets.js'
 import { freshServices } from '../helpers/tenants.js'
@@ -11,12 +11,6 @@ import { freshServices } from '../helpers/tenants.js'
 const serverDir = new URL('../../', import.meta.url).pathname
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000'
 const SECRET = 'a-signing-secret-of-some-length'
-
-interface CliResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
 
 // The environment of every run has DATABASE_URL and ENCRYPTION_KEY (for signing secrets) and no ADMIN_TOKEN:
 // the CLI must not need one.
@@ -37,21 +31,7 @@ describe('the admin CLI', () => {
     await database.drop()
   })
 
-  /** The CLI's own entry, run in this process; its output is collected. */
-  async function cli(...argv: string[]): Promise<CliResult> {
-    let stdout = ''
-    let stderr = ''
-    const code = await runCli(argv, {
-      env: { DATABASE_URL: database.url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
-      stdout: (text) => {
-        stdout += text
-      },
-      stderr: (text) => {
-        stderr += text
-      },
-    })
-    return { code, stdout, stderr }
-  }
+  const cli = (...argv: string[]) => runCliOn(database.url, argv)
 
   async function json<T>(...argv: string[]): Promise<T> {
     const result = await cli(...argv, '--json')

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../../src/cli/index.js'
 import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
 import { createLogger } from '../../../src/platform/logger.js'
 import { migrate } from '../../../src/platform/migrations.js'
+import { runCliOn } from '../../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
-import { TEST_ENCRYPTION_KEY } from '../../helpers/secrets.js'
 import { createTenant } from '../../helpers/tenants.js'
 
 describe('the webhook CLI commands', () => {
@@ -26,20 +25,7 @@ describe('the webhook CLI commands', () => {
     await database.drop()
   })
 
-  async function cli(...argv: string[]) {
-    let stdout = ''
-    let stderr = ''
-    const code = await runCli(argv, {
-      env: { DATABASE_URL: database.url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
-      stdout: (text) => {
-        stdout += text
-      },
-      stderr: (text) => {
-        stderr += text
-      },
-    })
-    return { code, stdout, stderr }
-  }
+  const cli = (...argv: string[]) => runCliOn(database.url, argv)
 
   it('creates an endpoint (printing its secret once), lists it and deletes it', async () => {
     const created = await cli(
