@@ -24,6 +24,7 @@ import {
 export { type BreakerSnapshot, TARGET_KINDS, type Target, type TargetKind } from './shared-breaker.js'
 
 /** Bytes of a response body kept; the rest is not read. */
+/** The default bound of a response body read; a request can raise it (`maxBodyBytes`). */
 export const MAX_BODY_BYTES = 64 * 1024
 /** A probe lease outlives the probe's own timeout by this much, so a slow answer still settles the probe. */
 const PROBE_LEASE_MARGIN_MS = 1000
@@ -39,6 +40,8 @@ export interface OutboundRequest {
   readonly body?: string | Uint8Array
   /** Upper bound of each attempt; defaults to OUTBOUND_TIMEOUT_MS. */
   readonly timeoutMs?: number
+  /** Bytes of the response body kept (the rest is cut off, `bodyTruncated`); defaults to MAX_BODY_BYTES. */
+  readonly maxBodyBytes?: number
 }
 
 export interface CallOptions {
@@ -57,7 +60,7 @@ export type OutboundOutcome =
       readonly kind: 'response'
       readonly status: number
       readonly headers: Headers
-      /** At most MAX_BODY_BYTES of the body. */
+      /** At most the request's `maxBodyBytes` (default MAX_BODY_BYTES) of the body. */
       readonly body: Buffer
       readonly bodyTruncated: boolean
       readonly attempts: number
@@ -290,7 +293,7 @@ class OutboundLayer implements Outbound {
         await response.body?.cancel().catch(() => undefined)
         attempt = { kind: 'response', response, body: Buffer.alloc(0), truncated: false }
       } else {
-        attempt = { kind: 'response', response, ...(await readBounded(response.body, MAX_BODY_BYTES)) }
+        attempt = { kind: 'response', response, ...(await readBounded(response.body, request.maxBodyBytes ?? MAX_BODY_BYTES)) }
       }
     } catch {
       // Whichever signal fired decides; anything else (refused, reset, DNS, TLS) is the network's.

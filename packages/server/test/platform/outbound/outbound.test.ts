@@ -138,6 +138,17 @@ describe('outbound calls', () => {
       if (outcome.kind === 'response') expect(outcome.body.length).toBe(MAX_BODY_BYTES)
     })
 
+    it('keeps as much of a body as the request allows', async () => {
+      server.answer(reply(200, {}, 'x'.repeat(1024 * 1024)))
+      const whole = await layer().call(uniqueTarget(), { ...post(), maxBodyBytes: 2 * 1024 * 1024 })
+      expect(whole).toMatchObject({ kind: 'response', status: 200, bodyTruncated: false })
+      if (whole.kind === 'response') expect(whole.body.length).toBe(1024 * 1024)
+      server.answer(reply(200, {}, 'x'.repeat(1024 * 1024)))
+      const cut = await layer().call(uniqueTarget(), { ...post(), maxBodyBytes: 1000 })
+      expect(cut).toMatchObject({ kind: 'response', status: 200, bodyTruncated: true })
+      if (cut.kind === 'response') expect(cut.body.length).toBe(1000)
+    })
+
     it('ends the call when the caller aborts, without counting it against the target', async () => {
       server.answer(hang)
       const outbound = layer({ breakerMinimumCalls: 1 })
