@@ -293,7 +293,11 @@ class OutboundLayer implements Outbound {
         await response.body?.cancel().catch(() => undefined)
         attempt = { kind: 'response', response, body: Buffer.alloc(0), truncated: false }
       } else {
-        attempt = { kind: 'response', response, ...(await readBounded(response.body, request.maxBodyBytes ?? MAX_BODY_BYTES)) }
+        attempt = {
+          kind: 'response',
+          response,
+          ...(await readBounded(response.body, request.maxBodyBytes ?? MAX_BODY_BYTES)),
+        }
       }
     } catch {
       // Whichever signal fired decides; anything else (refused, reset, DNS, TLS) is the network's.
