@@ -49,6 +49,16 @@ export interface WebhookSettings {
   readonly disableAfterFailingMs: number
 }
 
+/** POS connectors (modules/connectors): the inbox processor and reconciliation. */
+export interface ConnectorSettings {
+  /** How often each replica looks for inbox rows and reconciliations when it found none. */
+  readonly pollIntervalMs: number
+  /** How long a replica holds an inbox row or a reconciliation it took; another takes it once expired. */
+  readonly leaseMs: number
+  /** Each connector source is reconciled this often (0: only on demand). */
+  readonly reconcileIntervalMs: number
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -92,6 +102,7 @@ export interface Config {
   readonly trustProxy: boolean
   readonly outbound: OutboundSettings
   readonly webhooks: WebhookSettings
+  readonly connectors: ConnectorSettings
 }
 
 export class ConfigError extends Error {
@@ -231,6 +242,14 @@ function webhookSettings(r: Reader): WebhookSettings {
   })
 }
 
+function connectorSettings(r: Reader): ConnectorSettings {
+  return Object.freeze({
+    pollIntervalMs: integer(r, 'CONNECTOR_POLL_INTERVAL_MS', 1000, 10, 60_000),
+    leaseMs: integer(r, 'CONNECTOR_LEASE_MS', 120_000, 1000, 3_600_000),
+    reconcileIntervalMs: integer(r, 'RECONCILE_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60_000,
+  })
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r: Reader = { env, problems: [] }
   const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -273,6 +292,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: boolean(r, 'TRUST_PROXY', false),
     outbound: outboundSettings(r),
     webhooks: webhookSettings(r),
+    connectors: connectorSettings(r),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

@@ -95,6 +95,17 @@ export const sources = pgTable(
      * is left here into encryptedSigningSecrets and empties it; a later migration drops it.
      */
     plaintextSigningSecrets: text('plaintext_signing_secrets').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * A connector source's (kind square or shopify) settings that are not secret: Square's notificationUrl
+     * and baseUrl, Shopify's shopDomain, apiVersion and baseUrl (modules/connectors/config.ts). Null: not
+     * configured, its webhooks are refused and it is never reconciled.
+     */
+    connectorSettings: jsonb('connector_settings'),
+    /**
+     * The connector's secrets (Square's signatureKey and accessToken, Shopify's webhookSecret and
+     * accessToken) as one JSON object, encrypted by platform/secrets.ts and bound to this row (SEALED_COLUMNS).
+     */
+    encryptedConnectorSecrets: text('encrypted_connector_secrets'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -105,6 +116,9 @@ export const sources = pgTable(
 
 /** What a source's signing secrets are bound to when encrypted: they decrypt in no other row. */
 export const sourceSigningSecretAad = (sourceId: string): string => `source:${sourceId}:signing`
+
+/** What a connector source's secrets are bound to when encrypted. */
+export const sourceConnectorSecretsAad = (sourceId: string): string => `source:${sourceId}:connector`
 
 /** What an endpoint's webhook secrets are bound to when encrypted. */
 export const webhookSecretAad = (endpointId: string): string => `webhook-endpoint:${endpointId}:secret`
@@ -242,6 +256,13 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
     column: sources.encryptedSigningSecrets,
     plaintext: sources.plaintextSigningSecrets,
     aad: sourceSigningSecretAad,
+  },
+  {
+    name: 'sources.encrypted_connector_secrets',
+    table: sources,
+    id: sources.id,
+    column: sources.encryptedConnectorSecrets,
+    aad: sourceConnectorSecretsAad,
   },
   {
     name: 'webhook_endpoints.encrypted_secrets',
@@ -432,4 +453,98 @@ export const refunds = pgTable(
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('refunds_tenant_order_refund_key').on(t.tenantId, t.orderId, t.refundId)],
+)
+
+export const INBOX_STATUSES = ['pending', 'done', 'dead'] as const
+export type InboxStatus = (typeof INBOX_STATUSES)[number]
+
+/**
+ * The connectors' inbox: every provider webhook whose signature verified, stored before it is answered, then
+ * processed (fetched, mapped, written through ingest) by any replica under a lease. Unique per source by the
+ * provider's event id, so a redelivery changes nothing. `dead` rows are the dead letters.
+ */
+export const connectorInbox = pgTable(
+  'connector_inbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    provider: text('provider', { enum: SOURCE_KINDS }).notNull(),
+    providerEventId: text('provider_event_id').notNull(),
+    topic: text('topic').notNull(),
+    payload: jsonb('payload').notNull(),
+    status: text('status', { enum: INBOX_STATUSES }).notNull().default('pending'),
+    /** Attempts that failed for the provider's or the mapping's sake; an open breaker spends none. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    leaseToken: uuid('lease_token'),
+    /** Why the row is a dead letter, or why its last attempt failed. */
+    lastError: text('last_error'),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('connector_inbox_source_event_key').on(t.sourceId, t.providerEventId),
+    index('connector_inbox_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('connector_inbox_dead_idx').on(t.sourceId, t.id).where(sql`${t.status} = 'dead'`),
+    check('connector_inbox_status_check', sql`${t.status} IN ('pending', 'done', 'dead')`),
+  ],
+)
+
+/** What a provider remembers per source between webhooks (provider.ts ProviderState). */
+export const connectorState = pgTable(
+  'connector_state',
+  {
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceId, t.key] })],
+)
+
+export const RECONCILIATION_STATUSES = ['running', 'completed'] as const
+export type ReconciliationStatus = (typeof RECONCILIATION_STATUSES)[number]
+
+/**
+ * One reconciliation pass of a connector source: at most one `running` per source (a partial unique index),
+ * worked on by one replica at a time under its lease, resumed from `cursor` after a crash.
+ */
+export const reconciliationRuns = pgTable(
+  'reconciliation_runs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: RECONCILIATION_STATUSES }).notNull().default('running'),
+    /** What started it: the schedule or an operator (API, CLI). */
+    trigger: text('trigger').notNull(),
+    /** Epoch ms of the previous complete pass's start: the provider is asked for what changed since. */
+    since: bigint('since', { mode: 'number' }).notNull(),
+    /** The provider's opaque cursor of the next page; null before the first page. */
+    cursor: text('cursor'),
+    pages: integer('pages').notNull().default(0),
+    objects: integer('objects').notNull().default(0),
+    /** Objects whose events were new to the store: webhooks had not delivered them. */
+    drift: integer('drift').notNull().default(0),
+    /** Why the last page could not be read (the provider was unavailable); the run goes on later. */
+    lastError: text('last_error'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    leaseToken: uuid('lease_token'),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    uniqueIndex('reconciliation_runs_running_key').on(t.sourceId).where(sql`${t.status} = 'running'`),
+    index('reconciliation_runs_source_idx').on(t.sourceId, t.id),
+    check('reconciliation_runs_status_check', sql`${t.status} IN ('running', 'completed')`),
+  ],
 )
