@@ -1,19 +1,46 @@
 // CLI commands on a tenant's sources (where events come from): create, list, delete.
 import { SOURCE_KINDS } from '../db/schema.js'
+import { ConnectorPatch } from '../modules/connectors/config.js'
 import { CreateSourceBody, sourceView } from '../modules/sources/schemas.js'
 import { type CommandGroup, table, validated } from './command.js'
+
+/** The connector options of the CLI, by the connector field each sets. */
+const CONNECTOR_OPTIONS = {
+  signatureKey: 'signature-key',
+  notificationUrl: 'notification-url',
+  accessToken: 'access-token',
+  baseUrl: 'base-url',
+  shopDomain: 'shop-domain',
+  webhookSecret: 'webhook-secret',
+  apiVersion: 'api-version',
+} as const
+const connectorOptions = Object.fromEntries(
+  Object.values(CONNECTOR_OPTIONS).map((option) => [option, 'VALUE']),
+)
+
+/** The connector fields given as options; undefined when none was. */
+function connectorFields(options: Readonly<Record<string, string | undefined>>) {
+  const fields = Object.fromEntries(
+    Object.entries(CONNECTOR_OPTIONS)
+      .map(([field, option]) => [field, options[option]])
+      .filter(([, value]) => value !== undefined),
+  ) as Record<string, string>
+  return Object.keys(fields).length === 0 ? undefined : fields
+}
 
 export const sourceCommands: CommandGroup = {
   'source:create': {
     args: ['tenantId', 'name', 'kind'],
-    options: { 'signing-secret': 'SECRET' },
-    summary: `Creates a source of kind ${SOURCE_KINDS.join('|')}; signed with --signing-secret`,
+    options: { 'signing-secret': 'SECRET', ...connectorOptions },
+    summary: `Creates a source of kind ${SOURCE_KINDS.join('|')}; signed with --signing-secret; a square source takes --signature-key, --notification-url, --access-token [--base-url], a shopify one --shop-domain, --webhook-secret, --access-token [--api-version --base-url]`,
     prepare([tenantId = '', name, kind], options) {
       const signingSecret = options['signing-secret']
+      const connector = connectorFields(options)
       const body = validated(CreateSourceBody, {
         name,
         kind,
         ...(signingSecret !== undefined && { signingSecret }),
+        ...(connector !== undefined && { connector }),
       })
       return async ({ services }) => {
         const source = sourceView(await services.sources.createSource(tenantId, body))
@@ -22,6 +49,18 @@ export const sourceCommands: CommandGroup = {
           json: source,
           text: `Created ${signed} ${source.kind} source "${source.name}": ${source.id}\n`,
         }
+      }
+    },
+  },
+  'source:connector': {
+    args: ['tenantId', 'sourceId'],
+    options: connectorOptions,
+    summary: "Changes a square or shopify source's connector: the options given replace the stored values",
+    prepare([tenantId = '', sourceId = ''], options) {
+      const patch = validated(ConnectorPatch, connectorFields(options) ?? {})
+      return async ({ services }) => {
+        const source = sourceView(await services.sources.updateConnector(tenantId, sourceId, patch))
+        return { json: source, text: `Updated the connector of ${source.kind} source "${source.name}"\n` }
       }
     },
   },

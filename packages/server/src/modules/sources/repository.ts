@@ -5,11 +5,17 @@
 // clear, in memory.
 import { randomUUID } from 'node:crypto'
 import { and, asc, eq, sql } from 'drizzle-orm'
-import { type SourceKind, sourceSigningSecretAad, sources } from '../../db/schema.js'
+import {
+  type SourceKind,
+  sourceConnectorSecretsAad,
+  sourceSigningSecretAad,
+  sources,
+} from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 import type { Secrets } from '../../platform/secrets.js'
+import type { StoredConnector } from '../connectors/config.js'
 
 export interface StoredSource {
   readonly id: string
@@ -27,13 +33,25 @@ export interface SourceRecord {
   readonly name: string
   readonly kind: SourceKind
   readonly signed: boolean
+  /** A connector's settings (never its secrets); null when it has none. */
+  readonly connectorSettings: Readonly<Record<string, string>> | null
   readonly createdAt: Date
+}
+
+/** A source with its connector configuration in clear (decrypted by findConnectorSource). */
+export interface ConnectorSource {
+  readonly id: string
+  readonly tenantId: string
+  readonly name: string
+  readonly kind: SourceKind
+  readonly connector: StoredConnector | null
 }
 
 export interface NewSourceRow {
   readonly name: string
   readonly kind: SourceKind
   readonly signingSecrets: readonly string[]
+  readonly connector?: StoredConnector | undefined
 }
 
 /** Why a source was not created. */
@@ -45,6 +63,7 @@ const sourceColumns = {
   name: sources.name,
   kind: sources.kind,
   signed: sql<boolean>`cardinality(${sources.encryptedSigningSecrets}) > 0`.as('signed'),
+  connectorSettings: sql<Record<string, string> | null>`${sources.connectorSettings}`.as('connector_settings'),
   createdAt: sources.createdAt,
 }
 
@@ -83,7 +102,7 @@ export class SourcesRepository {
       // The id is chosen here, not by the database: the encrypted secrets are bound to it.
       const id = randomUUID()
       const aad = sourceSigningSecretAad(id)
-      const { signingSecrets, ...columns } = source
+      const { signingSecrets, connector, ...columns } = source
       try {
         const [row] = await this.db
           .insert(sources)
@@ -92,6 +111,7 @@ export class SourcesRepository {
             tenantId,
             ...columns,
             encryptedSigningSecrets: signingSecrets.map((secret) => this.secrets.encrypt(secret, aad)),
+            ...(connector === undefined ? {} : this.#connectorColumns(id, connector)),
           })
           .returning(sourceColumns)
         if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
@@ -102,6 +122,66 @@ export class SourcesRepository {
         throw err
       }
     })
+  }
+
+  /** A source by id with its connector decrypted; `tenantId` undefined: whichever tenant owns it. */
+  findConnectorSource(sourceId: string, tenantId?: string): Promise<ConnectorSource | undefined> {
+    return timedQuery('sources.findConnectorSource', async () => {
+      const rows = await this.db
+        .select({
+          id: sources.id,
+          tenantId: sources.tenantId,
+          name: sources.name,
+          kind: sources.kind,
+          settings: sources.connectorSettings,
+          encrypted: sources.encryptedConnectorSecrets,
+        })
+        .from(sources)
+        .where(
+          tenantId === undefined
+            ? eq(sources.id, sourceId)
+            : and(eq(sources.id, sourceId), eq(sources.tenantId, tenantId)),
+        )
+        .limit(1)
+      const row = rows[0]
+      if (row === undefined) return undefined
+      const { settings, encrypted, ...source } = row
+      const connector =
+        settings === null || encrypted === null
+          ? null
+          : {
+              settings: settings as Record<string, string>,
+              secrets: JSON.parse(
+                this.secrets.decrypt(encrypted, sourceConnectorSecretsAad(source.id)),
+              ) as Record<string, string>,
+            }
+      return { ...source, connector }
+    })
+  }
+
+  setConnector(
+    tenantId: string,
+    sourceId: string,
+    connector: StoredConnector,
+  ): Promise<SourceRecord | undefined> {
+    return timedQuery('sources.setConnector', async () => {
+      const [row] = await this.db
+        .update(sources)
+        .set(this.#connectorColumns(sourceId, connector))
+        .where(and(eq(sources.tenantId, tenantId), eq(sources.id, sourceId)))
+        .returning(sourceColumns)
+      return row
+    })
+  }
+
+  #connectorColumns(sourceId: string, connector: StoredConnector) {
+    return {
+      connectorSettings: connector.settings,
+      encryptedConnectorSecrets: this.secrets.encrypt(
+        JSON.stringify(connector.secrets),
+        sourceConnectorSecretsAad(sourceId),
+      ),
+    }
   }
 
   listSources(tenantId: string): Promise<SourceRecord[]> {

@@ -3,6 +3,7 @@
 // in every replica at once (an invalidation over Redis), or within AUTH_CACHE_TTL_MS without it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Conflict, Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
+import { ConnectorPatch } from '../connectors/config.js'
 import {
   CreateSourceBody,
   RotateSecretBody,
@@ -24,7 +25,7 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: admin,
       schema: {
         tags,
-        summary: 'Creates a source; signed when a signing secret is given',
+        summary: 'Creates a source; signed when a signing secret is given; a square or shopify source may carry its connector',
         params: TenantParams,
         body: CreateSourceBody,
         response: { 201: SourceResponse, 401: Unauthorized, 404: NotFound, 409: Conflict, 422: Invalid },
@@ -64,6 +65,25 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await sources.deleteSource(request.params.tenantId, request.params.sourceId)
       return reply.code(204).send(null)
+    },
+  )
+
+  app.patch(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/connector',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary:
+          "Changes a square or shopify source's connector: the fields given replace the stored ones",
+        params: SourceParams,
+        body: ConnectorPatch,
+        response: { 200: SourceResponse, 401: Unauthorized, 404: NotFound, 422: Invalid },
+      },
+    },
+    async (request) => {
+      const { tenantId, sourceId } = request.params
+      return sourceView(await sources.updateConnector(tenantId, sourceId, request.body))
     },
   )
 

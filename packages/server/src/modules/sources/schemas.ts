@@ -4,6 +4,13 @@
 import { type Static, Type } from '@fastify/type-provider-typebox'
 import { SOURCE_KINDS } from '../../db/schema.js'
 import { Id, NO_CONTROL_CHARACTERS, Timestamp } from '../tenants/schemas.js'
+import {
+  ConnectorInput,
+  ConnectorView,
+  connectorView,
+  isConnectorKind,
+  secretNamesOf,
+} from '../connectors/config.js'
 import type { SourceRecord } from './repository.js'
 
 export const SourceParams = Type.Object({ tenantId: Type.String(), sourceId: Type.String() })
@@ -21,7 +28,12 @@ export const SigningSecret = Type.String({
 })
 
 export const CreateSourceBody = Type.Object(
-  { name: SourceName, kind: SourceKind, signingSecret: Type.Optional(SigningSecret) },
+  {
+    name: SourceName,
+    kind: SourceKind,
+    signingSecret: Type.Optional(SigningSecret),
+    connector: Type.Optional(ConnectorInput),
+  },
   { additionalProperties: false },
 )
 
@@ -32,6 +44,9 @@ export const Source = Type.Object({
   name: Type.String(),
   kind: SourceKind,
   signed: Type.Boolean({ description: 'Whether requests from this source must carry a signature.' }),
+  connector: Type.Union([ConnectorView, Type.Null()], {
+    description: 'A square or shopify source: its connector settings and which secrets are set',
+  }),
   createdAt: Timestamp,
 })
 export const SourceList = Type.Object({ data: Type.Array(Source) })
@@ -42,6 +57,10 @@ export function sourceView(source: SourceRecord): Static<typeof Source> {
     name: source.name,
     kind: source.kind,
     signed: source.signed,
+    connector:
+      source.connectorSettings === null || !isConnectorKind(source.kind)
+        ? null
+        : connectorView(source.connectorSettings, secretNamesOf(source.kind)),
     createdAt: source.createdAt.toISOString(),
   }
 }

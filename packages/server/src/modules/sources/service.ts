@@ -10,8 +10,20 @@ import type { Invalidation } from '../../platform/invalidation.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { publishCredentialsChange, TenantCache } from '../../platform/tenant-cache.js'
+import {
+  type ConnectorInput,
+  type ConnectorPatch,
+  isConnectorKind,
+  type StoredConnector,
+  storedConnector,
+} from '../connectors/config.js'
 import { type TenantsService, tenantNotFound } from '../tenants/service.js'
-import { type SourceRecord, SourcesRepository, type StoredSource } from './repository.js'
+import {
+  type ConnectorSource,
+  type SourceRecord,
+  SourcesRepository,
+  type StoredSource,
+} from './repository.js'
 
 /** Source names the service uses itself: writes made through the API are logged under `api`. */
 export const RESERVED_SOURCE_NAMES: readonly string[] = ['api']
@@ -20,6 +32,28 @@ export interface NewSource {
   readonly name: string
   readonly kind: SourceKind
   readonly signingSecret?: string | undefined
+  /** Square's or Shopify's settings and secrets, for a source of that kind. */
+  readonly connector?: ConnectorInput | undefined
+}
+
+/** The connector configuration checked against the source's kind, or a 422 naming the field. */
+function checkedConnector(
+  kind: SourceKind,
+  fields: Readonly<Record<string, string | undefined>>,
+  pointer: string,
+): StoredConnector {
+  if (!isConnectorKind(kind)) {
+    throw new ProblemError('validation-failed', `A source of kind ${kind} has no connector`, {
+      errors: [{ location: 'body', pointer, message: `is only for a square or shopify source` }],
+    })
+  }
+  const stored = storedConnector(kind, fields)
+  if ('pointer' in stored) {
+    throw new ProblemError('validation-failed', `${pointer}${stored.pointer} ${stored.message}`, {
+      errors: [{ location: 'body', pointer: `${pointer}${stored.pointer}`, message: stored.message }],
+    })
+  }
+  return stored
 }
 
 function sourceNotFound(sourceId: string): ProblemError {
@@ -61,11 +95,16 @@ export class SourcesService {
         errors: [{ location: 'body', pointer: '/name', message: 'is reserved for the service itself' }],
       })
     }
+    const connector =
+      source.connector === undefined
+        ? undefined
+        : checkedConnector(source.kind, source.connector, '/connector')
     const created = areUuids(tenantId)
       ? await this.repository.createSource(tenantId, {
           name: source.name,
           kind: source.kind,
           signingSecrets: source.signingSecret === undefined ? [] : [source.signingSecret],
+          connector,
         })
       : 'unknown-tenant'
     if (created === 'unknown-tenant') throw tenantNotFound(tenantId)
@@ -75,6 +114,35 @@ export class SourcesService {
     // An ingest request for this name may have been answered "no such source" and cached.
     await publishCredentialsChange(this.#invalidation, tenantId)
     return created
+  }
+
+  /**
+   * Changes a connector source's configuration: the fields given replace the stored ones (a first
+   * configuration must give every required field). Secrets are encrypted again under the current key.
+   */
+  async updateConnector(tenantId: string, sourceId: string, patch: ConnectorPatch): Promise<SourceRecord> {
+    const source = areUuids(tenantId, sourceId)
+      ? await this.repository.findConnectorSource(sourceId, tenantId)
+      : undefined
+    if (source === undefined) throw sourceNotFound(sourceId)
+    const current = source.connector === null ? {} : { ...source.connector.settings, ...source.connector.secrets }
+    // A new shop domain moves the default base URL with it, unless a base URL is given too.
+    if (patch.shopDomain !== undefined && patch.baseUrl === undefined && current.baseUrl === `https://${current.shopDomain}`)
+      delete current.baseUrl
+    const stored = checkedConnector(source.kind, { ...current, ...patch }, '')
+    const updated = await this.repository.setConnector(tenantId, sourceId, stored)
+    if (updated === undefined) throw sourceNotFound(sourceId)
+    await publishCredentialsChange(this.#invalidation, tenantId)
+    return updated
+  }
+
+  /**
+   * A connector source by id with its configuration in clear (the inbound webhook routes, the inbox
+   * processor and reconciliation); `tenantId` undefined: whichever tenant owns it.
+   */
+  findConnectorSource(sourceId: string, tenantId?: string): Promise<ConnectorSource | undefined> {
+    if (!areUuids(sourceId) || (tenantId !== undefined && !areUuids(tenantId))) return Promise.resolve(undefined)
+    return this.repository.findConnectorSource(sourceId, tenantId)
   }
 
   async listSources(tenantId: string): Promise<SourceRecord[]> {
