@@ -22,6 +22,8 @@ import apiKeyRoutes from './modules/api-keys/routes.js'
 import catalogModule from './modules/catalog/plugin.js'
 import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
+import connectorsModule from './modules/connectors/plugin.js'
+import connectorRoutes from './modules/connectors/routes.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -102,6 +104,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     ordersModule,
     changeFeedModule,
     webhooksModule,
+    connectorsModule,
   ]
   for (const module of modules) await app.register(module)
 
@@ -135,6 +138,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     ordersRoutes,
     eventsRoutes,
     webhooksRoutes,
+    connectorRoutes,
   ]
   for (const plugin of routes) await app.register(plugin)
   return app

@@ -57,6 +57,10 @@ export interface ConnectorSettings {
   readonly leaseMs: number
   /** Each connector source is reconciled this often (0: only on demand). */
   readonly reconcileIntervalMs: number
+  /** A webhook whose provider API failed waits this long before its next attempt, doubling each time. */
+  readonly retryBaseDelayMs: number
+  /** Failed attempts after which a webhook is a dead letter (an open breaker spends none). */
+  readonly maxAttempts: number
 }
 
 export interface Config {
@@ -247,6 +251,8 @@ function connectorSettings(r: Reader): ConnectorSettings {
     pollIntervalMs: integer(r, 'CONNECTOR_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'CONNECTOR_LEASE_MS', 120_000, 1000, 3_600_000),
     reconcileIntervalMs: integer(r, 'RECONCILE_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60_000,
+    retryBaseDelayMs: integer(r, 'CONNECTOR_RETRY_BASE_DELAY_MS', 5000, 10, 3_600_000),
+    maxAttempts: integer(r, 'CONNECTOR_MAX_ATTEMPTS', 10, 1, 100),
   })
 }
 

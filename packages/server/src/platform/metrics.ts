@@ -166,3 +166,25 @@ export const webhookFanOutTotal = new Counter({
   help: 'Events the webhook fan-out read from the log',
   registers,
 })
+
+// POS connectors (modules/connectors). `provider` is square or shopify; never a source id.
+export const connectorDeadLetters = new Gauge({
+  name: 'connector_dead_letters',
+  help: 'Provider webhooks in the dead letters (verified, but not fetched or mapped), fleet-wide, by provider',
+  labelNames: ['provider'] as const,
+  registers,
+})
+
+export const connectorWebhooksTotal = new Counter({
+  name: 'connector_webhooks_processed_total',
+  help: 'Provider webhooks processed from the inbox by outcome: done, dead, postponed, failed (will retry)',
+  labelNames: ['provider', 'outcome'] as const,
+  registers,
+})
+
+export const reconciliationDriftRatio = new Gauge({
+  name: 'reconciliation_drift_ratio',
+  help: 'Share of the objects the last completed reconciliation found that webhooks had not delivered',
+  labelNames: ['provider'] as const,
+  registers,
+})

@@ -17,3 +17,8 @@ export function sameDigest(a: string, b: string): boolean {
 export function sameSecret(given: string, expected: string): boolean {
   return sameDigest(hashSecret(given), hashSecret(expected))
 }
+
+/** Constant-time comparison of two byte strings, e.g. a decoded signature against the expected MAC. */
+export function sameBytes(given: Buffer, expected: Buffer): boolean {
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}

@@ -18,11 +18,15 @@ const Secret = (description: string) =>
   Type.String({ minLength: 1, maxLength: 1024, pattern: NO_CONTROL_CHARACTERS, description })
 
 const squareFields = {
-  signatureKey: Secret("The webhook subscription's signature key (Square Developer Console). Never returned."),
+  signatureKey: Secret(
+    "The webhook subscription's signature key (Square Developer Console). Never returned.",
+  ),
   notificationUrl: HttpUrl(
     'The notification URL exactly as the subscription names it: Square signs it with every webhook.',
   ),
-  accessToken: Secret('An access token of the seller, for the Orders, Catalog and Inventory APIs. Never returned.'),
+  accessToken: Secret(
+    'An access token of the seller, for the Orders, Catalog and Inventory APIs. Never returned.',
+  ),
   baseUrl: HttpUrl(`Square's API; defaults to ${SQUARE_DEFAULT_BASE_URL}.`),
 }
 const shopifyFields = {
@@ -150,7 +154,8 @@ export function storedConnector(
       error?.params && 'additionalProperty' in error.params
         ? `/${String(error.params.additionalProperty)}`
         : ''
-    const message = extra === '' ? (error?.message ?? 'is invalid') : `is not a setting of a ${kind} connector`
+    const message =
+      extra === '' ? (error?.message ?? 'is invalid') : `is not a setting of a ${kind} connector`
     return { pointer: `${error?.instancePath ?? ''}${missing}${extra}`, message }
   }
   const settings: Record<string, string> = {}

@@ -63,7 +63,9 @@ const sourceColumns = {
   name: sources.name,
   kind: sources.kind,
   signed: sql<boolean>`cardinality(${sources.encryptedSigningSecrets}) > 0`.as('signed'),
-  connectorSettings: sql<Record<string, string> | null>`${sources.connectorSettings}`.as('connector_settings'),
+  connectorSettings: sql<Record<string, string> | null>`${sources.connectorSettings}`.as(
+    'connector_settings',
+  ),
   createdAt: sources.createdAt,
 }
 

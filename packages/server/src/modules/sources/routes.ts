@@ -2,8 +2,8 @@
 // ADMIN_TOKEN (route config `admin: true`, enforced by the auth plugin). Every change to a source takes effect
 // in every replica at once (an invalidation over Redis), or within AUTH_CACHE_TTL_MS without it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Conflict, Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
 import { ConnectorPatch } from '../connectors/config.js'
+import { Conflict, Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
 import {
   CreateSourceBody,
   RotateSecretBody,
@@ -25,7 +25,8 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: admin,
       schema: {
         tags,
-        summary: 'Creates a source; signed when a signing secret is given; a square or shopify source may carry its connector',
+        summary:
+          'Creates a source; signed when a signing secret is given; a square or shopify source may carry its connector',
         params: TenantParams,
         body: CreateSourceBody,
         response: { 201: SourceResponse, 401: Unauthorized, 404: NotFound, 409: Conflict, 422: Invalid },
@@ -74,8 +75,7 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: admin,
       schema: {
         tags,
-        summary:
-          "Changes a square or shopify source's connector: the fields given replace the stored ones",
+        summary: "Changes a square or shopify source's connector: the fields given replace the stored ones",
         params: SourceParams,
         body: ConnectorPatch,
         response: { 200: SourceResponse, 401: Unauthorized, 404: NotFound, 422: Invalid },

@@ -3,7 +3,6 @@
 // never its secrets.
 import { type Static, Type } from '@fastify/type-provider-typebox'
 import { SOURCE_KINDS } from '../../db/schema.js'
-import { Id, NO_CONTROL_CHARACTERS, Timestamp } from '../tenants/schemas.js'
 import {
   ConnectorInput,
   ConnectorView,
@@ -11,6 +10,7 @@ import {
   isConnectorKind,
   secretNamesOf,
 } from '../connectors/config.js'
+import { Id, NO_CONTROL_CHARACTERS, Timestamp } from '../tenants/schemas.js'
 import type { SourceRecord } from './repository.js'
 
 export const SourceParams = Type.Object({ tenantId: Type.String(), sourceId: Type.String() })

@@ -125,9 +125,14 @@ export class SourcesService {
       ? await this.repository.findConnectorSource(sourceId, tenantId)
       : undefined
     if (source === undefined) throw sourceNotFound(sourceId)
-    const current = source.connector === null ? {} : { ...source.connector.settings, ...source.connector.secrets }
+    const current =
+      source.connector === null ? {} : { ...source.connector.settings, ...source.connector.secrets }
     // A new shop domain moves the default base URL with it, unless a base URL is given too.
-    if (patch.shopDomain !== undefined && patch.baseUrl === undefined && current.baseUrl === `https://${current.shopDomain}`)
+    if (
+      patch.shopDomain !== undefined &&
+      patch.baseUrl === undefined &&
+      current.baseUrl === `https://${current.shopDomain}`
+    )
       delete current.baseUrl
     const stored = checkedConnector(source.kind, { ...current, ...patch }, '')
     const updated = await this.repository.setConnector(tenantId, sourceId, stored)
@@ -141,7 +146,8 @@ export class SourcesService {
    * processor and reconciliation); `tenantId` undefined: whichever tenant owns it.
    */
   findConnectorSource(sourceId: string, tenantId?: string): Promise<ConnectorSource | undefined> {
-    if (!areUuids(sourceId) || (tenantId !== undefined && !areUuids(tenantId))) return Promise.resolve(undefined)
+    if (!areUuids(sourceId) || (tenantId !== undefined && !areUuids(tenantId)))
+      return Promise.resolve(undefined)
     return this.repository.findConnectorSource(sourceId, tenantId)
   }
 

@@ -1,0 +1,200 @@
+// SQL for the connectors as the request path and the admin API use it: storing a verified webhook in the
+// inbox (once per provider event id), the dead letters and their replay, reconciliation runs, and each
+// source's provider state. The background work's statements are in statements.ts. Every query is timed
+// under `connectors.<operation>`.
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { connectorInbox, connectorState, reconciliationRuns } from '../../db/schema.js'
+import type { Database } from '../../platform/database.js'
+import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
+import { timedQuery } from '../../platform/metrics.js'
+import type { ConnectorKind } from './config.js'
+import type { ProviderState } from './provider.js'
+
+export interface NewInboxRow {
+  readonly tenantId: string
+  readonly sourceId: string
+  readonly provider: ConnectorKind
+  readonly providerEventId: string
+  readonly topic: string
+  readonly payload: unknown
+}
+
+export interface DeadLetterRecord {
+  readonly id: number
+  readonly providerEventId: string
+  readonly topic: string
+  readonly reason: string | null
+  readonly attempts: number
+  readonly receivedAt: Date
+  readonly updatedAt: Date
+}
+
+export interface RunRecord {
+  readonly id: number
+  readonly sourceId: string
+  readonly status: 'running' | 'completed'
+  readonly trigger: string
+  readonly since: number
+  readonly pages: number
+  readonly objects: number
+  readonly drift: number
+  readonly lastError: string | null
+  readonly startedAt: Date
+  readonly finishedAt: Date | null
+}
+
+const deadLetterColumns = {
+  id: connectorInbox.id,
+  providerEventId: connectorInbox.providerEventId,
+  topic: connectorInbox.topic,
+  reason: connectorInbox.lastError,
+  attempts: connectorInbox.attempts,
+  receivedAt: connectorInbox.receivedAt,
+  updatedAt: connectorInbox.updatedAt,
+}
+
+const runColumns = {
+  id: reconciliationRuns.id,
+  sourceId: reconciliationRuns.sourceId,
+  status: reconciliationRuns.status,
+  trigger: reconciliationRuns.trigger,
+  since: reconciliationRuns.since,
+  pages: reconciliationRuns.pages,
+  objects: reconciliationRuns.objects,
+  drift: reconciliationRuns.drift,
+  lastError: reconciliationRuns.lastError,
+  startedAt: reconciliationRuns.startedAt,
+  finishedAt: reconciliationRuns.finishedAt,
+}
+
+export class ConnectorsRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Stores a verified webhook; false when the source already has one with this provider event id. */
+  insertInbox(row: NewInboxRow): Promise<boolean> {
+    return timedQuery('connectors.insertInbox', async () => {
+      const inserted = await this.db
+        .insert(connectorInbox)
+        .values(row)
+        .onConflictDoNothing({ target: [connectorInbox.sourceId, connectorInbox.providerEventId] })
+        .returning({ id: connectorInbox.id })
+      return inserted.length > 0
+    })
+  }
+
+  /** A source's dead letters, newest first, `limit` after the id `before`. */
+  listDeadLetters(sourceId: string, limit: number, before?: number): Promise<DeadLetterRecord[]> {
+    return timedQuery('connectors.listDeadLetters', () =>
+      this.db
+        .select(deadLetterColumns)
+        .from(connectorInbox)
+        .where(
+          and(
+            eq(connectorInbox.sourceId, sourceId),
+            eq(connectorInbox.status, 'dead'),
+            before === undefined ? undefined : lt(connectorInbox.id, before),
+          ),
+        )
+        .orderBy(desc(connectorInbox.id))
+        .limit(limit),
+    )
+  }
+
+  /** Makes a dead letter due again with a fresh count of attempts; false when it is not a dead letter. */
+  replayDeadLetter(sourceId: string, id: number): Promise<boolean> {
+    return timedQuery('connectors.replayDeadLetter', async () => {
+      const rows = await this.db
+        .update(connectorInbox)
+        .set({
+          status: 'pending',
+          attempts: 0,
+          nextAttemptAt: sql`now()`,
+          lastError: null,
+          updatedAt: sql`now()`,
+        })
+        .where(
+          and(
+            eq(connectorInbox.sourceId, sourceId),
+            eq(connectorInbox.id, id),
+            eq(connectorInbox.status, 'dead'),
+          ),
+        )
+        .returning({ id: connectorInbox.id })
+      return rows.length > 0
+    })
+  }
+
+  /** The source's running reconciliation, started now if there is none. */
+  requestRun(tenantId: string, sourceId: string, trigger: string): Promise<RunRecord> {
+    return timedQuery('connectors.requestRun', async () => {
+      for (;;) {
+        const [running] = await this.db
+          .select(runColumns)
+          .from(reconciliationRuns)
+          .where(and(eq(reconciliationRuns.sourceId, sourceId), eq(reconciliationRuns.status, 'running')))
+        if (running !== undefined) return running
+        const [last] = await this.db
+          .select({ startedAt: reconciliationRuns.startedAt })
+          .from(reconciliationRuns)
+          .where(and(eq(reconciliationRuns.sourceId, sourceId), eq(reconciliationRuns.status, 'completed')))
+          .orderBy(desc(reconciliationRuns.id))
+          .limit(1)
+        try {
+          const [created] = await this.db
+            .insert(reconciliationRuns)
+            .values({ tenantId, sourceId, trigger, since: last?.startedAt.getTime() ?? 0 })
+            .returning(runColumns)
+          if (created !== undefined) return created
+        } catch (err) {
+          // Another request or replica started one at the same moment: answer with that one.
+          if (sqlState(err) !== UNIQUE_VIOLATION) throw err
+        }
+      }
+    })
+  }
+
+  listRuns(sourceId: string, limit: number): Promise<RunRecord[]> {
+    return timedQuery('connectors.listRuns', () =>
+      this.db
+        .select(runColumns)
+        .from(reconciliationRuns)
+        .where(eq(reconciliationRuns.sourceId, sourceId))
+        .orderBy(desc(reconciliationRuns.id))
+        .limit(limit),
+    )
+  }
+
+  findRun(sourceId: string, id: number): Promise<RunRecord | undefined> {
+    return timedQuery('connectors.findRun', async () => {
+      const [run] = await this.db
+        .select(runColumns)
+        .from(reconciliationRuns)
+        .where(and(eq(reconciliationRuns.sourceId, sourceId), eq(reconciliationRuns.id, id)))
+      return run
+    })
+  }
+
+  /** The provider's key-value memory of one source. */
+  stateOf(sourceId: string): ProviderState {
+    return {
+      get: (key) =>
+        timedQuery('connectors.getState', async () => {
+          const [row] = await this.db
+            .select({ value: connectorState.value })
+            .from(connectorState)
+            .where(and(eq(connectorState.sourceId, sourceId), eq(connectorState.key, key)))
+          return row?.value
+        }),
+      set: (key, value) =>
+        timedQuery('connectors.setState', async () => {
+          await this.db
+            .insert(connectorState)
+            .values({ sourceId, key, value })
+            .onConflictDoUpdate({
+              target: [connectorState.sourceId, connectorState.key],
+              set: { value, updatedAt: sql`now()` },
+            })
+        }),
+    }
+  }
+}

@@ -1,0 +1,213 @@
+// The connectors' routes. Inbound: POST /v1/webhooks/<provider>/:sourceId, public (providers carry no
+// credential of ours): the provider's signature over the exact bytes is the authentication. A missing or
+// wrong signature, an unknown source, a source of another kind or without a connector are all the same 401,
+// so nothing is revealed about the source; a verified webhook is stored in the inbox and answered 200 at
+// once, before any provider call (Square waits 10 s, Shopify 5 s). Admin: dead letters and their replay,
+// reconciliation on demand and its runs, under the source's admin routes (ADMIN_TOKEN).
+import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { ProblemError } from '../../platform/problems.js'
+import { SourceParams } from '../sources/schemas.js'
+import { Conflict, NotFound, Timestamp, Unauthorized } from '../tenants/schemas.js'
+import { CONNECTOR_KINDS } from './config.js'
+import type { DeadLetterRecord, RunRecord } from './repository.js'
+
+const admin = { admin: true } as const
+const tags = ['connectors']
+
+const WebhookReceived = Type.Object({
+  received: Type.Literal(true),
+  duplicate: Type.Boolean({ description: 'The provider had delivered this event before: nothing changed' }),
+})
+
+const DeadLetter = Type.Object(
+  {
+    id: Type.String(),
+    providerEventId: Type.String(),
+    topic: Type.String(),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    attempts: Type.Integer(),
+    receivedAt: Timestamp,
+    failedAt: Timestamp,
+  },
+  { title: 'ConnectorDeadLetter' },
+)
+const DeadLetterList = Type.Object({
+  data: Type.Array(DeadLetter),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?before= for older ones' }),
+})
+
+const Reconciliation = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Union([Type.Literal('running'), Type.Literal('completed')]),
+    trigger: Type.String({ description: 'schedule, api or cli' }),
+    since: Timestamp,
+    pages: Type.Integer(),
+    objects: Type.Integer({ description: 'Provider objects found (orders, counts)' }),
+    drift: Type.Integer({ description: 'Objects found that webhooks had not delivered' }),
+    driftRatio: Type.Number(),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    startedAt: Timestamp,
+    finishedAt: Type.Union([Timestamp, Type.Null()]),
+  },
+  { title: 'Reconciliation' },
+)
+
+function deadLetterView(record: DeadLetterRecord): Static<typeof DeadLetter> {
+  return {
+    id: String(record.id),
+    providerEventId: record.providerEventId,
+    topic: record.topic,
+    reason: record.reason,
+    attempts: record.attempts,
+    receivedAt: record.receivedAt.toISOString(),
+    failedAt: record.updatedAt.toISOString(),
+  }
+}
+
+export function reconciliationView(run: RunRecord): Static<typeof Reconciliation> {
+  return {
+    id: String(run.id),
+    status: run.status,
+    trigger: run.trigger,
+    since: new Date(run.since).toISOString(),
+    pages: run.pages,
+    objects: run.objects,
+    drift: run.drift,
+    driftRatio: run.objects === 0 ? 0 : run.drift / run.objects,
+    lastError: run.lastError,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+  }
+}
+
+const Id = Type.String({ pattern: '^[0-9]{1,15}$' })
+
+const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const connectors = app.connectors
+
+  for (const kind of CONNECTOR_KINDS) {
+    app.post(
+      `/v1/webhooks/${kind}/:sourceId`,
+      {
+        schema: {
+          tags,
+          summary: `Receives a ${kind === 'square' ? 'Square' : 'Shopify'} webhook for the source, verified by its signature`,
+          params: Type.Object({ sourceId: Type.String({ maxLength: 100 }) }),
+          body: Type.Unknown(),
+          response: { 200: WebhookReceived, 401: Unauthorized },
+        },
+      },
+      async (request) => {
+        const receipt = await connectors.receiveWebhook(
+          kind,
+          request.params.sourceId,
+          request.rawBody ?? Buffer.alloc(0),
+          request.headers,
+          request.body,
+        )
+        if (receipt === 'unverified')
+          throw new ProblemError('unauthorized', 'The webhook signature is missing or wrong')
+        if (receipt === 'no-event-id')
+          throw new ProblemError('bad-request', 'The webhook names no event id or type')
+        return { received: true as const, duplicate: receipt === 'duplicate' }
+      },
+    )
+  }
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/dead-letters',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: "Lists the source's provider webhooks that could not be fetched or mapped, newest first",
+        params: SourceParams,
+        querystring: Type.Object({ before: Type.Optional(Id) }),
+        response: { 200: DeadLetterList, 401: Unauthorized, 404: NotFound },
+      },
+    },
+    async (request) => {
+      const { tenantId, sourceId } = request.params
+      const before = request.query.before === undefined ? undefined : Number(request.query.before)
+      const data = (await connectors.listDeadLetters(tenantId, sourceId, before)).map(deadLetterView)
+      return { data, nextCursor: data.length === 100 ? (data.at(-1)?.id ?? null) : null }
+    },
+  )
+
+  app.post(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/dead-letters/:id/replay',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Processes a dead letter again, at once, with a fresh count of attempts',
+        params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
+        response: { 202: Type.Object({ replayed: Type.String() }), 401: Unauthorized, 404: NotFound },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId, sourceId, id } = request.params
+      await connectors.replayDeadLetter(tenantId, sourceId, Number(id))
+      return reply.code(202).send({ replayed: id })
+    },
+  )
+
+  app.post(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/reconcile',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Starts a reconciliation of the source now, or answers the one running',
+        params: SourceParams,
+        response: { 202: Reconciliation, 401: Unauthorized, 404: NotFound, 409: Conflict },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId, sourceId } = request.params
+      const run = await connectors.requestReconciliation(tenantId, sourceId, 'api')
+      return reply.code(202).send(reconciliationView(run))
+    },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/reconciliations',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: "The source's latest reconciliations, newest first, with pages, objects and drift",
+        params: SourceParams,
+        response: {
+          200: Type.Object({ data: Type.Array(Reconciliation) }),
+          401: Unauthorized,
+          404: NotFound,
+        },
+      },
+    },
+    async (request) => {
+      const { tenantId, sourceId } = request.params
+      return { data: (await connectors.listReconciliations(tenantId, sourceId)).map(reconciliationView) }
+    },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/sources/:sourceId/reconciliations/:id',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'One reconciliation: its progress while running, its summary once completed',
+        params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
+        response: { 200: Reconciliation, 401: Unauthorized, 404: NotFound },
+      },
+    },
+    async (request) => {
+      const { tenantId, sourceId, id } = request.params
+      return reconciliationView(await connectors.getReconciliation(tenantId, sourceId, Number(id)))
+    },
+  )
+}
+
+export default connectorRoutes
