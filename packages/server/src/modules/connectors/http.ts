@@ -3,7 +3,8 @@
 // source id), so timeouts, bounded retries, the retry budget and the fleet's breaker of that source apply.
 // The answer is read up to 8 MiB and parsed as JSON. What the call came to becomes the contract's errors: a
 // 4xx other than 429 is Unmappable (no retry fixes it), anything that got no answer worth reading is
-// ProviderUnavailable with the time to try again.
+// ProviderUnavailable with the time to try again when the provider
+// named one (Retry-After) or the breaker knows it; otherwise the caller's backoff decides.
 import type { Outbound } from '../../platform/outbound/outbound.js'
 import type { ConnectorKind } from './config.js'
 import {
@@ -16,8 +17,6 @@ import {
 
 /** Provider pages (a catalog search, a batch of orders) are far larger than webhook answers. */
 export const PROVIDER_MAX_BODY_BYTES = 8 * 1024 * 1024
-/** When the provider named no time, a failed call is tried again no sooner than this. */
-const DEFAULT_RETRY_MS = 30_000
 
 export interface ProviderHttpOptions {
   readonly outbound: Outbound
@@ -65,7 +64,7 @@ export function providerHttp(options: ProviderHttpOptions): TrackedProviderHttp 
         const what = outcome.reason === 'status' ? `HTTP ${outcome.status}` : outcome.reason
         throw new ProviderUnavailable(
           `${request.method} ${pathOnly(request.path)} failed after ${outcome.attempts} attempt(s): ${what}`,
-          Date.now() + (outcome.retryAfterMs ?? DEFAULT_RETRY_MS),
+          outcome.retryAfterMs === undefined ? undefined : Date.now() + outcome.retryAfterMs,
         )
       }
       if (outcome.status >= 300 || outcome.status < 200) {
