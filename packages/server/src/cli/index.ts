@@ -19,6 +19,7 @@ import { openRedis } from '../platform/redis.js'
 import { loadSecrets } from '../platform/secrets.js'
 import { apiKeyCommands } from './api-keys.js'
 import { type Action, type CliIo, type Command, type CommandGroup, UsageError } from './command.js'
+import { connectorCommands } from './connectors.js'
 import { secretsCommands } from './secrets.js'
 import { sourceCommands } from './sources.js'
 import { tenantCommands } from './tenants.js'
@@ -34,6 +35,7 @@ const commands = commandTable({
   sources: sourceCommands,
   secrets: secretsCommands,
   webhooks: webhookCommands,
+  connectors: connectorCommands,
 })
 
 /** Every command by name; two groups claiming one name is a programming error, caught at load. */

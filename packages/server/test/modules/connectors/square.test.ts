@@ -9,6 +9,7 @@ import { registry } from '../../../src/platform/metrics.js'
 import { FakeSquare } from '../../fakes/square.js'
 import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
+import { runCliOn } from '../../helpers/cli.js'
 import { waitFor } from '../../helpers/wait.js'
 
 const NOTIFICATION_URL = 'https://pos.example.test/v1/webhooks/square/main'
@@ -426,3 +427,57 @@ async function transitionsToOpen(): Promise<number> {
     .map((m) => Number(m[1]))
     .reduce((a, b) => a + b, 0)
 }
+
+describe('the CLI', () => {
+  it('configures a Square source, reconciles it with progress, and lists and replays dead letters', async () => {
+    const tenantId = await createTenant('cli-tenant')
+    const created = await runCliOn(t.database.url, [
+      'source:create',
+      tenantId,
+      'square-cli',
+      'square',
+      '--signature-key',
+      square.signatureKey,
+      '--notification-url',
+      NOTIFICATION_URL,
+      '--access-token',
+      square.accessToken,
+      '--base-url',
+      square.url,
+      '--json',
+    ])
+    expect(created.code).toBe(0)
+    expect(created.stdout).not.toContain(square.accessToken)
+    const sourceId = JSON.parse(created.stdout).id as string
+    const reconciled = await runCliOn(t.database.url, [
+      'connector:reconcile',
+      tenantId,
+      sourceId,
+      '--wait',
+      '30',
+    ])
+    expect(reconciled.code).toBe(0)
+    expect(reconciled.stdout).toMatch(/Reconciliation \d+ completed: \d+ pages, \d+ objects/)
+
+    const { body, headers } = square.sign(
+      { type: 'payout.sent', event_id: 'cli-unmapped', data: {} },
+      NOTIFICATION_URL,
+    )
+    await t.app.inject({ method: 'POST', url: `/v1/webhooks/square/${sourceId}`, headers, payload: body })
+    await waitFor(async () => (await inboxRows(sourceId))[0]?.status === 'dead', {
+      description: 'the unmapped webhook to be a dead letter',
+    })
+    const listed = await runCliOn(t.database.url, ['connector:dead-letters', tenantId, sourceId, '--json'])
+    expect(listed.code).toBe(0)
+    const [letter] = JSON.parse(listed.stdout).data
+    expect(letter).toMatchObject({ topic: 'payout.sent', reason: expect.stringContaining('not mapped') })
+    const replayed = await runCliOn(t.database.url, ['connector:replay', tenantId, sourceId, letter.id])
+    expect(replayed.code).toBe(0)
+    const foreign = await runCliOn(t.database.url, [
+      'connector:dead-letters',
+      await createTenant('cli-other'),
+      sourceId,
+    ])
+    expect(foreign.code).toBe(1)
+  }, 60_000)
+})
