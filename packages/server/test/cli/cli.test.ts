@@ -185,11 +185,11 @@ describe('the admin CLI', () => {
       'key:create <tenantId> <name> [--scopes ingest,read]',
       'key:list <tenantId>',
       'key:revoke <tenantId> <keyId>',
-      'source:create <tenantId> <name> <kind> [--signing-secret SECRET]',
+      'source:create <tenantId> <name> <kind> [--signing-secret SECRET] [--signature-key VALUE]',
       'source:list <tenantId>',
       'source:delete <tenantId> <sourceId>',
     ]) {
-      expect(help.stdout).toContain(`  ${command}\n`)
+      expect(help.stdout).toContain(`  ${command}`)
     }
   })
 

@@ -24,6 +24,7 @@ describe('admin API', () => {
         name: 'web',
         kind: 'sdk',
         signed: false,
+        connector: null,
         createdAt: expect.stringMatching(ISO_TIME),
       })
       const signed = await admin('POST', `/v1/admin/tenants/${tenantId}/sources`, {
