@@ -2,17 +2,21 @@
 // reconciliation on demand. A reconciliation is carried out by the running servers (any replica takes it);
 // with --wait the command follows its progress, pages and objects, on stderr until it completes.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { PROVIDERS } from '../modules/connectors/providers.js'
-import { ConnectorsRepository } from '../modules/connectors/repository.js'
-import { reconciliationView } from '../modules/connectors/routes.js'
-import { ConnectorsService } from '../modules/connectors/service.js'
-import { IngestService } from '../modules/ingest/service.js'
+import type { ConnectorsService } from '../modules/connectors/service.js'
 import { type CliContext, type CommandGroup, table, UsageError } from './command.js'
 
 const POLL_MS = 500
 const BAR_WIDTH = 20
 
-function connectorsOf({ database, log, services }: CliContext): ConnectorsService {
+/** Loaded only when a connector command runs: the other commands do not pay for the write path's modules. */
+async function connectorsOf({ database, log, services }: CliContext): Promise<ConnectorsService> {
+  const [{ ConnectorsService }, { ConnectorsRepository }, { PROVIDERS }, { IngestService }] =
+    await Promise.all([
+      import('../modules/connectors/service.js'),
+      import('../modules/connectors/repository.js'),
+      import('../modules/connectors/providers.js'),
+      import('../modules/ingest/service.js'),
+    ])
   return new ConnectorsService(
     new ConnectorsRepository(database.db),
     services.sources,
@@ -33,7 +37,7 @@ export const connectorCommands: CommandGroup = {
     summary: "Lists a square or shopify source's webhooks that could not be fetched or mapped",
     prepare([tenantId = '', sourceId = '']) {
       return async (context) => {
-        const letters = await connectorsOf(context).listDeadLetters(tenantId, sourceId)
+        const letters = await (await connectorsOf(context)).listDeadLetters(tenantId, sourceId)
         const data = letters.map((letter) => ({ ...letter, id: String(letter.id) }))
         const rows = data.map((l) => [
           l.id,
@@ -52,7 +56,7 @@ export const connectorCommands: CommandGroup = {
     prepare([tenantId = '', sourceId = '', id = '']) {
       if (!/^\d{1,15}$/.test(id)) throw new UsageError('invalid deadLetterId: must be a number')
       return async (context) => {
-        await connectorsOf(context).replayDeadLetter(tenantId, sourceId, Number(id))
+        await (await connectorsOf(context)).replayDeadLetter(tenantId, sourceId, Number(id))
         return { json: { replayed: id }, text: `Dead letter ${id} will be processed again\n` }
       }
     },
@@ -67,7 +71,8 @@ export const connectorCommands: CommandGroup = {
       if (!Number.isInteger(wait) || wait < 0 || wait > 86_400)
         throw new UsageError('invalid wait: must be 0 to 86400 seconds')
       return async (context) => {
-        const connectors = connectorsOf(context)
+        const connectors = await connectorsOf(context)
+        const { reconciliationView } = await import('../modules/connectors/routes.js')
         let run = await connectors.requestReconciliation(tenantId, sourceId, 'cli')
         const deadline = Date.now() + wait * 1000
         while (run.status === 'running' && Date.now() < deadline) {
