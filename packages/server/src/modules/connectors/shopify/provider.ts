@@ -150,6 +150,43 @@ function parseAnswer<T extends TSchema>(schema: T, body: unknown, what: string, 
   }
 }
 
+/**
+ * A product's events. Its SKUs are remembered (products/delete carries only the id), and so is each variant's
+ * inventory item SKU (kept current for inventory_levels/update); SKUs an older version had and this one lacks
+ * are deleted. An older version than the one remembered changes nothing remembered.
+ */
+async function productChange(
+  state: ProviderState,
+  product: ShopifyProduct,
+  currency: string,
+): Promise<Mapped> {
+  const productId = idText(product.id)
+  const skus = variantSkus(product)
+  const updatedAt = new Date(product.updated_at).getTime()
+  const rememberedText = await state.get(`product:${productId}`)
+  const remembered =
+    rememberedText === undefined ? undefined : (JSON.parse(rememberedText) as RememberedProduct)
+  const newer = remembered === undefined || remembered.updatedAt < updatedAt
+  const removed = newer && remembered ? remembered.skus.filter((sku) => !skus.includes(sku)) : []
+  const events = productEvents(product, currency, removed)
+  if (newer) {
+    await state.set(`product:${productId}`, JSON.stringify({ updatedAt, skus } satisfies RememberedProduct))
+    await Promise.all(
+      product.variants.map(async (variant, index) => {
+        if (variant.inventory_item_id === null || variant.inventory_item_id === undefined) return
+        const key = `inventory-item:${idText(variant.inventory_item_id)}`
+        if ((await state.get(key)) !== skus[index]) await state.set(key, skus[index]!)
+      }),
+    )
+  }
+  return { events }
+}
+
+interface RememberedProduct {
+  readonly updatedAt: number
+  readonly skus: readonly string[]
+}
+
 export interface ShopifyProviderOptions {
   /** Waits out a nearly full call-limit bucket; tests pass one that records the pauses. */
   readonly pause?: (ms: number) => Promise<void>
@@ -191,41 +228,6 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
     return currency
   }
 
-  /**
-   * A product's events. Its SKUs are remembered (products/delete carries only the id), and so is each
-   * variant's inventory item SKU (kept current for inventory_levels/update); SKUs an older version had and
-   * this one lacks are deleted. An older version than the one remembered changes nothing remembered.
-   */
-  async function productChange(
-    config: ShopifyConfig,
-    http: ProviderHttp,
-    state: ProviderState,
-    product: ShopifyProduct,
-    refusal: Refusal,
-  ): Promise<Mapped> {
-    const productId = idText(product.id)
-    const skus = variantSkus(product)
-    const currency = await shopCurrency(config, http, state, refusal)
-    const updatedAt = new Date(product.updated_at).getTime()
-    const rememberedText = await state.get(`product:${productId}`)
-    const remembered =
-      rememberedText === undefined ? undefined : (JSON.parse(rememberedText) as RememberedProduct)
-    const newer = remembered === undefined || remembered.updatedAt < updatedAt
-    const removed = newer && remembered ? remembered.skus.filter((sku) => !skus.includes(sku)) : []
-    const events = productEvents(product, currency, removed)
-    if (newer) {
-      await state.set(`product:${productId}`, JSON.stringify({ updatedAt, skus } satisfies RememberedProduct))
-      await Promise.all(
-        product.variants.map(async (variant, index) => {
-          if (variant.inventory_item_id === null || variant.inventory_item_id === undefined) return
-          const key = `inventory-item:${idText(variant.inventory_item_id)}`
-          if ((await state.get(key)) !== skus[index]) await state.set(key, skus[index]!)
-        }),
-      )
-    }
-    return { events }
-  }
-
   /** The SKU of an inventory item, fetched once and remembered. */
   async function inventoryItemSku(
     config: ShopifyConfig,
@@ -260,8 +262,11 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
       case 'refunds/create':
         return { events: [refundEvent(parse(ShopifyRefund, payload, topic))] }
       case 'products/create':
-      case 'products/update':
-        return productChange(config, http, state, parse(ShopifyProduct, payload, topic), asUnmappable)
+      case 'products/update': {
+        const product = parse(ShopifyProduct, payload, topic)
+        variantSkus(product) // an unmappable product costs no request
+        return productChange(state, product, await shopCurrency(config, http, state, asUnmappable))
+      }
       case 'products/delete': {
         const productId = idText(parse(ShopifyProductDeletion, payload, topic).id)
         const remembered = await state.get(`product:${productId}`)
@@ -330,12 +335,17 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
       resource === 'orders'
         ? parseAnswer(OrdersPage, body, 'orders.json', asReconciliationError).orders
         : parseAnswer(ProductsPage, body, 'products.json', asReconciliationError).products
+    // Read (or recalled) once per page, not once per product.
+    const currency =
+      resource === 'products' && listed.length > 0
+        ? await shopCurrency(config, http, state, asReconciliationError)
+        : ''
     for (const object of listed) {
       try {
         if (resource === 'orders') events.push(...orderEvents(parse(ShopifyOrder, object, 'order')))
         else {
           const product = parse(ShopifyProduct, object, 'product')
-          events.push(...(await productChange(config, http, state, product, asReconciliationError)).events)
+          events.push(...(await productChange(state, product, currency)).events)
         }
       } catch (error) {
         if (!(error instanceof Unmappable)) throw error
@@ -370,11 +380,6 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
 
     reconcilePage,
   }
-}
-
-interface RememberedProduct {
-  readonly updatedAt: number
-  readonly skus: readonly string[]
 }
 
 export const shopifyProvider: Provider<ShopifyConfig> = createShopifyProvider()
