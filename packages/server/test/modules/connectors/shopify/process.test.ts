@@ -289,6 +289,35 @@ describe('Shopify webhooks mapped to canonical events', () => {
       ])
     })
 
+    it('keeps event ids within 255 characters for the longest SKUs, and distinct', async () => {
+      const long = (c: string) => c.repeat(200)
+      const product = shop.addProduct({
+        title: 'Long',
+        variants: [
+          { sku: long('a'), price: '1.00', title: 'A' },
+          { sku: long('b'), price: '1.00', title: 'B' },
+        ],
+      })
+      await run('products/create', product)
+      const updated = shop.updateProduct(product.id, {
+        title: 'Long',
+        variants: [{ sku: long('a'), price: '1.00', title: 'A' }],
+      })
+      const [, removed] = await run('products/update', updated)
+      expect(removed).toMatchObject({ type: 'product.deleted', data: { sku: long('b') } })
+      const deleted = await run('products/delete', shop.deleteProduct(product.id))
+      expect(deleted.map((event) => event.data)).toEqual([{ sku: long('a') }])
+      const ids = [removed!.id, deleted[0]!.id]
+      expect(new Set(ids).size).toBe(2)
+      for (const id of ids) expect(id.length).toBeLessThanOrEqual(255)
+      await expect(
+        run(
+          'products/update',
+          shop.addProduct({ title: 'Too long', variants: [{ sku: 'c'.repeat(201), price: '1.00' }] }),
+        ),
+      ).rejects.toThrow(/SKU longer than 200 characters/)
+    })
+
     it('products/delete of a product never seen, or a variant without a SKU, is unmappable', async () => {
       await expect(run('products/delete', { id: 42 })).rejects.toThrow(
         'product 42 was deleted, but its SKUs were never seen',

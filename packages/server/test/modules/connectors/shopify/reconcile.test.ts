@@ -132,6 +132,34 @@ describe('Shopify reconciliation', () => {
     ])
   })
 
+  it('gives the very events the webhooks gave for the same versions, so nothing is counted twice', async () => {
+    const shop = await shopWith(2, 2)
+    const config = shop.config()
+    const state = new MemoryState()
+    const http = shopifyHttp(testOutbound(), config)
+    const fromWebhooks: CanonicalEvent[] = []
+    for (const order of shop.orders.values()) {
+      const webhook = {
+        providerEventId: 'e',
+        topic: 'orders/updated',
+        payload: structuredClone(order),
+        receivedAt: 0,
+      }
+      fromWebhooks.push(...(await shopifyProvider.process(config, http, webhook, state)).events)
+    }
+    for (const product of shop.products.values()) {
+      const webhook = {
+        providerEventId: 'e',
+        topic: 'products/update',
+        payload: structuredClone(product),
+        receivedAt: 0,
+      }
+      fromWebhooks.push(...(await shopifyProvider.process(config, http, webhook, state)).events)
+    }
+    const { events } = await pass(config, http, 0, new MemoryState())
+    expect(events).toEqual(fromWebhooks)
+  })
+
   it('resumes from a stored cursor with another client, as after a crash', async () => {
     const shop = await shopWith(PAGE_LIMIT + 10, 0)
     const first = await shopifyProvider.reconcilePage(
