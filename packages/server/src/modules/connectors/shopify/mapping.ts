@@ -19,7 +19,7 @@ function eventId(id: string): string {
 }
 
 /** A SKU as our catalog takes it, or Unmappable saying whose it is. */
-function requiredSku(sku: string | null | undefined, whose: string): string {
+export function requiredSku(sku: string | null | undefined, whose: string): string {
   const trimmed = sku?.trim()
   if (!trimmed) throw new Unmappable(`${whose} has no SKU`)
   if (trimmed.length > MAX_SKU) throw new Unmappable(`${whose} has a SKU longer than ${MAX_SKU} characters`)

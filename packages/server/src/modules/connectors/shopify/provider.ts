@@ -23,6 +23,7 @@ import {
   productDeletionEvents,
   productEvents,
   refundEvent,
+  requiredSku,
   variantSkus,
 } from './mapping.js'
 import {
@@ -97,7 +98,7 @@ export function callLimitPauseMs(header: string | null): number {
 export function nextPageInfo(link: string | null): string | undefined {
   for (const part of (link ?? '').split(',')) {
     const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part)
-    if (match === null || !/\brel\s*=\s*"?next"?/.test(match[2]!)) continue
+    if (match === null || !/(^|;)\s*rel\s*=\s*"?next"?\s*(;|$)/.test(match[2]!)) continue
     try {
       return new URL(match[1]!).searchParams.get('page_info') ?? undefined
     } catch {
@@ -116,7 +117,7 @@ interface Cursor {
 function readCursor(text: string): Cursor {
   let value: { resource?: unknown; pageInfo?: unknown } = {}
   try {
-    value = JSON.parse(text) as typeof value
+    value = (JSON.parse(text) as typeof value | null) ?? {}
   } catch {
     // refused below
   }
@@ -240,8 +241,7 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
     if (cached !== undefined) return cached
     const response = await get(config, http, `/inventory_items/${inventoryItemId}.json`, asUnmappable)
     const item = parse(InventoryItemAnswer, response.body, `inventory item ${inventoryItemId}`).inventory_item
-    const sku = item.sku?.trim()
-    if (!sku) throw new Unmappable(`inventory item ${inventoryItemId} has no SKU`)
+    const sku = requiredSku(item.sku, `inventory item ${inventoryItemId}`)
     await state.set(key, sku)
     return sku
   }

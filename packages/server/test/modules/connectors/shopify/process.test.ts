@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { InboxWebhook, ProviderHttp } from '../../../../src/modules/connectors/provider.js'
 import { ProviderUnavailable, Unmappable } from '../../../../src/modules/connectors/provider.js'
-import { type ShopifyConfig, shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
+import {
+  SHOPIFY_TOPICS,
+  type ShopifyConfig,
+  shopifyProvider,
+} from '../../../../src/modules/connectors/shopify/provider.js'
 import { type FakeShopify, startFakeShopify } from '../../../fakes/shopify.js'
 import { expectIngestible } from './ingestible.js'
 import { MemoryState, shopifyHttp, testOutbound } from './provider-http.js'
@@ -412,7 +416,14 @@ describe('Shopify webhooks mapped to canonical events', () => {
     })
   })
 
-  it('an unknown topic is unmappable', async () => {
+  it('maps every topic it lists, and refuses any other as unmappable', async () => {
+    for (const topic of SHOPIFY_TOPICS) {
+      const refused = await run(topic, {}).catch((error: unknown) => error)
+      expect(refused, topic).toBeInstanceOf(Unmappable)
+      expect((refused as Unmappable).reason, topic).toMatch(
+        new RegExp(`^${topic}: /\\w+ must have required property`),
+      )
+    }
     await expect(run('customers/create', { id: 1 })).rejects.toThrow(
       'unknown Shopify topic "customers/create"',
     )

@@ -315,7 +315,12 @@ describe('Shopify reconciliation', () => {
 
     it('refuses a cursor it did not make', async () => {
       const shop = await shopWith(0, 0)
-      for (const cursor of ['garbage', '{"resource":"customers"}', '{"resource":"orders","pageInfo":3}']) {
+      for (const cursor of [
+        'garbage',
+        'null',
+        '{"resource":"customers"}',
+        '{"resource":"orders","pageInfo":3}',
+      ]) {
         await expect(
           shopifyProvider.reconcilePage(
             shop.config(),
@@ -341,5 +346,7 @@ describe('the Link header', () => {
     expect(nextPageInfo(previous)).toBeUndefined()
     expect(nextPageInfo(null)).toBeUndefined()
     expect(nextPageInfo('<not a url>; rel="next"')).toBeUndefined()
+    expect(nextPageInfo('<https://s.myshopify.com/x.json?page_info=n>; rel=next')).toBe('n')
+    expect(nextPageInfo('<https://s.myshopify.com/x.json?page_info=n>; rel="nextish"')).toBeUndefined()
   })
 })
