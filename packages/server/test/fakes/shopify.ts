@@ -162,6 +162,8 @@ export class FakeShopify {
   readonly arrivals: Arrival[] = []
   readonly orders = new Map<number, FakeOrder>()
   readonly products = new Map<number, FakeProduct>()
+  /** The X-Shopify-Shop-Api-Call-Limit of the latest answer. */
+  lastCallLimit: string | undefined
   /** Inventory item id → SKU; a variant's item is added with it. */
   readonly inventoryItems = new Map<number, string | null>()
   url = ''
@@ -474,7 +476,8 @@ export class FakeShopify {
       return false
     }
     this.#bucket = { used: used + 1, at: now }
-    res.setHeader('x-shopify-shop-api-call-limit', `${Math.ceil(used + 1)}/${this.bucketSize}`)
+    this.lastCallLimit = `${Math.ceil(used + 1)}/${this.bucketSize}`
+    res.setHeader('x-shopify-shop-api-call-limit', this.lastCallLimit)
     return true
   }
 
