@@ -81,10 +81,15 @@ export interface SquareConfig {
 
 /** The whole configuration of a Shopify source, in clear (in memory only). */
 export interface ShopifyConfig {
+  /** The shop's permanent domain, `<shop>.myshopify.com`; webhooks name it in X-Shopify-Shop-Domain. */
   readonly shopDomain: string
+  /** The app's client secret, which signs the webhooks. */
   readonly webhookSecret: string
+  /** The Admin API access token of the app's installation on the shop. */
   readonly accessToken: string
+  /** The Admin API version, e.g. `2025-01`. */
   readonly apiVersion: string
+  /** Where the Admin API is, `https://<shop>.myshopify.com`; tests point it at a fake. */
   readonly baseUrl: string
 }
 

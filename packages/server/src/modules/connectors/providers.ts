@@ -12,6 +12,7 @@ import type {
   ProviderState,
   ReconcilePage,
 } from './provider.js'
+import { shopifyProvider } from './shopify/provider.js'
 import { squareProvider } from './square/provider.js'
 
 export interface ProviderRegistry {
@@ -21,6 +22,7 @@ export interface ProviderRegistry {
 
 export const PROVIDERS: ProviderRegistry = {
   square: squareProvider,
+  shopify: shopifyProvider,
 }
 
 /** A provider with one source's configuration applied. */

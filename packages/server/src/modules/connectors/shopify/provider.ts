@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Static, TSchema } from 'typebox'
 import { sameDigest } from '../../../platform/secret-compare.js'
+import type { ShopifyConfig } from '../config.js'
 import {
   type Mapped,
   type Provider,
@@ -41,18 +42,6 @@ import {
 } from './payloads.js'
 
 /** A source of kind `shopify`. */
-export interface ShopifyConfig {
-  /** The shop's permanent domain, `<shop>.myshopify.com`; webhooks name it in X-Shopify-Shop-Domain. */
-  readonly shopDomain: string
-  /** The app's client secret, which signs the webhooks. */
-  readonly webhookSecret: string
-  /** The Admin API access token of the app's installation on the shop. */
-  readonly accessToken: string
-  /** The Admin API version, e.g. `2025-01`. */
-  readonly apiVersion: string
-  /** Where the Admin API is, `https://<shop>.myshopify.com`; tests point it at a fake. */
-  readonly baseUrl: string
-}
 
 /** The webhook topics the connector maps; any other is Unmappable. */
 export const SHOPIFY_TOPICS = [

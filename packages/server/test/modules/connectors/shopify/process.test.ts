@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
 import type { InboxWebhook, ProviderHttp } from '../../../../src/modules/connectors/provider.js'
 import { ProviderUnavailable, Unmappable } from '../../../../src/modules/connectors/provider.js'
-import {
-  SHOPIFY_TOPICS,
-  type ShopifyConfig,
-  shopifyProvider,
-} from '../../../../src/modules/connectors/shopify/provider.js'
+import { SHOPIFY_TOPICS, shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
 import { type FakeShopify, startFakeShopify } from '../../../fakes/shopify.js'
 import { expectIngestible } from './ingestible.js'
 import { MemoryState, shopifyHttp, testOutbound } from './provider-http.js'

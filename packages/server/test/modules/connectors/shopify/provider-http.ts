@@ -2,12 +2,13 @@
 // breakers and budgets) to the source's baseUrl with the provider's auth headers, and whatever the layer could
 // not get an answer for surfaces as ProviderUnavailable, as the connectors module's own ProviderHttp does.
 import type { OutboundSettings } from '../../../../src/config.js'
+import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
 import {
   type ProviderHttp,
   type ProviderState,
   ProviderUnavailable,
 } from '../../../../src/modules/connectors/provider.js'
-import { type ShopifyConfig, shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
+import { shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
 import { createOutbound, type Outbound } from '../../../../src/platform/outbound/outbound.js'
 import {
   silentLog,

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
 import type {
   CanonicalEvent,
   ProviderHttp,
@@ -10,7 +11,6 @@ import {
   createShopifyProvider,
   nextPageInfo,
   PAGE_LIMIT,
-  type ShopifyConfig,
   shopifyProvider,
 } from '../../../../src/modules/connectors/shopify/provider.js'
 import { type FakeShopify, startFakeShopify } from '../../../fakes/shopify.js'

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { type ShopifyConfig, shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
+import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
+import { shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
 import { FakeShopify, shopifySignature } from '../../../fakes/shopify.js'
 
 const config: ShopifyConfig = {
