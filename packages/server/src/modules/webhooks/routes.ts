@@ -52,14 +52,12 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: read,
       schema: {
         tags,
-        summary: "Lists the tenant's webhook endpoints",
+        summary: "Lists the tenant's webhook endpoints, oldest first",
+        querystring: Type.Object(pageQuery),
         response: { 200: Page(WebhookEndpoint) },
       },
     },
-    async (request) => ({
-      data: await app.webhooks.listEndpoints(principalOf(request).tenantId),
-      nextCursor: null,
-    }),
+    async (request) => app.webhooks.listEndpoints(principalOf(request).tenantId, request.query),
   )
 
   app.get(

@@ -14,7 +14,7 @@ import type {
 } from '../../contracts/webhook.js'
 import type { WebhookDeliveryStatus } from '../../db/schema.js'
 import type { IdempotencyClaim, IdempotencyVerdict } from '../../http/idempotency.js'
-import { idCursor } from '../../platform/pagination.js'
+import { createdCursor, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { DeliveryRecord, EndpointRecord, WebhooksRepository } from './repository.js'
 import { generateWebhookSecret } from './signature.js'
@@ -23,6 +23,7 @@ import { checkTarget, TargetRefused } from './target-guard.js'
 /** How long the previous secret keeps signing after a rotation. */
 export const PREVIOUS_SECRET_TTL_MS = 24 * 3_600_000
 
+const endpointCursors = createdCursor('webhook-endpoints')
 const deliveryCursors = idCursor('webhook-deliveries')
 
 function endpointView(record: EndpointRecord): WebhookEndpoint {
@@ -108,8 +109,13 @@ export class WebhooksService {
     return { endpoint: { ...endpointView(result.endpoint), secret: current }, verdict: 'replayed' }
   }
 
-  async listEndpoints(tenantId: string): Promise<WebhookEndpoint[]> {
-    return (await this.repository.listEndpoints(tenantId)).map(endpointView)
+  /** One page of the tenant's endpoints, oldest first. */
+  async listEndpoints(
+    tenantId: string,
+    query: PageQuery,
+  ): Promise<{ data: WebhookEndpoint[]; nextCursor: string | null }> {
+    const slice = await this.repository.listEndpoints(tenantId, endpointCursors.request(query))
+    return endpointCursors.page({ ...slice, items: slice.items.map(endpointView) })
   }
 
   async getEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpoint> {
