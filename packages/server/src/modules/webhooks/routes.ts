@@ -7,6 +7,7 @@ import {
   WebhookDeliveryStatus,
   WebhookEndpoint,
   WebhookEndpointChange,
+  WebhookEndpointDetail,
   WebhookEndpointWithSecret,
 } from '../../contracts/webhook.js'
 import { principalOf } from '../../http/auth.js'
@@ -66,9 +67,9 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: read,
       schema: {
         tags,
-        summary: 'One webhook endpoint',
+        summary: 'One webhook endpoint, with the state of its circuit breaker',
         params: endpointParams,
-        response: { 200: WebhookEndpoint },
+        response: { 200: WebhookEndpointDetail },
       },
     },
     async (request) => app.webhooks.getEndpoint(principalOf(request).tenantId, request.params.endpointId),

@@ -50,7 +50,13 @@ describe('webhook endpoints API', () => {
 
     const one = await call('GET', `/v1/webhook-endpoints/${body.id}`)
     expect(one.statusCode).toBe(200)
-    expect(one.json()).toEqual({ ...body, secret: undefined, disabledReason: null, failingSince: null })
+    expect(one.json()).toEqual({
+      ...body,
+      secret: undefined,
+      disabledReason: null,
+      failingSince: null,
+      circuitBreaker: { state: 'closed', retryAt: null },
+    })
     expect(one.body).not.toContain('whsec_')
     const list = await call('GET', '/v1/webhook-endpoints')
     expect(list.json().data.map((e: { id: string }) => e.id)).toContain(body.id)
