@@ -21,7 +21,59 @@ interface Delivery {
   id: string
   status: string
   eventType: string
-  attempts: { statusCode: number | null; error: string | null; durationMs: number }[]
+  nextAttemptAt: string | null
+  attempts: { attemptedAt: string; statusCode: number | null; error: string | null; durationMs: number }[]
+}
+
+/** Calls a route of the app with the tenant's key. */
+function callAs(
+  t: TestApp,
+  tenant: TenantFixture,
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT',
+  url: string,
+  payload?: Record<string, unknown>,
+) {
+  return t.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${tenant.key}` },
+    ...(payload === undefined ? {} : { payload }),
+  })
+}
+
+async function createEndpointAs(
+  t: TestApp,
+  tenant: TenantFixture,
+  url: string,
+  body: Record<string, unknown> = {},
+): Promise<{ id: string; secret: string }> {
+  const res = await callAs(t, tenant, 'POST', '/v1/webhook-endpoints', { url, ...body })
+  expect(res.statusCode).toBe(201)
+  return res.json()
+}
+
+/** The endpoint's deliveries, newest first (the first page); `query` such as `?status=failed`. */
+async function deliveriesOf(t: TestApp, tenant: TenantFixture, endpointId: string, query = '') {
+  const res = await callAs(t, tenant, 'GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`)
+  expect(res.statusCode).toBe(200)
+  return res.json().data as Delivery[]
+}
+
+/** Waits until the endpoint's newest delivery is one `accept` takes, and answers it. */
+function newestDelivery(
+  t: TestApp,
+  tenant: TenantFixture,
+  endpointId: string,
+  accept: (delivery: Delivery) => boolean,
+  description: string,
+): Promise<Delivery> {
+  return waitFor(
+    async () => {
+      const [delivery] = await deliveriesOf(t, tenant, endpointId)
+      return delivery !== undefined && accept(delivery) ? delivery : undefined
+    },
+    { description },
+  )
 }
 
 describe('webhook delivery', () => {
@@ -37,26 +89,15 @@ describe('webhook delivery', () => {
   afterEach(() => consumer?.close())
 
   const api = (method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, payload?: Record<string, unknown>) =>
-    t.app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${tenant.key}` },
-      ...(payload === undefined ? {} : { payload }),
-    })
+    callAs(t, tenant, method, url, payload)
 
   async function createEndpoint(body: Record<string, unknown> = {}) {
     consumer = await Consumer.start()
-    const res = await api('POST', '/v1/webhook-endpoints', { url: consumer.url, ...body })
-    expect(res.statusCode).toBe(201)
-    return res.json() as { id: string; secret: string }
+    return createEndpointAs(t, tenant, consumer.url, body)
   }
 
-  async function deliveries(endpointId: string, status?: string): Promise<Delivery[]> {
-    const query = status === undefined ? '' : `?status=${status}`
-    const res = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`)
-    expect(res.statusCode).toBe(200)
-    return res.json().data
-  }
+  const deliveries = (endpointId: string, status?: string) =>
+    deliveriesOf(t, tenant, endpointId, status === undefined ? '' : `?status=${status}`)
 
   /** Waits until the endpoint has `count` deliveries with `status`, and answers them. */
   function deliveriesOnceThere(endpointId: string, status: string, count: number): Promise<Delivery[]> {
@@ -314,34 +355,18 @@ describe('webhook delivery to a consumer that throttles or hangs', () => {
   afterAll(() => t.close())
   afterEach(() => consumer?.close())
 
-  const api = (url: string) => t.app.inject({ url, headers: { authorization: `Bearer ${tenant.key}` } })
-
   /** An endpoint whose consumer answers as `answer` says, and one event stored for it. */
   async function deliverOne(answer: Consumer['answer']): Promise<{ id: string; secret: string }> {
     consumer = await Consumer.start()
     consumer.answer = answer
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: consumer.url },
-    })
-    expect(created.statusCode).toBe(201)
-    const events = [productUpserted(`SKU-${created.json().id}`)]
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
+    const events = [productUpserted(`SKU-${endpoint.id}`)]
     expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
-    return created.json()
+    return endpoint
   }
 
-  function succeeded(endpointId: string): Promise<Delivery> {
-    return waitFor(
-      async () => {
-        const [delivery] = (await api(`/v1/webhook-endpoints/${endpointId}/deliveries`)).json()
-          .data as Delivery[]
-        return delivery?.status === 'succeeded' ? delivery : undefined
-      },
-      { description: 'the delivery succeeded' },
-    )
-  }
+  const succeeded = (endpointId: string) =>
+    newestDelivery(t, tenant, endpointId, (d) => d.status === 'succeeded', 'the delivery succeeded')
 
   it('waits the Retry-After of a 429 within the cap, and retries within the same attempt', async () => {
     const endpoint = await deliverOne((_delivery, index) =>
@@ -362,16 +387,12 @@ describe('webhook delivery to a consumer that throttles or hangs', () => {
     const endpoint = await deliverOne((_delivery, index) =>
       index === 0 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 204 },
     )
-    const pending = await waitFor(
-      async () => {
-        const [delivery] = (await api(`/v1/webhook-endpoints/${endpoint.id}/deliveries`)).json()
-          .data as (Delivery & {
-          nextAttemptAt: string | null
-          attempts: { attemptedAt: string }[]
-        })[]
-        return delivery?.attempts.length === 1 ? delivery : undefined
-      },
-      { description: 'the first attempt recorded' },
+    const pending = await newestDelivery(
+      t,
+      tenant,
+      endpoint.id,
+      (d) => d.attempts.length === 1,
+      'the first attempt recorded',
     )
     // No second request in that attempt: 3 s is beyond the 1 s cap. The schedule says 1 s; Retry-After wins.
     expect(pending.attempts[0]).toMatchObject({ statusCode: 503, error: 'HTTP 503' })
@@ -426,23 +447,14 @@ describe('webhook delivery while the endpoint’s breaker is open', () => {
   it('counts a request whose failure opened the breaker, and each failed probe, as an attempt', async () => {
     const tenant = await createTenant(t.platform.database.db)
     consumer.answer = () => ({ status: 500 })
-    const headers = { authorization: `Bearer ${tenant.key}` }
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers,
-      payload: { url: consumer.url },
-    })
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
     await ingest(t.app, { key: tenant.key, events: [productUpserted('SKU-O1')] })
-    const failed = await waitFor(
-      async () => {
-        const res = await t.app.inject({
-          url: `/v1/webhook-endpoints/${created.json().id}/deliveries?status=failed`,
-          headers,
-        })
-        return (res.json().data as Delivery[])[0]
-      },
-      { description: 'the delivery failed after its three attempts' },
+    const failed = await newestDelivery(
+      t,
+      tenant,
+      endpoint.id,
+      (d) => d.status === 'failed',
+      'the delivery failed after its three attempts',
     )
     // One request per attempt (the breaker stops each call's retries), each recorded as the consumer saw it.
     expect(failed.attempts.map((attempt) => [attempt.statusCode, attempt.error])).toEqual([
@@ -451,8 +463,8 @@ describe('webhook delivery while the endpoint’s breaker is open', () => {
       [500, 'HTTP 500'],
     ])
     expect(consumer.received).toHaveLength(3)
-    const endpoint = await t.app.inject({ url: `/v1/webhook-endpoints/${created.json().id}`, headers })
-    expect(endpoint.json().failingSince).not.toBeNull()
+    const shown = await callAs(t, tenant, 'GET', `/v1/webhook-endpoints/${endpoint.id}`)
+    expect(shown.json().failingSince).not.toBeNull()
   })
 })
 
@@ -471,31 +483,20 @@ describe('webhook target safety at connect time', () => {
     await t.close()
   })
 
+  /**
+   * An endpoint created on a public address whose row now holds `url` (as if its name had been rebound, or the
+   * row changed behind the API's back), and the first attempt of a delivery to it.
+   */
+  async function attemptOnStoredTarget(url: string): Promise<Delivery['attempts'][number]> {
+    const { id } = await createEndpointAs(t, tenant, 'https://93.184.215.14/hooks')
+    await t.platform.database.db.update(webhookEndpoints).set({ url }).where(eq(webhookEndpoints.id, id))
+    await ingest(t.app, { key: tenant.key, events: [productUpserted(`SKU-${id}`)] })
+    const delivery = await newestDelivery(t, tenant, id, (d) => d.attempts.length > 0, 'an attempt recorded')
+    return delivery.attempts[0]!
+  }
+
   it('refuses a name that now resolves to a loopback address, without calling it', async () => {
-    // Created while the name resolved elsewhere (DNS rebinding): the row is written as creation would have.
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: 'https://93.184.215.14/hooks' },
-    })
-    const { id } = created.json()
-    const rebound = consumer.url.replace('127.0.0.1', 'localhost')
-    await t.platform.database.db
-      .update(webhookEndpoints)
-      .set({ url: rebound })
-      .where(eq(webhookEndpoints.id, id))
-    await ingest(t.app, { key: tenant.key, events: [productUpserted('SKU-12')] })
-    const attempt = await waitFor(
-      async () => {
-        const res = await t.app.inject({
-          url: `/v1/webhook-endpoints/${id}/deliveries`,
-          headers: { authorization: `Bearer ${tenant.key}` },
-        })
-        return (res.json().data as Delivery[])[0]?.attempts[0]
-      },
-      { description: 'an attempt recorded' },
-    )
+    const attempt = await attemptOnStoredTarget(consumer.url.replace('127.0.0.1', 'localhost'))
     expect(attempt).toMatchObject({ statusCode: null, error: 'network' })
     expect(consumer.received).toHaveLength(0)
     expect(t.logs.lines).toContainEqual(
@@ -510,28 +511,9 @@ describe('webhook target safety at connect time', () => {
     ['a loopback address', (url: string) => url],
     ['a private range', () => 'http://10.255.255.1:9/hooks'],
   ])('refuses %s stored since creation, without a request', async (_what, target) => {
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: 'https://93.184.215.14/hooks' },
-    })
-    const { id } = created.json()
-    const url = target(consumer.url)
-    await t.platform.database.db.update(webhookEndpoints).set({ url }).where(eq(webhookEndpoints.id, id))
-    await ingest(t.app, { key: tenant.key, events: [productUpserted(`SKU-${id}`)] })
-    const attempt = await waitFor(
-      async () => {
-        const res = await t.app.inject({
-          url: `/v1/webhook-endpoints/${id}/deliveries`,
-          headers: { authorization: `Bearer ${tenant.key}` },
-        })
-        return (res.json().data as Delivery[])[0]?.attempts[0]
-      },
-      { description: 'an attempt recorded' },
-    )
+    const attempt = await attemptOnStoredTarget(target(consumer.url))
     expect(attempt).toMatchObject({ statusCode: null, durationMs: 0 })
-    expect(attempt!.error).toMatch(/is a forbidden address$/)
+    expect(attempt.error).toMatch(/is a forbidden address$/)
     expect(consumer.received).toHaveLength(0)
   })
 })
@@ -550,18 +532,11 @@ describe('webhook delivery on the embedded database', () => {
 
   it('delivers stored events, signed', async () => {
     const tenant = await createTenant(t.platform.database.db)
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: consumer.url },
-    })
-    expect(created.statusCode).toBe(201)
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
     const events = [productUpserted('SKU-E1'), productUpserted('SKU-E2')]
     expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
     await waitFor(() => consumer.received.length >= 2, { description: 'two deliveries' })
-    for (const delivery of consumer.received)
-      expect(() => verify(created.json().secret, delivery)).not.toThrow()
+    for (const delivery of consumer.received) expect(() => verify(endpoint.secret, delivery)).not.toThrow()
     expect(consumer.events().map((event) => event.data.id)).toEqual(events.map((event) => event.id))
   })
 })
