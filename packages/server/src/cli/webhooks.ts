@@ -1,7 +1,8 @@
 // CLI commands on a tenant's webhook endpoints: create (prints the signing secret, once), list, delete. They run
 // through the webhooks service, with the same target policy (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS)
 // as the API.
-import { NewWebhookEndpoint } from '../contracts/webhook.js'
+import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
+import { NewWebhookEndpoint, type WebhookEndpoint } from '../contracts/webhook.js'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
 import { type CliContext, type CommandGroup, table, UsageError, validated } from './command.js'
@@ -45,7 +46,15 @@ export const webhookCommands: CommandGroup = {
     prepare([tenantId = '']) {
       uuid('tenantId', tenantId)
       return async (context) => {
-        const data = await webhooksOf(context).listEndpoints(tenantId)
+        const webhooks = webhooksOf(context)
+        const data: WebhookEndpoint[] = []
+        // Every page: a tenant has a handful of endpoints, and the CLI shows them all.
+        let after: string | undefined
+        do {
+          const page = await webhooks.listEndpoints(tenantId, { limit: MAX_PAGE_LIMIT, after })
+          data.push(...page.data)
+          after = page.nextCursor ?? undefined
+        } while (after !== undefined)
         const rows = data.map((e) => [
           e.id,
           e.url,

@@ -54,6 +54,27 @@ export const WebhookEndpoint = Type.Object(
 )
 export type WebhookEndpoint = Static<typeof WebhookEndpoint>
 
+export const WebhookCircuitBreaker = Type.Object(
+  {
+    state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')], {
+      description:
+        'closed: deliveries go out; open: none does until retryAt; half-open: one probe at a time for the whole fleet',
+    }),
+    retryAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'While open: when the first probe may go out',
+    }),
+  },
+  { title: 'WebhookCircuitBreaker', description: "The endpoint's circuit breaker, as every replica sees it" },
+)
+export type WebhookCircuitBreaker = Static<typeof WebhookCircuitBreaker>
+
+/** One endpoint as `GET /v1/webhook-endpoints/:endpointId` shows it: with its circuit breaker. */
+export const WebhookEndpointDetail = Type.Intersect(
+  [WebhookEndpoint, Type.Object({ circuitBreaker: WebhookCircuitBreaker })],
+  { title: 'WebhookEndpointDetail' },
+)
+export type WebhookEndpointDetail = Static<typeof WebhookEndpointDetail>
+
 /** The endpoint with its signing secret: only the answer to its creation and to a rotation. */
 export const WebhookEndpointWithSecret = Type.Intersect(
   [WebhookEndpoint, Type.Object({ secret: Type.String({ description: 'whsec_…; shown only now' }) })],

@@ -40,8 +40,10 @@ export function sliceRows<Row, Item, Position>(
   }
 }
 
-// Keys are unsigned decimal integers: bigserial ids and 64-bit transaction ids.
-const KEY_PATTERN = /^(0|[1-9][0-9]{0,19})$/
+// Keys are unsigned decimal integers (bigserial ids, 64-bit transaction ids, microseconds since the epoch) or
+// lowercase UUIDs (the tie-breaker of a list sorted by creation time).
+const DECIMAL = /^(0|[1-9][0-9]{0,19})$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const CURSOR_PATTERN = /^[A-Za-z0-9_-]+$/
 
 /** Encodes and decodes the cursors of one list, whose sort key is `Position`. */
@@ -63,8 +65,14 @@ export class CursorCodec<Position> {
       new ProblemError('invalid-parameters', 'The cursor in ?after= is not valid for this list')
     if (!CURSOR_PATTERN.test(cursor)) throw refuse()
     const [list, ...keys] = Buffer.from(cursor, 'base64url').toString('utf8').split('.')
-    if (list !== this.list || !keys.every((key) => KEY_PATTERN.test(key))) throw refuse()
-    const position = this.fromKeys(keys)
+    if (list !== this.list || !keys.every((key) => DECIMAL.test(key) || UUID.test(key))) throw refuse()
+    let position: Position | undefined
+    try {
+      position = this.fromKeys(keys)
+    } catch {
+      // A key of the wrong kind for this list (a UUID where a number belongs) may throw while it is read.
+      throw refuse()
+    }
     // Only the canonical spelling is accepted: base64url decoding forgives stray padding bits.
     if (position === undefined || this.encode(position) !== cursor) throw refuse()
     return position
@@ -82,14 +90,41 @@ export class CursorCodec<Position> {
   }
 }
 
+/** A decimal key as a safe integer, or undefined. */
+function safeInteger(key: string | undefined): number | undefined {
+  const n = key !== undefined && DECIMAL.test(key) ? Number(key) : Number.NaN
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
 /** Cursors of a list ordered by its table's bigserial id. */
 export function idCursor(list: string): CursorCodec<number> {
   return new CursorCodec<number>(
     list,
     (id) => [id],
+    (keys) => (keys.length === 1 ? safeInteger(keys[0]) : undefined),
+  )
+}
+
+/**
+ * Where a row of a table keyed by UUID stands in creation order: its creation time in microseconds since the
+ * epoch (PostgreSQL's own precision, which a JavaScript Date would cut to milliseconds), then its id.
+ */
+export interface CreatedPosition {
+  readonly createdAtMicros: number
+  readonly id: string
+}
+
+/** Cursors of a list ordered by creation time, then UUID. */
+export function createdCursor(list: string): CursorCodec<CreatedPosition> {
+  return new CursorCodec<CreatedPosition>(
+    list,
+    (position) => [position.createdAtMicros, position.id],
     (keys) => {
-      const id = keys.length === 1 ? Number(keys[0]) : Number.NaN
-      return Number.isSafeInteger(id) ? id : undefined
+      const [micros, id] = keys
+      const createdAtMicros = safeInteger(micros)
+      if (keys.length !== 2 || createdAtMicros === undefined || id === undefined || !UUID.test(id))
+        return undefined
+      return { createdAtMicros, id }
     },
   )
 }

@@ -15,6 +15,7 @@ interface Response {
 interface Operation {
   tags?: string[]
   security?: unknown[]
+  parameters?: { in: string; name: string }[]
   requestBody?: unknown
   responses: Record<string, Response>
 }
@@ -109,6 +110,24 @@ describe('the OpenAPI document', () => {
     }
     for (const [name, operation] of operations.filter(([name]) => name.includes('{'))) {
       expect(operation.responses['404'], name).toBeDefined()
+    }
+  })
+
+  it('documents the cursor pagination of every list: ?limit= and ?after=, answered with nextCursor', () => {
+    const lists = operations.filter(([, operation]) =>
+      JSON.stringify(operation.responses['200']?.content ?? {}).includes('"nextCursor"'),
+    )
+    expect(lists.map(([name]) => name)).toEqual(
+      expect.arrayContaining([
+        'GET /v1/products',
+        'GET /v1/webhook-endpoints',
+        'GET /v1/webhook-endpoints/{endpointId}/deliveries',
+      ]),
+    )
+    for (const [name, operation] of lists) {
+      const query = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)
+      expect(query, name).toEqual(expect.arrayContaining(['limit', 'after']))
+      expect(operation.responses['400'], name).toBeDefined()
     }
   })
 

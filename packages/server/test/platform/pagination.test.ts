@@ -1,7 +1,7 @@
 // The cursor codec and the page slicer on their own: what a cursor looks like, that it survives a round
 // trip, and that anything a list did not write itself is refused with 400 invalid-parameters.
 import { describe, expect, it } from 'vitest'
-import { CursorCodec, idCursor, sliceRows } from '../../src/platform/pagination.js'
+import { CursorCodec, createdCursor, idCursor, sliceRows } from '../../src/platform/pagination.js'
 import { ProblemError } from '../../src/platform/problems.js'
 
 /** The cursor a client would send, spelled by hand: base64url of `<list>.<key>.<key>...`. */
@@ -158,6 +158,34 @@ describe('CursorCodec with a compound key', () => {
     expectRefused(feedCursor, spell('feed.1.2.3'))
     expectRefused(feedCursor, spell('feed.01.2'))
     expectRefused(feedCursor, idCursor('feed').encode(1))
+  })
+})
+
+describe('createdCursor', () => {
+  const endpoints = createdCursor('endpoints')
+  const id = '0b7e3f6c-5d1a-4c2e-9f3b-8a6d2c1e4f50'
+
+  it('round-trips a creation time in microseconds and a UUID', () => {
+    for (const createdAtMicros of [0, 1_767_225_600_123_456, Number.MAX_SAFE_INTEGER]) {
+      const cursor = endpoints.encode({ createdAtMicros, id })
+      expect(cursor).toBe(spell(`endpoints.${createdAtMicros}.${id}`))
+      expect(endpoints.decode(cursor)).toEqual({ createdAtMicros, id })
+    }
+  })
+
+  it('refuses keys that are not a time and a lowercase UUID', () => {
+    expectRefused(endpoints, spell(`endpoints.${id}.1`))
+    expectRefused(endpoints, spell(`endpoints.1.${id.toUpperCase()}`))
+    expectRefused(endpoints, spell(`endpoints.1.${id}x`))
+    expectRefused(endpoints, spell('endpoints.1.2'))
+    expectRefused(endpoints, spell(`endpoints.1.${id}.3`))
+    expectRefused(endpoints, spell(`endpoints.${Number.MAX_SAFE_INTEGER + 1}.${id}`))
+    expectRefused(endpoints, idCursor('endpoints').encode(1))
+  })
+
+  it('is refused by the lists whose keys are numbers', () => {
+    expectRefused(idCursor('endpoints'), spell(`endpoints.${id}`))
+    expectRefused(feedCursor, spell(`feed.${id}.1`))
   })
 })
 

@@ -16,7 +16,7 @@ declare module 'fastify' {
 async function webhooksModule(app: FastifyInstance): Promise<void> {
   const { config, database, secrets, outbound, lifecycle, log } = app.platform
   const repository = new WebhooksRepository(database.db, secrets)
-  app.decorate('webhooks', new WebhooksService(repository, config.webhooks))
+  app.decorate('webhooks', new WebhooksService(repository, config.webhooks, outbound))
   const dispatcher = new WebhookDispatcher({
     database,
     secrets,

@@ -14,7 +14,7 @@ import {
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
-import type { PageRequest, Slice } from '../../platform/pagination.js'
+import { type CreatedPosition, type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 import type { Secrets } from '../../platform/secrets.js'
 
 export interface EndpointRecord {
@@ -159,14 +159,37 @@ export class WebhooksRepository {
     })
   }
 
-  listEndpoints(tenantId: string): Promise<EndpointRecord[]> {
-    return timedQuery('webhooks.listEndpoints', () =>
-      this.db
-        .select(endpointColumns)
+  /** The tenant's endpoints, oldest first. */
+  listEndpoints(
+    tenantId: string,
+    page: PageRequest<CreatedPosition>,
+  ): Promise<Slice<EndpointRecord, CreatedPosition>> {
+    return timedQuery('webhooks.listEndpoints', async () => {
+      const { createdAt, id } = webhookEndpoints
+      const rows = await this.db
+        .select({
+          ...endpointColumns,
+          // The creation time at PostgreSQL's precision: a Date would cut it to milliseconds.
+          createdAtMicros: sql<string>`(extract(epoch from ${createdAt}) * 1000000)::bigint`,
+        })
         .from(webhookEndpoints)
-        .where(eq(webhookEndpoints.tenantId, tenantId))
-        .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id)),
-    )
+        .where(
+          and(
+            eq(webhookEndpoints.tenantId, tenantId),
+            page.after === undefined
+              ? undefined
+              : sql`(${createdAt}, ${id}) > (timestamptz 'epoch' + ${page.after.createdAtMicros}::bigint * interval '1 microsecond', ${page.after.id}::uuid)`,
+          ),
+        )
+        .orderBy(asc(createdAt), asc(id))
+        .limit(page.limit + 1)
+      return sliceRows(
+        rows,
+        page.limit,
+        ({ createdAtMicros: _, ...endpoint }) => endpoint,
+        (row) => ({ createdAtMicros: Number(row.createdAtMicros), id: row.id }),
+      )
+    })
   }
 
   findEndpoint(tenantId: string, endpointId: string): Promise<EndpointRecord | undefined> {

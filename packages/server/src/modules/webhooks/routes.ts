@@ -7,6 +7,7 @@ import {
   WebhookDeliveryStatus,
   WebhookEndpoint,
   WebhookEndpointChange,
+  WebhookEndpointDetail,
   WebhookEndpointWithSecret,
 } from '../../contracts/webhook.js'
 import { principalOf } from '../../http/auth.js'
@@ -52,14 +53,12 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: read,
       schema: {
         tags,
-        summary: "Lists the tenant's webhook endpoints",
+        summary: "Lists the tenant's webhook endpoints, oldest first",
+        querystring: Type.Object(pageQuery),
         response: { 200: Page(WebhookEndpoint) },
       },
     },
-    async (request) => ({
-      data: await app.webhooks.listEndpoints(principalOf(request).tenantId),
-      nextCursor: null,
-    }),
+    async (request) => app.webhooks.listEndpoints(principalOf(request).tenantId, request.query),
   )
 
   app.get(
@@ -68,9 +67,9 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: read,
       schema: {
         tags,
-        summary: 'One webhook endpoint',
+        summary: 'One webhook endpoint, with the state of its circuit breaker',
         params: endpointParams,
-        response: { 200: WebhookEndpoint },
+        response: { 200: WebhookEndpointDetail },
       },
     },
     async (request) => app.webhooks.getEndpoint(principalOf(request).tenantId, request.params.endpointId),

@@ -10,11 +10,13 @@ import type {
   WebhookDelivery,
   WebhookEndpoint,
   WebhookEndpointChange,
+  WebhookEndpointDetail,
   WebhookEndpointWithSecret,
 } from '../../contracts/webhook.js'
 import type { WebhookDeliveryStatus } from '../../db/schema.js'
 import type { IdempotencyClaim, IdempotencyVerdict } from '../../http/idempotency.js'
-import { idCursor } from '../../platform/pagination.js'
+import type { Outbound } from '../../platform/outbound/outbound.js'
+import { createdCursor, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { DeliveryRecord, EndpointRecord, WebhooksRepository } from './repository.js'
 import { generateWebhookSecret } from './signature.js'
@@ -23,6 +25,7 @@ import { checkTarget, TargetRefused } from './target-guard.js'
 /** How long the previous secret keeps signing after a rotation. */
 export const PREVIOUS_SECRET_TTL_MS = 24 * 3_600_000
 
+const endpointCursors = createdCursor('webhook-endpoints')
 const deliveryCursors = idCursor('webhook-deliveries')
 
 function endpointView(record: EndpointRecord): WebhookEndpoint {
@@ -68,6 +71,8 @@ export class WebhooksService {
   constructor(
     private readonly repository: WebhooksRepository,
     private readonly settings: WebhookSettings,
+    /** Where the endpoints' breakers are read (the outbound layer); the CLI, which never shows one, has none. */
+    private readonly breakers?: Pick<Outbound, 'breakerState'>,
   ) {}
 
   async #checkUrl(url: string): Promise<string> {
@@ -108,14 +113,26 @@ export class WebhooksService {
     return { endpoint: { ...endpointView(result.endpoint), secret: current }, verdict: 'replayed' }
   }
 
-  async listEndpoints(tenantId: string): Promise<WebhookEndpoint[]> {
-    return (await this.repository.listEndpoints(tenantId)).map(endpointView)
+  /** One page of the tenant's endpoints, oldest first. */
+  async listEndpoints(
+    tenantId: string,
+    query: PageQuery,
+  ): Promise<{ data: WebhookEndpoint[]; nextCursor: string | null }> {
+    const slice = await this.repository.listEndpoints(tenantId, endpointCursors.request(query))
+    return endpointCursors.page({ ...slice, items: slice.items.map(endpointView) })
   }
 
-  async getEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpoint> {
+  /** One endpoint, with its circuit breaker as the fleet shares it. */
+  async getEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpointDetail> {
     const record = await this.repository.findEndpoint(tenantId, endpointId)
     if (record === undefined) throw notFound(endpointId)
-    return endpointView(record)
+    if (this.breakers === undefined) throw new Error('the webhooks service was built without breakers')
+    const { state, retryAt } = await this.breakers.breakerState({ kind: 'webhook', id: endpointId })
+    const circuitBreaker = {
+      state,
+      retryAt: retryAt === undefined ? null : new Date(retryAt).toISOString(),
+    }
+    return { ...endpointView(record), circuitBreaker }
   }
 
   async updateEndpoint(

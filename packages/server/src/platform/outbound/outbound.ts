@@ -51,8 +51,11 @@ export interface CallOptions {
 }
 
 export type FailureReason = 'network' | 'timeout' | 'status' | 'aborted'
-/** Why no further attempt was made. */
-export type GaveUp = 'attempts' | 'retry-budget' | 'retry-after' | 'aborted'
+/**
+ * Why no further attempt was made. `breaker-open`: the target's breaker opened (this call's failure opened it,
+ * or another replica's did before a retry); `retryAfterMs` then says when a call may go out again.
+ */
+export type GaveUp = 'attempts' | 'retry-budget' | 'retry-after' | 'breaker-open' | 'aborted'
 
 export type OutboundOutcome =
   /** The target answered with a status that is not retried (2xx, 3xx, 4xx but 429), or 5xx/429 after the last attempt is `failed`. */
@@ -77,8 +80,12 @@ export type OutboundOutcome =
       readonly retryAfterMs: number | undefined
       readonly durationMs: number
     }
-  /** The breaker refused (at once, or before a retry): postpone the work until `retryAt` (epoch ms). */
-  | { readonly kind: 'breaker-open'; readonly retryAt: number; readonly attempts: number }
+  /**
+   * The breaker refused before any request was made: postpone the work until `retryAt` (epoch ms). Once a
+   * request was made, a breaker that stops the call makes it `failed` (gaveUp `breaker-open`), since the target
+   * was called and did fail.
+   */
+  | { readonly kind: 'breaker-open'; readonly retryAt: number; readonly attempts: 0 }
 
 export interface Outbound {
   /** Where breakers and budgets live: `redis` (shared by the fleet) or `in-process`. */
@@ -191,7 +198,7 @@ class OutboundLayer implements Outbound {
     const durationMs = () => Math.round(performance.now() - started)
     let attempts = 0
     let last: { attempt: Attempt; reason: RetryReason; retryAfterMs: number | undefined } | undefined
-    const failed = (gaveUp: GaveUp): OutboundOutcome => {
+    const failed = (gaveUp: GaveUp, retryAfterMs = last?.retryAfterMs): OutboundOutcome => {
       const attempt = last?.attempt
       const status = attempt?.kind === 'response' ? attempt.response.status : undefined
       return {
@@ -200,10 +207,13 @@ class OutboundLayer implements Outbound {
         status,
         attempts,
         gaveUp,
-        retryAfterMs: last?.retryAfterMs,
+        retryAfterMs,
         durationMs: durationMs(),
       }
     }
+    // The breaker stopped a call that already made requests: they failed, and no call goes out before it allows.
+    const stoppedByBreaker = (breakerRetryAfterMs: number): OutboundOutcome =>
+      failed('breaker-open', Math.max(last?.retryAfterMs ?? 0, breakerRetryAfterMs))
 
     for (;;) {
       if (options.signal?.aborted) return failed('aborted')
@@ -211,7 +221,8 @@ class OutboundLayer implements Outbound {
       if (!admission.admitted) {
         if (admission.reason === 'retry-budget') return failed('retry-budget')
         outboundRequestsTotal.inc({ target_kind: target.kind, outcome: 'breaker-open' })
-        return { kind: 'breaker-open', retryAt: Date.now() + admission.retryAfterMs, attempts }
+        if (attempts > 0) return stoppedByBreaker(admission.retryAfterMs)
+        return { kind: 'breaker-open', retryAt: Date.now() + admission.retryAfterMs, attempts: 0 }
       }
       if (last !== undefined) retryAttemptsTotal.inc({ target_kind: target.kind, reason: last.reason })
       attempts++
@@ -235,7 +246,7 @@ class OutboundLayer implements Outbound {
       last = { attempt, reason, retryAfterMs }
       if (attempts >= this.#settings.retryMaxAttempts) return failed('attempts')
       // This attempt opened the breaker (or was a probe that failed): no retry, the whole fleet waits.
-      if (state === 'open') return this.#refusedAfter(target, attempts)
+      if (state === 'open') return stoppedByBreaker(await this.#openFor(target))
       const cap = this.#settings.retryMaxDelayMs
       if (retryAfterMs !== undefined && retryAfterMs > cap) return failed('retry-after')
       const backoff = this.#random() * Math.min(cap, this.#settings.retryBaseDelayMs * 2 ** (attempts - 1))
@@ -253,13 +264,10 @@ class OutboundLayer implements Outbound {
     return this.#breaker.inspect(target)
   }
 
-  async #refusedAfter(target: Target, attempts: number): Promise<OutboundOutcome> {
-    const snapshot = await this.#breaker.inspect(target)
-    return {
-      kind: 'breaker-open',
-      retryAt: snapshot.retryAt ?? Date.now() + this.#settings.breakerOpenMs,
-      attempts,
-    }
+  /** How long the open breaker still refuses calls. */
+  async #openFor(target: Target): Promise<number> {
+    const { retryAt } = await this.#breaker.inspect(target)
+    return retryAt === undefined ? this.#settings.breakerOpenMs : Math.max(0, retryAt - Date.now())
   }
 
   async #attempt(

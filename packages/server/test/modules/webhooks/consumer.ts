@@ -1,13 +1,15 @@
 // A webhook consumer for the tests: a local HTTP server that records every delivery it receives and answers
 // as the test says (by default 204). `verify` checks a delivery with the standardwebhooks package, the way a
 // tenant's consumer would.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 
 export interface ReceivedDelivery {
   readonly headers: IncomingHttpHeaders
   readonly body: string
+  /** When the request arrived (epoch ms, comparable with the servers' log times). */
+  readonly receivedAt: number
 }
 
 export interface ConsumerAnswer {
@@ -17,10 +19,16 @@ export interface ConsumerAnswer {
 
 export class Consumer {
   readonly received: ReceivedDelivery[] = []
-  /** Decides each answer ('hold': never answer); the delivery is already in `received`. */
+  /** Decides each answer ('hold': not now, see `respond`); the delivery is already in `received`. */
   answer: (delivery: ReceivedDelivery, index: number) => ConsumerAnswer | 'hold' = () => ({ status: 204 })
   /** The status each delivery was answered with, in the order of `received` (undefined while held). */
   readonly answered: (number | undefined)[] = []
+  /**
+   * Whether each answer was handed to the connection in full: false when the sender had gone before it
+   * could be (the connection closed while the delivery was held), undefined while held.
+   */
+  readonly sent: (boolean | undefined)[] = []
+  readonly #held = new Map<number, ServerResponse>()
   readonly #server: Server
 
   private constructor(server: Server) {
@@ -34,15 +42,44 @@ export class Consumer {
       const chunks: Buffer[] = []
       request.on('data', (chunk: Buffer) => chunks.push(chunk))
       request.on('end', () => {
-        const delivery = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8') }
-        consumer.received.push(delivery)
-        const answer = consumer.answer(delivery, consumer.received.length - 1)
-        consumer.answered.push(answer === 'hold' ? undefined : answer.status)
-        if (answer !== 'hold') response.writeHead(answer.status, answer.headers).end()
+        const delivery = {
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt: Date.now(),
+        }
+        const index = consumer.received.push(delivery) - 1
+        consumer.answered.push(undefined)
+        consumer.sent.push(undefined)
+        response.on('close', () => {
+          consumer.sent[index] = response.writableFinished
+          consumer.#held.delete(index)
+        })
+        const answer = consumer.answer(delivery, index)
+        if (answer === 'hold') consumer.#held.set(index, response)
+        else consumer.#write(index, response, answer)
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return consumer
+  }
+
+  /** Answers a held delivery; false when its connection is already gone. */
+  respond(index: number, answer: ConsumerAnswer): boolean {
+    const response = this.#held.get(index)
+    if (response === undefined || response.destroyed) return false
+    this.#held.delete(index)
+    this.#write(index, response, answer)
+    return true
+  }
+
+  /** Indexes of the deliveries held and still open. */
+  held(): number[] {
+    return [...this.#held.keys()]
+  }
+
+  #write(index: number, response: ServerResponse, answer: ConsumerAnswer): void {
+    this.answered[index] = answer.status
+    response.writeHead(answer.status, answer.headers).end()
   }
 
   get url(): string {

@@ -21,7 +21,59 @@ interface Delivery {
   id: string
   status: string
   eventType: string
-  attempts: { statusCode: number | null; error: string | null; durationMs: number }[]
+  nextAttemptAt: string | null
+  attempts: { attemptedAt: string; statusCode: number | null; error: string | null; durationMs: number }[]
+}
+
+/** Calls a route of the app with the tenant's key. */
+function callAs(
+  t: TestApp,
+  tenant: TenantFixture,
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT',
+  url: string,
+  payload?: Record<string, unknown>,
+) {
+  return t.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${tenant.key}` },
+    ...(payload === undefined ? {} : { payload }),
+  })
+}
+
+async function createEndpointAs(
+  t: TestApp,
+  tenant: TenantFixture,
+  url: string,
+  body: Record<string, unknown> = {},
+): Promise<{ id: string; secret: string }> {
+  const res = await callAs(t, tenant, 'POST', '/v1/webhook-endpoints', { url, ...body })
+  expect(res.statusCode).toBe(201)
+  return res.json()
+}
+
+/** The endpoint's deliveries, newest first (the first page); `query` such as `?status=failed`. */
+async function deliveriesOf(t: TestApp, tenant: TenantFixture, endpointId: string, query = '') {
+  const res = await callAs(t, tenant, 'GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`)
+  expect(res.statusCode).toBe(200)
+  return res.json().data as Delivery[]
+}
+
+/** Waits until the endpoint's newest delivery is one `accept` takes, and answers it. */
+function newestDelivery(
+  t: TestApp,
+  tenant: TenantFixture,
+  endpointId: string,
+  accept: (delivery: Delivery) => boolean,
+  description: string,
+): Promise<Delivery> {
+  return waitFor(
+    async () => {
+      const [delivery] = await deliveriesOf(t, tenant, endpointId)
+      return delivery !== undefined && accept(delivery) ? delivery : undefined
+    },
+    { description },
+  )
 }
 
 describe('webhook delivery', () => {
@@ -37,26 +89,15 @@ describe('webhook delivery', () => {
   afterEach(() => consumer?.close())
 
   const api = (method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, payload?: Record<string, unknown>) =>
-    t.app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${tenant.key}` },
-      ...(payload === undefined ? {} : { payload }),
-    })
+    callAs(t, tenant, method, url, payload)
 
   async function createEndpoint(body: Record<string, unknown> = {}) {
     consumer = await Consumer.start()
-    const res = await api('POST', '/v1/webhook-endpoints', { url: consumer.url, ...body })
-    expect(res.statusCode).toBe(201)
-    return res.json() as { id: string; secret: string }
+    return createEndpointAs(t, tenant, consumer.url, body)
   }
 
-  async function deliveries(endpointId: string, status?: string): Promise<Delivery[]> {
-    const query = status === undefined ? '' : `?status=${status}`
-    const res = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`)
-    expect(res.statusCode).toBe(200)
-    return res.json().data
-  }
+  const deliveries = (endpointId: string, status?: string) =>
+    deliveriesOf(t, tenant, endpointId, status === undefined ? '' : `?status=${status}`)
 
   /** Waits until the endpoint has `count` deliveries with `status`, and answers them. */
   function deliveriesOnceThere(endpointId: string, status: string, count: number): Promise<Delivery[]> {
@@ -99,6 +140,37 @@ describe('webhook delivery', () => {
     expect(received[1]!.data).toEqual(fromFeed)
 
     await deliveriesOnceThere(endpoint.id, 'succeeded', 3)
+  })
+
+  it('pages through the deliveries newest first, also within one status', async () => {
+    const endpoint = await createEndpoint()
+    await store(Array.from({ length: 5 }, (_, i) => productUpserted(`SKU-P${i}`)))
+    const all = await deliveriesOnceThere(endpoint.id, 'succeeded', 5)
+    const ids = all.map((delivery) => Number(delivery.id))
+    expect(ids).toEqual([...ids].sort((x, y) => y - x))
+
+    for (const status of ['', 'status=succeeded&']) {
+      const walked: string[] = []
+      let url = `/v1/webhook-endpoints/${endpoint.id}/deliveries?${status}limit=2`
+      for (let pages = 0; pages < 10; pages++) {
+        const res = await api('GET', url)
+        expect(res.statusCode).toBe(200)
+        const page = res.json() as { data: Delivery[]; nextCursor: string | null }
+        expect(page.data.length).toBeLessThanOrEqual(2)
+        walked.push(...page.data.map((delivery) => delivery.id))
+        if (page.nextCursor === null) break
+        url = `/v1/webhook-endpoints/${endpoint.id}/deliveries?${status}limit=2&after=${page.nextCursor}`
+      }
+      expect(walked).toEqual(all.map((delivery) => delivery.id))
+    }
+    const none = await api('GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries?status=failed&limit=2`)
+    expect(none.json()).toEqual({ data: [], nextCursor: null })
+    const foreign = await api(
+      'GET',
+      `/v1/webhook-endpoints/${endpoint.id}/deliveries?after=${Buffer.from('products.5').toString('base64url')}`,
+    )
+    expect(foreign.statusCode).toBe(400)
+    expect(foreign.json()).toMatchObject({ type: '/problems/invalid-parameters' })
   })
 
   it('delivers product writes made through the API too', async () => {
@@ -162,10 +234,10 @@ describe('webhook delivery', () => {
     expect(delivery!.attempts[0]!.error).toBe('HTTP 503')
   })
 
-  it('disables the endpoint on 410 Gone', async () => {
+  it('disables the endpoint on 410 Gone, says so in the API, and queues nothing more for it', async () => {
     const endpoint = await createEndpoint()
     consumer.answer = () => ({ status: 410 })
-    await store([productUpserted('SKU-6'), productUpserted('SKU-7')])
+    await store([productUpserted('SKU-6')])
     await waitFor(
       async () => (await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).json().enabled === false,
       { description: 'the endpoint disabled' },
@@ -174,23 +246,47 @@ describe('webhook delivery', () => {
       enabled: false,
       disabledReason: 'gone',
     })
+    const [gone] = await deliveriesOnceThere(endpoint.id, 'failed', 1)
+    expect(gone!.attempts).toEqual([expect.objectContaining({ statusCode: 410, error: 'endpoint is gone' })])
+    // Events stored while it is disabled are not queued for it; another endpoint shows they were fanned out.
+    const witness = await Consumer.start()
+    try {
+      const other = await api('POST', '/v1/webhook-endpoints', { url: witness.url })
+      await store([productUpserted('SKU-7')])
+      await waitFor(() => witness.received.length === 1, { description: 'the witness delivery' })
+      expect(await deliveries(endpoint.id)).toHaveLength(1)
+      expect(consumer.received).toHaveLength(1)
+      expect(
+        (await api('PATCH', `/v1/webhook-endpoints/${other.json().id}`, { enabled: false })).statusCode,
+      ).toBe(200)
+    } finally {
+      await witness.close()
+    }
   })
 
-  it('does not follow a redirect: it is a failed attempt', async () => {
+  it('does not follow a redirect: it is a failed attempt, and the redirect target is never called', async () => {
     const endpoint = await createEndpoint()
-    consumer.answer = () => ({ status: 302, headers: { location: 'http://127.0.0.1:1/elsewhere' } })
-    await store([productUpserted('SKU-8')])
-    const [delivery] = await waitFor(
-      async () => {
-        const list = await deliveries(endpoint.id)
-        return list[0]?.attempts.length ? list : undefined
-      },
-      { description: 'an attempt recorded' },
-    )
-    expect(delivery!.attempts[0]).toMatchObject({ statusCode: 302, error: 'redirect not followed' })
-    expect(
-      consumer.received.every((r) => r.headers['webhook-id'] === consumer.received[0]!.headers['webhook-id']),
-    ).toBe(true)
+    const elsewhere = await Consumer.start()
+    try {
+      consumer.answer = () => ({ status: 302, headers: { location: elsewhere.url } })
+      await store([productUpserted('SKU-8')])
+      const [delivery] = await waitFor(
+        async () => {
+          const list = await deliveries(endpoint.id)
+          return list[0]?.attempts.length ? list : undefined
+        },
+        { description: 'an attempt recorded' },
+      )
+      expect(delivery!.attempts[0]).toMatchObject({ statusCode: 302, error: 'redirect not followed' })
+      expect(
+        consumer.received.every(
+          (r) => r.headers['webhook-id'] === consumer.received[0]!.headers['webhook-id'],
+        ),
+      ).toBe(true)
+      expect(elsewhere.received).toHaveLength(0)
+    } finally {
+      await elsewhere.close()
+    }
   })
 
   it('marks a delivery failed after its last attempt, and recover delivers it', async () => {
@@ -238,6 +334,140 @@ describe('webhook delivery', () => {
   })
 })
 
+describe('webhook delivery to a consumer that throttles or hangs', () => {
+  let t: TestApp
+  let tenant: TenantFixture
+  let consumer: Consumer
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        ...WEBHOOK_ENV,
+        // Two requests per attempt, waits between them capped at 1 s, and an attempt's request given 1.5 s.
+        OUTBOUND_RETRY_MAX_ATTEMPTS: '2',
+        OUTBOUND_RETRY_MAX_DELAY_MS: '1000',
+        OUTBOUND_RETRY_BUDGET_MIN_PER_MINUTE: '100',
+        WEBHOOK_TIMEOUT_MS: '1500',
+      },
+    })
+    tenant = await createTenant(t.platform.database.db)
+  })
+  afterAll(() => t.close())
+  afterEach(() => consumer?.close())
+
+  /** An endpoint whose consumer answers as `answer` says, and one event stored for it. */
+  async function deliverOne(answer: Consumer['answer']): Promise<{ id: string; secret: string }> {
+    consumer = await Consumer.start()
+    consumer.answer = answer
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
+    const events = [productUpserted(`SKU-${endpoint.id}`)]
+    expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
+    return endpoint
+  }
+
+  const succeeded = (endpointId: string) =>
+    newestDelivery(t, tenant, endpointId, (d) => d.status === 'succeeded', 'the delivery succeeded')
+
+  it('waits the Retry-After of a 429 within the cap, and retries within the same attempt', async () => {
+    const endpoint = await deliverOne((_delivery, index) =>
+      index === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 },
+    )
+    const delivery = await succeeded(endpoint.id)
+    const [first, second] = consumer.received
+    expect(consumer.received).toHaveLength(2)
+    // One attempt of the schedule (same webhook-id and webhook-timestamp), whose second request waited.
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id'])
+    expect(second!.headers['webhook-timestamp']).toBe(first!.headers['webhook-timestamp'])
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(1000)
+    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([204])
+    for (const received of consumer.received) expect(() => verify(endpoint.secret, received)).not.toThrow()
+  })
+
+  it('postpones the next attempt by a Retry-After beyond the cap, instead of waiting in the call', async () => {
+    const endpoint = await deliverOne((_delivery, index) =>
+      index === 0 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 204 },
+    )
+    const pending = await newestDelivery(
+      t,
+      tenant,
+      endpoint.id,
+      (d) => d.attempts.length === 1,
+      'the first attempt recorded',
+    )
+    // No second request in that attempt: 3 s is beyond the 1 s cap. The schedule says 1 s; Retry-After wins.
+    expect(pending.attempts[0]).toMatchObject({ statusCode: 503, error: 'HTTP 503' })
+    if (pending.status === 'pending')
+      expect(
+        Date.parse(pending.nextAttemptAt!) - Date.parse(pending.attempts[0]!.attemptedAt),
+      ).toBeGreaterThanOrEqual(3000)
+    const delivery = await succeeded(endpoint.id)
+    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([503, 204])
+    const [first, second] = consumer.received
+    expect(consumer.received).toHaveLength(2)
+    expect(
+      Number(second!.headers['webhook-timestamp']) - Number(first!.headers['webhook-timestamp']),
+    ).toBeGreaterThanOrEqual(3)
+  })
+
+  it('ends an attempt the consumer never answers at WEBHOOK_TIMEOUT_MS, and tries again later', async () => {
+    const endpoint = await deliverOne((_delivery, index) => (index < 2 ? 'hold' : { status: 204 }))
+    const delivery = await succeeded(endpoint.id)
+    // The first attempt: two requests (the layer retries a timeout), each given up after 1.5 s.
+    expect(delivery.attempts).toHaveLength(2)
+    expect(delivery.attempts[0]).toMatchObject({ statusCode: null, error: 'timeout' })
+    expect(delivery.attempts[0]!.durationMs).toBeGreaterThanOrEqual(3000)
+    expect(delivery.attempts[1]).toMatchObject({ statusCode: 204, error: null })
+    expect(consumer.received).toHaveLength(3)
+    // The held requests were abandoned by the sender, never answered.
+    expect(consumer.sent.slice(0, 2)).toEqual([false, false])
+    expect(new Set(consumer.received.map((r) => r.headers['webhook-id'])).size).toBe(1)
+  })
+})
+
+describe('webhook delivery while the endpoint’s breaker is open', () => {
+  let t: TestApp
+  let consumer: Consumer
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        ...WEBHOOK_ENV,
+        // The first failure opens the breaker, for 300 ms; every later request is a half-open probe.
+        OUTBOUND_RETRY_MAX_ATTEMPTS: '3',
+        OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
+        OUTBOUND_BREAKER_OPEN_MS: '300',
+      },
+    })
+    consumer = await Consumer.start()
+  })
+  afterAll(async () => {
+    await consumer.close()
+    await t.close()
+  })
+
+  it('counts a request whose failure opened the breaker, and each failed probe, as an attempt', async () => {
+    const tenant = await createTenant(t.platform.database.db)
+    consumer.answer = () => ({ status: 500 })
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
+    await ingest(t.app, { key: tenant.key, events: [productUpserted('SKU-O1')] })
+    const failed = await newestDelivery(
+      t,
+      tenant,
+      endpoint.id,
+      (d) => d.status === 'failed',
+      'the delivery failed after its three attempts',
+    )
+    // One request per attempt (the breaker stops each call's retries), each recorded as the consumer saw it.
+    expect(failed.attempts.map((attempt) => [attempt.statusCode, attempt.error])).toEqual([
+      [500, 'HTTP 500'],
+      [500, 'HTTP 500'],
+      [500, 'HTTP 500'],
+    ])
+    expect(consumer.received).toHaveLength(3)
+    const shown = await callAs(t, tenant, 'GET', `/v1/webhook-endpoints/${endpoint.id}`)
+    expect(shown.json().failingSince).not.toBeNull()
+  })
+})
+
 describe('webhook target safety at connect time', () => {
   let t: TestApp
   let tenant: TenantFixture
@@ -253,31 +483,20 @@ describe('webhook target safety at connect time', () => {
     await t.close()
   })
 
+  /**
+   * An endpoint created on a public address whose row now holds `url` (as if its name had been rebound, or the
+   * row changed behind the API's back), and the first attempt of a delivery to it.
+   */
+  async function attemptOnStoredTarget(url: string): Promise<Delivery['attempts'][number]> {
+    const { id } = await createEndpointAs(t, tenant, 'https://93.184.215.14/hooks')
+    await t.platform.database.db.update(webhookEndpoints).set({ url }).where(eq(webhookEndpoints.id, id))
+    await ingest(t.app, { key: tenant.key, events: [productUpserted(`SKU-${id}`)] })
+    const delivery = await newestDelivery(t, tenant, id, (d) => d.attempts.length > 0, 'an attempt recorded')
+    return delivery.attempts[0]!
+  }
+
   it('refuses a name that now resolves to a loopback address, without calling it', async () => {
-    // Created while the name resolved elsewhere (DNS rebinding): the row is written as creation would have.
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: 'https://93.184.215.14/hooks' },
-    })
-    const { id } = created.json()
-    const rebound = consumer.url.replace('127.0.0.1', 'localhost')
-    await t.platform.database.db
-      .update(webhookEndpoints)
-      .set({ url: rebound })
-      .where(eq(webhookEndpoints.id, id))
-    await ingest(t.app, { key: tenant.key, events: [productUpserted('SKU-12')] })
-    const attempt = await waitFor(
-      async () => {
-        const res = await t.app.inject({
-          url: `/v1/webhook-endpoints/${id}/deliveries`,
-          headers: { authorization: `Bearer ${tenant.key}` },
-        })
-        return (res.json().data as Delivery[])[0]?.attempts[0]
-      },
-      { description: 'an attempt recorded' },
-    )
+    const attempt = await attemptOnStoredTarget(consumer.url.replace('127.0.0.1', 'localhost'))
     expect(attempt).toMatchObject({ statusCode: null, error: 'network' })
     expect(consumer.received).toHaveLength(0)
     expect(t.logs.lines).toContainEqual(
@@ -286,6 +505,16 @@ describe('webhook target safety at connect time', () => {
         hostname: 'localhost',
       }),
     )
+  })
+
+  it.each([
+    ['a loopback address', (url: string) => url],
+    ['a private range', () => 'http://10.255.255.1:9/hooks'],
+  ])('refuses %s stored since creation, without a request', async (_what, target) => {
+    const attempt = await attemptOnStoredTarget(target(consumer.url))
+    expect(attempt).toMatchObject({ statusCode: null, durationMs: 0 })
+    expect(attempt.error).toMatch(/is a forbidden address$/)
+    expect(consumer.received).toHaveLength(0)
   })
 })
 
@@ -303,18 +532,11 @@ describe('webhook delivery on the embedded database', () => {
 
   it('delivers stored events, signed', async () => {
     const tenant = await createTenant(t.platform.database.db)
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: consumer.url },
-    })
-    expect(created.statusCode).toBe(201)
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
     const events = [productUpserted('SKU-E1'), productUpserted('SKU-E2')]
     expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
     await waitFor(() => consumer.received.length >= 2, { description: 'two deliveries' })
-    for (const delivery of consumer.received)
-      expect(() => verify(created.json().secret, delivery)).not.toThrow()
+    for (const delivery of consumer.received) expect(() => verify(endpoint.secret, delivery)).not.toThrow()
     expect(consumer.events().map((event) => event.data.id)).toEqual(events.map((event) => event.id))
   })
 })

@@ -50,7 +50,13 @@ describe('webhook endpoints API', () => {
 
     const one = await call('GET', `/v1/webhook-endpoints/${body.id}`)
     expect(one.statusCode).toBe(200)
-    expect(one.json()).toEqual({ ...body, secret: undefined, disabledReason: null, failingSince: null })
+    expect(one.json()).toEqual({
+      ...body,
+      secret: undefined,
+      disabledReason: null,
+      failingSince: null,
+      circuitBreaker: { state: 'closed', retryAt: null },
+    })
     expect(one.body).not.toContain('whsec_')
     const list = await call('GET', '/v1/webhook-endpoints')
     expect(list.json().data.map((e: { id: string }) => e.id)).toContain(body.id)
@@ -111,6 +117,51 @@ describe('webhook endpoints API', () => {
     }
     expect((await call('GET', '/v1/webhook-endpoints', undefined, other.key)).json().data).toEqual([])
     expect((await call('GET', `/v1/webhook-endpoints/${id}`)).statusCode).toBe(200)
+  })
+
+  it('pages through the endpoints oldest first, with a cursor that survives endpoints created and deleted meanwhile', async () => {
+    const own = await createTenant(t.platform.database.db, { name: 'Paged' })
+    const create = async () =>
+      (await call('POST', '/v1/webhook-endpoints', { url: PUBLIC_URL }, own.key)).json().id as string
+    const created: string[] = []
+    for (let i = 0; i < 5; i++) created.push(await create())
+    // The last two as if created within one millisecond: the cursor keeps PostgreSQL's microseconds.
+    const base = new Date(Date.now() - 3_600_000).toISOString()
+    for (const [i, micros] of [0, 1000, 2000, 3001, 3002].entries())
+      await t.platform.database.db
+        .update(webhookEndpoints)
+        .set({ createdAt: sql`${base}::timestamptz + ${micros} * interval '1 microsecond'` })
+        .where(sql`${webhookEndpoints.id} = ${created[i]}`)
+
+    const page = async (query: string) => {
+      const res = await call('GET', `/v1/webhook-endpoints?${query}`, undefined, own.key)
+      expect(res.statusCode, res.body).toBe(200)
+      return res.json() as { data: { id: string }[]; nextCursor: string | null }
+    }
+    const first = await page('limit=2')
+    expect(first.data.map((e) => e.id)).toEqual(created.slice(0, 2))
+    expect(first.nextCursor).toEqual(expect.any(String))
+    // Meanwhile one endpoint of the first page goes and a new one comes: the walk neither repeats nor skips.
+    expect((await call('DELETE', `/v1/webhook-endpoints/${created[0]}`, undefined, own.key)).statusCode).toBe(
+      204,
+    )
+    created.push(await create())
+    const walked = [...first.data.map((e) => e.id)]
+    let cursor = first.nextCursor
+    for (let pages = 1; cursor !== null && pages < 10; pages++) {
+      const next = await page(`limit=2&after=${cursor}`)
+      walked.push(...next.data.map((e) => e.id))
+      cursor = next.nextCursor
+    }
+    expect(walked).toEqual(created)
+    expect((await page('limit=500')).data.map((e) => e.id)).toEqual(created.slice(1))
+
+    // Another list's cursor, or garbage, is 400 invalid-parameters.
+    for (const after of ['bm90LWEtY3Vyc29y', Buffer.from('webhook-deliveries.5').toString('base64url')]) {
+      const res = await call('GET', `/v1/webhook-endpoints?after=${after}`, undefined, own.key)
+      expect(res.statusCode).toBe(400)
+      expect(res.json()).toMatchObject({ type: '/problems/invalid-parameters' })
+    }
   })
 
   it('needs the webhooks scope', async () => {

@@ -335,12 +335,40 @@ describe('outbound calls', () => {
       expect(await outbound.breakerState(target)).toMatchObject({ state: 'open', backend: 'redis' })
     })
 
-    it('stops retrying within a call as soon as its failure opened the breaker', async () => {
+    it('stops retrying within a call as soon as its failure opened the breaker: the call failed', async () => {
       server.answer(reply(503))
       const outbound = layer({ retryMaxAttempts: 3, breakerMinimumCalls: 1, breakerOpenMs: 60_000 })
       const outcome = await outbound.call(uniqueTarget(), post())
-      expect(outcome).toMatchObject({ kind: 'breaker-open', attempts: 1 })
+      // A request was made and failed: `failed`, not `breaker-open` (which means no request at all), and no
+      // call before the breaker lets one through.
+      expect(outcome).toMatchObject({ kind: 'failed', status: 503, attempts: 1, gaveUp: 'breaker-open' })
+      if (outcome.kind === 'failed') expect(outcome.retryAfterMs).toBeGreaterThan(50_000)
       expect(server.arrivals).toHaveLength(1)
+    })
+
+    it('fails a call whose retry another replica’s failures refused, without a further request', async () => {
+      const keyPrefix = uniquePrefix()
+      const settings = { retryMaxAttempts: 2, breakerMinimumCalls: 2, breakerOpenMs: 60_000 }
+      const a = layer(settings, keyPrefix, 0)
+      const b = layer(settings, keyPrefix, 1)
+      const target = uniqueTarget()
+      let answerFirst: (() => void) | undefined
+      server.answer((_req, res) => {
+        answerFirst = () => res.writeHead(500).end()
+      })
+      const first = a.call(target, post())
+      await waitFor(() => answerFirst, { description: "replica A's first attempt" })
+      // Meanwhile replica B's failures open the breaker for the fleet.
+      server.answer(reply(500))
+      await b.call(target, post())
+      await b.call(target, post())
+      expect(await b.breakerState(target)).toMatchObject({ state: 'open' })
+      const arrivals = server.arrivals.length
+      answerFirst!()
+      const outcome = await first
+      expect(outcome).toMatchObject({ kind: 'failed', attempts: 1, gaveUp: 'breaker-open' })
+      if (outcome.kind === 'failed') expect(outcome.retryAfterMs).toBeGreaterThan(50_000)
+      expect(server.arrivals).toHaveLength(arrivals)
     })
 
     it('is shared by two replicas: one sees the failures, the other no longer calls', async () => {
