@@ -80,6 +80,12 @@ export class Unmappable extends Error {
 /** What processing one webhook or one reconciliation page gives. */
 export interface Mapped {
   readonly events: readonly CanonicalEvent[]
+  /**
+   * Provider state to save only once the events are stored (Square's catalog `begin_time`): saved before, a
+   * write that failed afterwards would leave the provider's changes behind the saved mark, never asked for
+   * again. State that is a mere cache (a SKU) may be saved at once with ProviderState.set.
+   */
+  readonly stateAfter?: Readonly<Record<string, string>>
 }
 
 /** One page of a reconciliation pass. */

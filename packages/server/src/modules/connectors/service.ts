@@ -11,7 +11,7 @@ import type { IngestService } from '../ingest/service.js'
 import type { ConnectorSource } from '../sources/repository.js'
 import type { SourcesService } from '../sources/service.js'
 import { type ConnectorKind, connectorConfig, isConnectorKind } from './config.js'
-import { type CanonicalEvent, Unmappable } from './provider.js'
+import { type CanonicalEvent, type Mapped, Unmappable } from './provider.js'
 import { type BoundProvider, bindProvider, type ProviderRegistry } from './providers.js'
 import type { ConnectorsRepository, DeadLetterRecord, RunRecord } from './repository.js'
 
@@ -75,6 +75,17 @@ export class ConnectorsService {
       payload,
     })
     return stored ? 'stored' : 'duplicate'
+  }
+
+  /**
+   * Writes what a provider mapped (recordEvents), then the provider state it saves only once its events are
+   * stored; answers how many events were new to the store.
+   */
+  async recordMapped(source: ConnectorSource, mapped: Mapped): Promise<number> {
+    const accepted = await this.recordEvents(source, mapped.events)
+    const state = this.repository.stateOf(source.id)
+    for (const [key, value] of Object.entries(mapped.stateAfter ?? {})) await state.set(key, value)
+    return accepted
   }
 
   /**

@@ -174,7 +174,7 @@ export class ConnectorWorker {
         },
         repository.stateOf(row.source_id),
       )
-      await service.recordEvents(connector.source, mapped.events)
+      await service.recordMapped(connector.source, mapped)
       return { status: 'done', counted: true, delayMs: 0, error: null, outcome: 'done' }
     } catch (err) {
       if (err instanceof Unmappable)
@@ -261,7 +261,7 @@ export class ConnectorWorker {
       let drift: number
       try {
         page = await connector.provider.reconcilePage(http, cursor, since, state)
-        drift = await service.recordEvents(connector.source, page.events)
+        drift = await service.recordMapped(connector.source, page)
       } catch (err) {
         if (this.#stop.signal.aborted) return
         if (err instanceof ProviderUnavailable) {

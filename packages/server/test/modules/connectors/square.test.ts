@@ -1,6 +1,7 @@
 // The Square connector end to end, against a fake Square (a real HTTP server) and the real PostgreSQL and
 // Redis: configuration, verified webhooks into the inbox, processing through the outbound layer into the
 // store, dead letters, reconciliation and drift, the breaker, tenant isolation and secrets at rest.
+import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { WebhooksHelper } from 'square'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -328,6 +329,62 @@ describe('dead letters', () => {
     expect(await order(c, 'DEAD-1')).toMatchObject({ version: 1, lineItems: [{ sku: 'NOSKU-1' }] })
     const after = await admin('GET', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters`)
     expect(after.json().data).toEqual([])
+  })
+})
+
+describe('catalog changes', () => {
+  it('keeps the catalog mark until the changes are stored: a write that failed is found again on replay', async () => {
+    const c = await connectSquare('catalog-mark')
+    const variationId = square.addVariation('CAT-MARK-1', 250)
+    const variation = square.catalog.get(variationId)!
+    // A negative catalog price is refused by the write path after the search answered.
+    variation.item_variation_data!.price_money = { amount: -250, currency: 'USD' }
+    const webhook = {
+      merchant_id: 'MERCHANT-1',
+      type: 'catalog.version.updated',
+      event_id: randomUUID(),
+      created_at: square.tick(),
+      data: { type: 'catalog_version', id: '', object: { catalog_version: { updated_at: square.tick() } } },
+    }
+    expect((await deliver(c.sourceId, webhook)).statusCode).toBe(200)
+    await waitFor(async () => (await inboxRows(c.sourceId))[0]?.status === 'dead', {
+      description: 'the catalog webhook to be a dead letter',
+    })
+    const [letter] = (
+      await admin('GET', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters`)
+    ).json().data
+    expect(letter.reason).toContain('does not map')
+
+    // Fixed at Square without a new updated_at: only a search from the old mark finds it.
+    variation.item_variation_data!.price_money = { amount: 250, currency: 'USD' }
+    const searchesBefore = square.requests.filter((r) => r.path === '/v2/catalog/search').length
+    await admin(
+      'POST',
+      `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters/${letter.id}/replay`,
+    )
+    await waitFor(async () => (await inboxRows(c.sourceId))[0]?.status === 'done', {
+      description: 'the replayed catalog webhook to be processed',
+    })
+    const searches = square.requests.filter((r) => r.path === '/v2/catalog/search')
+    expect(searches.length).toBeGreaterThan(searchesBefore)
+    expect(searches.at(-1)?.body).not.toHaveProperty('begin_time')
+    const product = await t.app.inject({
+      method: 'GET',
+      url: '/v1/products/CAT-MARK-1',
+      headers: { authorization: `Bearer ${c.readKey}` },
+    })
+    expect(product.statusCode).toBe(200)
+    expect(product.json()).toMatchObject({ sku: 'CAT-MARK-1', price: { amount: 250, currency: 'USD' } })
+
+    // Stored now: the next catalog webhook searches from the mark.
+    const next = { ...webhook, event_id: randomUUID() }
+    expect((await deliver(c.sourceId, next)).statusCode).toBe(200)
+    await waitFor(async () => (await inboxRows(c.sourceId)).every((row) => row.status === 'done'), {
+      description: 'the second catalog webhook to be processed',
+    })
+    expect(
+      square.requests.filter((r) => r.path === '/v2/catalog/search').at(-1)?.body,
+    ).toHaveProperty('begin_time')
   })
 })
 

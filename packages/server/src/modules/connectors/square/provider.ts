@@ -325,8 +325,9 @@ async function processCatalogWebhook(http: ProviderHttp, state: ProviderState): 
     latest = field<string>(response.body, 'latest_time') ?? latest
     cursor = field<string>(response.body, 'cursor') || undefined
   } while (cursor !== undefined)
-  if (latest !== undefined) await state.set(CATALOG_BEGIN_KEY, latest)
-  return { events }
+  // Saved by the connectors module once the events are stored, not here: a write failing after this point
+  // would otherwise skip these changes for good.
+  return { events, ...(latest === undefined ? {} : { stateAfter: { [CATALOG_BEGIN_KEY]: latest } }) }
 }
 
 function processRefundWebhook(webhook: InboxWebhook): Mapped {
