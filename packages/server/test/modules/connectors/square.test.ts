@@ -382,9 +382,9 @@ describe('catalog changes', () => {
     await waitFor(async () => (await inboxRows(c.sourceId)).every((row) => row.status === 'done'), {
       description: 'the second catalog webhook to be processed',
     })
-    expect(
-      square.requests.filter((r) => r.path === '/v2/catalog/search').at(-1)?.body,
-    ).toHaveProperty('begin_time')
+    expect(square.requests.filter((r) => r.path === '/v2/catalog/search').at(-1)?.body).toHaveProperty(
+      'begin_time',
+    )
   })
 })
 
