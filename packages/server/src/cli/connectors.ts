@@ -84,7 +84,7 @@ export const connectorCommands: CommandGroup = {
         const view = reconciliationView(run)
         const text =
           view.status === 'completed'
-            ? `Reconciliation ${view.id} completed: ${view.pages} pages, ${view.objects} objects, drift ${view.drift} (${(view.driftRatio * 100).toFixed(2)} %)\n`
+            ? `Reconciliation ${view.id} completed: ${view.pages} pages, ${view.objects} objects, drift ${view.drift} (${(view.driftRatio * 100).toFixed(2)} %), ${view.unmappable} unmappable\n`
             : `Reconciliation ${view.id} is running (${view.pages} pages, ${view.objects} objects so far); the servers carry it out\n`
         return { json: view, text }
       }

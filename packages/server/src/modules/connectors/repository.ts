@@ -2,13 +2,16 @@
 // inbox (once per provider event id), the dead letters and their replay, reconciliation runs, and each
 // source's provider state. The background work's statements are in statements.ts. Every query is timed
 // under `connectors.<operation>`.
-import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import { connectorInbox, connectorState, reconciliationRuns } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 import type { ConnectorKind } from './config.js'
-import type { ProviderState } from './provider.js'
+import type { ProviderState, UnmappableObject } from './provider.js'
+
+/** The topic of a dead letter a reconciliation found (an object, not a webhook). */
+export const RECONCILIATION_TOPIC = 'reconciliation'
 
 export interface NewInboxRow {
   readonly tenantId: string
@@ -38,6 +41,7 @@ export interface RunRecord {
   readonly pages: number
   readonly objects: number
   readonly drift: number
+  readonly unmappable: number
   readonly lastError: string | null
   readonly startedAt: Date
   readonly finishedAt: Date | null
@@ -62,6 +66,7 @@ const runColumns = {
   pages: reconciliationRuns.pages,
   objects: reconciliationRuns.objects,
   drift: reconciliationRuns.drift,
+  unmappable: reconciliationRuns.unmappable,
   lastError: reconciliationRuns.lastError,
   startedAt: reconciliationRuns.startedAt,
   finishedAt: reconciliationRuns.finishedAt,
@@ -79,6 +84,45 @@ export class ConnectorsRepository {
         .onConflictDoNothing({ target: [connectorInbox.sourceId, connectorInbox.providerEventId] })
         .returning({ id: connectorInbox.id })
       return inserted.length > 0
+    })
+  }
+
+  /**
+   * Dead-letters the objects a reconciliation could not map, one row per object (topic `reconciliation`):
+   * found again by a later run, its row is updated, not repeated.
+   */
+  deadLetterObjects(
+    source: { readonly tenantId: string; readonly id: string },
+    provider: ConnectorKind,
+    reconciliationId: number,
+    objects: readonly UnmappableObject[],
+  ): Promise<void> {
+    return timedQuery('connectors.deadLetterObjects', async () => {
+      if (objects.length === 0) return
+      await this.db
+        .insert(connectorInbox)
+        .values(
+          objects.map((object) => ({
+            tenantId: source.tenantId,
+            sourceId: source.id,
+            provider,
+            providerEventId: `${RECONCILIATION_TOPIC}:${object.objectId}`,
+            topic: RECONCILIATION_TOPIC,
+            payload: { objectId: object.objectId, reconciliationId },
+            status: 'dead' as const,
+            attempts: 1,
+            lastError: object.reason,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [connectorInbox.sourceId, connectorInbox.providerEventId],
+          set: {
+            status: 'dead',
+            payload: sql`excluded.${sql.identifier(connectorInbox.payload.name)}`,
+            lastError: sql`excluded.${sql.identifier(connectorInbox.lastError.name)}`,
+            updatedAt: sql`now()`,
+          },
+        })
     })
   }
 
@@ -100,8 +144,11 @@ export class ConnectorsRepository {
     )
   }
 
-  /** Makes a dead letter due again with a fresh count of attempts; false when it is not a dead letter. */
-  replayDeadLetter(sourceId: string, id: number): Promise<boolean> {
+  /**
+   * Makes a dead letter due again with a fresh count of attempts: 'replayed', 'absent' when it is not a dead
+   * letter of the source, 'reconciliation' when a reconciliation found it (there is no webhook to replay).
+   */
+  replayDeadLetter(sourceId: string, id: number): Promise<'replayed' | 'absent' | 'reconciliation'> {
     return timedQuery('connectors.replayDeadLetter', async () => {
       const rows = await this.db
         .update(connectorInbox)
@@ -117,10 +164,22 @@ export class ConnectorsRepository {
             eq(connectorInbox.sourceId, sourceId),
             eq(connectorInbox.id, id),
             eq(connectorInbox.status, 'dead'),
+            ne(connectorInbox.topic, RECONCILIATION_TOPIC),
           ),
         )
         .returning({ id: connectorInbox.id })
-      return rows.length > 0
+      if (rows.length > 0) return 'replayed'
+      const [found] = await this.db
+        .select({ id: connectorInbox.id })
+        .from(connectorInbox)
+        .where(
+          and(
+            eq(connectorInbox.sourceId, sourceId),
+            eq(connectorInbox.id, id),
+            eq(connectorInbox.status, 'dead'),
+          ),
+        )
+      return found === undefined ? 'absent' : 'reconciliation'
     })
   }
 

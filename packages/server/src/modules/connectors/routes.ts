@@ -46,6 +46,9 @@ const Reconciliation = Type.Object(
     objects: Type.Integer({ description: 'Provider objects found (orders, counts)' }),
     drift: Type.Integer({ description: 'Objects found that webhooks had not delivered' }),
     driftRatio: Type.Number(),
+    unmappable: Type.Integer({
+      description: 'Objects found that could not be mapped: each is a dead letter (topic reconciliation)',
+    }),
     lastError: Type.Union([Type.String(), Type.Null()]),
     startedAt: Timestamp,
     finishedAt: Type.Union([Timestamp, Type.Null()]),
@@ -75,6 +78,7 @@ export function reconciliationView(run: RunRecord): Static<typeof Reconciliation
     objects: run.objects,
     drift: run.drift,
     driftRatio: run.objects === 0 ? 0 : run.drift / run.objects,
+    unmappable: run.unmappable,
     lastError: run.lastError,
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt?.toISOString() ?? null,
@@ -143,7 +147,12 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Processes a dead letter again, at once, with a fresh count of attempts',
         params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
-        response: { 202: Type.Object({ replayed: Type.String() }), 401: Unauthorized, 404: NotFound },
+        response: {
+          202: Type.Object({ replayed: Type.String() }),
+          401: Unauthorized,
+          404: NotFound,
+          409: Conflict,
+        },
       },
     },
     async (request, reply) => {

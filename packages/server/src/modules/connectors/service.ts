@@ -135,8 +135,13 @@ export class ConnectorsService {
   /** Makes a dead letter pending again, to be processed at once by any replica. */
   async replayDeadLetter(tenantId: string, sourceId: string, id: number): Promise<void> {
     const source = await this.#connectorSource(tenantId, sourceId)
-    if (!Number.isSafeInteger(id) || !(await this.repository.replayDeadLetter(sourceId, id)))
-      throw new ProblemError('not-found', `No dead letter ${id}`)
+    const replay = Number.isSafeInteger(id) ? await this.repository.replayDeadLetter(sourceId, id) : 'absent'
+    if (replay === 'absent') throw new ProblemError('not-found', `No dead letter ${id}`)
+    if (replay === 'reconciliation')
+      throw new ProblemError(
+        'conflict',
+        `Dead letter ${id} is an object a reconciliation could not map, not a webhook: fix it at the provider and the next reconciliation finds it again`,
+      )
     connectorDeadLetters.dec({ provider: source.kind })
   }
 

@@ -117,14 +117,18 @@ export const CLAIM_RUN = statement<[number, string], ClaimedRunRow>(
 )
 
 /**
- * $1 run, $2 lease token, $3 cursor of the next page, $4 objects, $5 drift, $6 lease in ms: one page done,
- * the lease renewed. No row: the lease was lost (another replica took the run over).
+ * $1 run, $2 lease token, $3 cursor of the next page, $4 objects, $5 drift, $6 lease in ms, $7 unmappable
+ * objects: one page done, the lease renewed. No row: the lease was lost (another replica took the run over).
  */
-export const ADVANCE_RUN = statement<[string, string, string | null, number, number, number], { id: string }>(
+export const ADVANCE_RUN = statement<
+  [string, string, string | null, number, number, number, number],
+  { id: string }
+>(
   name('advanceRun'),
   `UPDATE ${table(r)}
    SET ${q(r.cursor)} = $3::text, ${q(r.pages)} = ${q(r.pages)} + 1,
      ${q(r.objects)} = ${q(r.objects)} + $4::int, ${q(r.drift)} = ${q(r.drift)} + $5::int,
+     ${q(r.unmappable)} = ${q(r.unmappable)} + $7::int,
      ${q(r.lastError)} = NULL, ${q(r.leaseExpiresAt)} = now() + ${ms('$6')}
    WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
    RETURNING ${q(r.id)} AS id`,
@@ -133,7 +137,7 @@ export const ADVANCE_RUN = statement<[string, string, string | null, number, num
 /** $1 run, $2 lease token, $3 error or null. Completes the run. */
 export const FINISH_RUN = statement<
   [string, string, string | null],
-  { pages: number; objects: number; drift: number; started_at: Date; finished_at: Date }
+  { pages: number; objects: number; drift: number; unmappable: number; started_at: Date; finished_at: Date }
 >(
   name('finishRun'),
   `UPDATE ${table(r)}
@@ -141,6 +145,7 @@ export const FINISH_RUN = statement<
      ${q(r.leaseExpiresAt)} = NULL, ${q(r.leaseToken)} = NULL
    WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
    RETURNING ${q(r.pages)} AS pages, ${q(r.objects)} AS objects, ${q(r.drift)} AS drift,
+     ${q(r.unmappable)} AS unmappable,
      ${q(r.startedAt)} AS started_at, ${q(r.finishedAt)} AS finished_at`,
 )
 

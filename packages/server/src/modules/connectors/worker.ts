@@ -275,8 +275,29 @@ export class ConnectorWorker {
         await database.session((s) => s.query(FINISH_RUN, [runId, token, reason]))
         return
       }
+      if (page.unmappable.length > 0) {
+        await repository.deadLetterObjects(
+          connector.source,
+          connector.provider.kind,
+          Number(run.id),
+          page.unmappable,
+        )
+        runLog.warn(
+          { unmappable: page.unmappable.length, first: page.unmappable[0] },
+          'reconciliation found objects it cannot map: they are dead letters',
+        )
+        await this.refreshDeadLetters()
+      }
       const advanced = await database.session((s) =>
-        s.query(ADVANCE_RUN, [runId, token, page.nextCursor, page.objects, drift, settings.leaseMs]),
+        s.query(ADVANCE_RUN, [
+          runId,
+          token,
+          page.nextCursor,
+          page.objects,
+          drift,
+          settings.leaseMs,
+          page.unmappable.length,
+        ]),
       )
       if (advanced.length === 0) {
         runLog.warn('reconciliation lease lost: another replica took the run over')
@@ -297,6 +318,7 @@ export class ConnectorWorker {
         objects: summary.objects,
         drift: summary.drift,
         driftRatio: ratio,
+        unmappable: summary.unmappable,
         durationMs: summary.finished_at.getTime() - summary.started_at.getTime(),
       },
       'reconciliation completed',

@@ -182,9 +182,12 @@ describe('Shopify reconciliation', () => {
     expect(new Set(ids).size).toBe(shop.orders.size)
   })
 
-  it('leaves out an order it cannot map and maps the rest of the page', async () => {
+  it('names an order it cannot map, with the reason, and maps the rest of the page', async () => {
     const shop = await shopWith(2, 0)
-    shop.addOrder({ total_price: '1.00', line_items: [{ sku: null, quantity: 1, price: '1.00' }] })
+    const bad = shop.addOrder({
+      total_price: '1.00',
+      line_items: [{ sku: null, quantity: 1, price: '1.00' }],
+    })
     const page = await shopifyProvider.reconcilePage(
       shop.config(),
       shopifyHttp(testOutbound(), shop.config()),
@@ -194,6 +197,7 @@ describe('Shopify reconciliation', () => {
     )
     expect(page.objects).toBe(3)
     expect(page.events).toHaveLength(2)
+    expect(page.unmappable).toEqual([{ objectId: `order:${bad.id}`, reason: expect.stringContaining('SKU') }])
   })
 
   it('remembers the SKUs of the products it lists, for a products/delete later', async () => {
