@@ -7,6 +7,7 @@ import { connectorInbox, connectorState, reconciliationRuns } from '../../db/sch
 import type { Database } from '../../platform/database.js'
 import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 import type { ConnectorKind } from './config.js'
 import type { ProviderState, UnmappableObject } from './provider.js'
 
@@ -126,22 +127,28 @@ export class ConnectorsRepository {
     })
   }
 
-  /** A source's dead letters, newest first, `limit` after the id `before`. */
-  listDeadLetters(sourceId: string, limit: number, before?: number): Promise<DeadLetterRecord[]> {
-    return timedQuery('connectors.listDeadLetters', () =>
-      this.db
+  /** One page of a source's dead letters, newest first. */
+  listDeadLetters(sourceId: string, page: PageRequest<number>): Promise<Slice<DeadLetterRecord, number>> {
+    return timedQuery('connectors.listDeadLetters', async () => {
+      const rows = await this.db
         .select(deadLetterColumns)
         .from(connectorInbox)
         .where(
           and(
             eq(connectorInbox.sourceId, sourceId),
             eq(connectorInbox.status, 'dead'),
-            before === undefined ? undefined : lt(connectorInbox.id, before),
+            page.after === undefined ? undefined : lt(connectorInbox.id, page.after),
           ),
         )
         .orderBy(desc(connectorInbox.id))
-        .limit(limit),
-    )
+        .limit(page.limit + 1)
+      return sliceRows(
+        rows,
+        page.limit,
+        (row) => row,
+        (row) => row.id,
+      )
+    })
   }
 
   /**

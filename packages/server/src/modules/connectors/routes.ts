@@ -5,6 +5,7 @@
 // once, before any provider call (Square waits 10 s, Shopify 5 s). Admin: dead letters and their replay,
 // reconciliation on demand and its runs, under the source's admin routes (ADMIN_TOKEN).
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { Page, pageQuery } from '../../contracts/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { SourceParams } from '../sources/schemas.js'
 import { Conflict, NotFound, Timestamp, Unauthorized } from '../tenants/schemas.js'
@@ -31,10 +32,6 @@ const DeadLetter = Type.Object(
   },
   { title: 'ConnectorDeadLetter' },
 )
-const DeadLetterList = Type.Object({
-  data: Type.Array(DeadLetter),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?before= for older ones' }),
-})
 
 const Reconciliation = Type.Object(
   {
@@ -127,15 +124,14 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: "Lists the source's provider webhooks that could not be fetched or mapped, newest first",
         params: SourceParams,
-        querystring: Type.Object({ before: Type.Optional(Id) }),
-        response: { 200: DeadLetterList, 401: Unauthorized, 404: NotFound },
+        querystring: Type.Object(pageQuery),
+        response: { 200: Page(DeadLetter), 401: Unauthorized, 404: NotFound },
       },
     },
     async (request) => {
       const { tenantId, sourceId } = request.params
-      const before = request.query.before === undefined ? undefined : Number(request.query.before)
-      const data = (await connectors.listDeadLetters(tenantId, sourceId, before)).map(deadLetterView)
-      return { data, nextCursor: data.length === 100 ? (data.at(-1)?.id ?? null) : null }
+      const page = await connectors.listDeadLetters(tenantId, sourceId, request.query)
+      return { data: page.data.map(deadLetterView), nextCursor: page.nextCursor }
     },
   )
 

@@ -4,7 +4,9 @@
 // same write path, event log, projections and dedup as POST /v1/ingest, under the connector source's name.
 import type { IncomingHttpHeaders } from 'node:http'
 import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '../../contracts/events.js'
+import { DEFAULT_PAGE_LIMIT, type PageQuery } from '../../contracts/pagination.js'
 import { connectorDeadLetters } from '../../platform/metrics.js'
+import { idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { validateEventData } from '../ingest/events.js'
 import type { IngestService } from '../ingest/service.js'
@@ -23,7 +25,7 @@ export interface ActiveConnector {
   readonly provider: BoundProvider
 }
 
-const DEAD_LETTER_PAGE = 100
+const deadLetterCursors = idCursor('connector-dead-letters')
 
 export class ConnectorsService {
   constructor(
@@ -127,9 +129,15 @@ export class ConnectorsService {
     return accepted
   }
 
-  async listDeadLetters(tenantId: string, sourceId: string, before?: number): Promise<DeadLetterRecord[]> {
+  /** One page of the source's dead letters, newest first. */
+  async listDeadLetters(
+    tenantId: string,
+    sourceId: string,
+    query: PageQuery = { limit: DEFAULT_PAGE_LIMIT },
+  ): Promise<{ data: DeadLetterRecord[]; nextCursor: string | null }> {
+    const page = deadLetterCursors.request(query)
     await this.#connectorSource(tenantId, sourceId)
-    return this.repository.listDeadLetters(sourceId, DEAD_LETTER_PAGE, before)
+    return deadLetterCursors.page(await this.repository.listDeadLetters(sourceId, page))
   }
 
   /** Makes a dead letter pending again, to be processed at once by any replica. */
