@@ -4,6 +4,8 @@
 // - SETTLE_INBOX records what processing came to (done, dead, or postponed), only while the lease is held.
 // - SCHEDULE_RUNS starts a reconciliation of every configured connector source whose last one started more
 //   than RECONCILE_INTERVAL_MINUTES ago; the partial unique index keeps one running run per source.
+// - RENEW_INBOX and RENEW_RUN extend the leases a replica holds while a provider call runs long (Shopify's
+//   call-limit pacing waits up to 20 s), so only a replica that stopped renewing loses its work.
 // - CLAIM_RUN leases one running reconciliation; ADVANCE_RUN stores a page's cursor and counts (and renews
 //   the lease), FINISH_RUN completes it and POSTPONE_RUN lets it wait for the provider, each under the lease.
 import { connectorInbox as i, reconciliationRuns as r, sources as s } from '../../db/schema.js'
@@ -57,6 +59,14 @@ export const SETTLE_INBOX = statement<
      ${q(i.nextAttemptAt)} = now() + ${ms('$5')}, ${q(i.lastError)} = $6::text,
      ${q(i.leaseExpiresAt)} = NULL, ${q(i.leaseToken)} = NULL, ${q(i.updatedAt)} = now()
    WHERE ${q(i.id)} = $1::bigint AND ${q(i.leaseToken)} = $2::uuid
+   RETURNING ${q(i.id)} AS id`,
+)
+
+/** $1 lease token, $2 lease in ms. Extends the lease of the inbox rows one round holds. */
+export const RENEW_INBOX = statement<[string, number], { id: string }>(
+  name('renewInbox'),
+  `UPDATE ${table(i)} SET ${q(i.leaseExpiresAt)} = now() + ${ms('$2')}
+   WHERE ${q(i.leaseToken)} = $1::uuid AND ${q(i.status)} = 'pending'
    RETURNING ${q(i.id)} AS id`,
 )
 
@@ -130,6 +140,14 @@ export const ADVANCE_RUN = statement<
      ${q(r.objects)} = ${q(r.objects)} + $4::int, ${q(r.drift)} = ${q(r.drift)} + $5::int,
      ${q(r.unmappable)} = ${q(r.unmappable)} + $7::int,
      ${q(r.lastError)} = NULL, ${q(r.leaseExpiresAt)} = now() + ${ms('$6')}
+   WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
+   RETURNING ${q(r.id)} AS id`,
+)
+
+/** $1 run, $2 lease token, $3 lease in ms. Extends the lease of a run while a page is read. */
+export const RENEW_RUN = statement<[string, string, number], { id: string }>(
+  name('renewRun'),
+  `UPDATE ${table(r)} SET ${q(r.leaseExpiresAt)} = now() + ${ms('$3')}
    WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
    RETURNING ${q(r.id)} AS id`,
 )
