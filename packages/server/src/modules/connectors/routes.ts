@@ -91,6 +91,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.post(
       `/v1/webhooks/${kind}/:sourceId`,
       {
+        config: { providerWebhook: true },
         schema: {
           tags,
           summary: `Receives a ${kind === 'square' ? 'Square' : 'Shopify'} webhook for the source, verified by its signature`,

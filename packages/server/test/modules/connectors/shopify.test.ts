@@ -10,6 +10,9 @@ import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { waitFor } from '../../helpers/wait.js'
 
+/** Per source and minute; above RATE_LIMIT_ANONYMOUS_MAX (300), the per-IP limit of anonymous requests. */
+const WEBHOOK_LIMIT = 400
+
 let t: TestApp
 let shop: FakeShopify
 const { admin, createTenant, createKey, expectProblem } = adminApi(() => t)
@@ -28,6 +31,7 @@ beforeAll(async () => {
       OUTBOUND_RETRY_MAX_DELAY_MS: '100',
       OUTBOUND_BREAKER_MINIMUM_CALLS: '4',
       OUTBOUND_BREAKER_OPEN_MS: '1500',
+      CONNECTOR_WEBHOOK_RATE_LIMIT_MAX: String(WEBHOOK_LIMIT),
     },
   })
 }, 60_000)
@@ -302,6 +306,60 @@ describe('a failing Shopify API', () => {
     for (const [n] of items.entries())
       expect((await read(c, `/v1/inventory?sku=JAM-S-${n + 1}`)).json().data).toMatchObject([{ onHand: 5 }])
   }, 60_000)
+})
+
+describe('rate limits of inbound webhooks', () => {
+  const burst = (sourceId: string, n: number, remoteAddress: string, secret?: string) => {
+    const order = shop.addOrder({
+      total_price: '1.00',
+      line_items: [{ sku: 'B-1', quantity: 1, price: '1.00' }],
+    })
+    // Redeliveries of one event: each is counted, only the first is stored.
+    const { body, headers } = shop.webhook('orders/create', order, {
+      eventId: `burst-${sourceId}`,
+      ...(secret === undefined ? {} : { secret }),
+    })
+    return Promise.all(
+      Array.from({ length: n }, () =>
+        t.app.inject({
+          method: 'POST',
+          url: `/v1/webhooks/shopify/${sourceId}`,
+          headers,
+          payload: body,
+          remoteAddress,
+        }),
+      ),
+    )
+  }
+
+  it('counts per source, not per IP: a burst above 300 a minute from one address is accepted', async () => {
+    const c = await connectShopify('burst')
+    const other = await connectShopify('burst-other')
+    const answers = await burst(c.sourceId, 350, '203.0.113.10')
+    expect(answers.filter((res) => res.statusCode === 200)).toHaveLength(350)
+    expect(answers[0]!.headers['x-ratelimit-limit']).toBe(String(WEBHOOK_LIMIT))
+
+    // Above the source's limit: 429 problem+json with Retry-After; another source is not affected.
+    const over = await burst(c.sourceId, WEBHOOK_LIMIT - 350 + 5, '203.0.113.10')
+    const refused = over.filter((res) => res.statusCode === 429)
+    expect(refused).toHaveLength(5)
+    expectProblem(refused[0]!, 429, 'rate-limited')
+    expect(Number(refused[0]!.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect((await burst(other.sourceId, 1, '203.0.113.10'))[0]!.statusCode).toBe(200)
+  })
+
+  it('refuses a flood of unsigned webhooks from one address cheaply once it spent the anonymous limit', async () => {
+    const c = await connectShopify('garbage')
+    const answers = await burst(c.sourceId, 300, '203.0.113.20', 'not-the-secret')
+    expect(answers.every((res) => res.statusCode === 401)).toBe(true)
+    const [next] = await burst(c.sourceId, 1, '203.0.113.20', 'not-the-secret')
+    expectProblem(next!, 429, 'rate-limited')
+    // Refused before its signature is checked: even a good one from that address waits.
+    expect((await burst(c.sourceId, 1, '203.0.113.20'))[0]!.statusCode).toBe(429)
+    // Another address is not affected.
+    expect((await burst(c.sourceId, 1, '203.0.113.21'))[0]!.statusCode).toBe(200)
+    expect(await inboxRows(c.sourceId)).toHaveLength(1)
+  })
 })
 
 async function postponed(): Promise<number> {
