@@ -4,13 +4,16 @@
 //   from it once the lease expired, and every provider object ends stored exactly once;
 // - two replicas asked to reconcile the same source at the same moment run one reconciliation, one page at a
 //   time: the fake never sees two of its list requests at once, though each page takes longer than the lease
-//   (the lease is renewed while a provider call runs).
+//   (the lease is renewed while a provider call runs);
+// - a webhook whose processing waits out Shopify's call limit for longer than the lease stays with its
+//   replica: the other never takes it over and asks Shopify again.
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
 import { migrate } from '../../src/platform/migrations.js'
+import { type FakeShopify, startFakeShopify } from '../fakes/shopify.js'
 import { FakeSquare } from '../fakes/square.js'
 import { ADMIN_TOKEN, REDIS_URL } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
@@ -28,7 +31,8 @@ interface Replica {
 describe('connector reconciliation across replicas', () => {
   let database: TestDatabase
   let handle: DatabaseHandle
-  let square: FakeSquare
+  let square: FakeSquare | undefined
+  let shop: FakeShopify | undefined
   const servers: ServerProcess[] = []
   let baseEnv: Record<string, string>
 
@@ -54,6 +58,9 @@ describe('connector reconciliation across replicas', () => {
       await server.exited
     }
     await square?.close()
+    await shop?.close()
+    square = undefined
+    shop = undefined
   })
   afterAll(async () => {
     await handle?.close()
@@ -88,10 +95,10 @@ describe('connector reconciliation across replicas', () => {
       name: 'square',
       kind: 'square',
       connector: {
-        signatureKey: square.signatureKey,
+        signatureKey: square!.signatureKey,
         notificationUrl: NOTIFICATION_URL,
-        accessToken: square.accessToken,
-        baseUrl: square.url,
+        accessToken: square!.accessToken,
+        baseUrl: square!.url,
       },
     })
     expect(source.status).toBe(201)
@@ -102,8 +109,8 @@ describe('connector reconciliation across replicas', () => {
   /** A shop of `n` orders, one variation each, so that SearchOrders gives n / pageSize slow pages. */
   function seedOrders(n: number): void {
     for (let i = 0; i < n; i++) {
-      square.addVariation(`FLEET-${i}`, 100 + i)
-      square.putOrder(`FLEET-ORDER-${i}`, [{ sku: `FLEET-${i}`, quantity: '1', price: 100 + i }])
+      square!.addVariation(`FLEET-${i}`, 100 + i)
+      square!.putOrder(`FLEET-ORDER-${i}`, [{ sku: `FLEET-${i}`, quantity: '1', price: 100 + i }])
     }
   }
 
@@ -203,5 +210,42 @@ describe('connector reconciliation across replicas', () => {
     expect(
       events.filter((e) => e.event_id.startsWith('square:order:FLEET-ORDER-')).every((e) => e.n === 1),
     ).toBe(true)
+  }, 240_000)
+
+  it('keeps a webhook with its replica while Shopify call-limit pacing outlasts the lease', async () => {
+    shop = await startFakeShopify()
+    const [a, b] = await Promise.all([start(), start()])
+    const tenant = await admin(a!, 'POST', '/v1/admin/tenants', { name: `pacing-${randomUUID()}` })
+    const source = await admin(a!, 'POST', `/v1/admin/tenants/${tenant.body.id}/sources`, {
+      name: 'shopify',
+      kind: 'shopify',
+      connector: shop.config(),
+    })
+    expect(source.status).toBe(201)
+    const sourceId = source.body.id as string
+    // The shop's currency is read for a product; the answer says the bucket is full ("40/40"): the provider
+    // waits 4 s for it to drain to 80 %, more than twice the lease.
+    shop.fillBucket(39)
+    const product = shop.addProduct({ title: 'Tea', variants: [{ sku: 'PACED-1', price: '3.00' }] })
+    const sent = await shop.deliver(`${a!.url}/v1/webhooks/shopify/${sourceId}`, 'products/create', product)
+    expect(sent.status).toBe(200)
+    await waitFor(
+      async () => {
+        const { rows } = await handle.db.execute(
+          sql`SELECT status FROM connector_inbox WHERE source_id = ${sourceId}`,
+        )
+        return (rows as { status: string }[])[0]?.status === 'done'
+      },
+      { description: 'the paced webhook to be processed', timeoutMs: 60_000 },
+    )
+    expect(shop.arrivals.filter((arrival) => arrival.path.endsWith('/shop.json'))).toHaveLength(1)
+    // The pacing did happen: the one answer said the bucket was full.
+    expect(shop.lastCallLimit).toBe('40/40')
+    for (const replica of [a!, b!])
+      expect(
+        replica.process.lines.some(
+          (line) => line.msg === 'connector inbox lease expired before the outcome was recorded',
+        ),
+      ).toBe(false)
   }, 240_000)
 })
