@@ -2,13 +2,13 @@
 // Redis: a source configured through the admin API, webhooks signed Shopify's way into the inbox, processed
 // by the worker through the outbound layer into the store and the read API, redeliveries and disorder,
 // reconciliation and drift, and the breaker.
-import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { registry } from '../../../src/platform/metrics.js'
 import { type FakeShopify, startFakeShopify } from '../../fakes/shopify.js'
 import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { waitFor } from '../../helpers/wait.js'
+import { CONNECTOR_TEST_ENV, connectorApi, transitionsToOpen } from './connector-api.js'
 
 /** Per source and minute; above RATE_LIMIT_ANONYMOUS_MAX (300), the per-IP limit of anonymous requests. */
 const WEBHOOK_LIMIT = 400
@@ -16,21 +16,14 @@ const WEBHOOK_LIMIT = 400
 let t: TestApp
 let shop: FakeShopify
 const { admin, createTenant, createKey, expectProblem } = adminApi(() => t)
+const { inboxRows, eventsOf, reconcileAndWait } = connectorApi(() => t)
 
 beforeAll(async () => {
   shop = await startFakeShopify({ currency: 'EUR' })
   t = await startTestApp({
     redis: true,
     env: {
-      CONNECTOR_POLL_INTERVAL_MS: '50',
-      CONNECTOR_RETRY_BASE_DELAY_MS: '200',
-      RECONCILE_INTERVAL_MINUTES: '0',
-      OUTBOUND_TIMEOUT_MS: '1000',
-      OUTBOUND_RETRY_MAX_ATTEMPTS: '2',
-      OUTBOUND_RETRY_BASE_DELAY_MS: '10',
-      OUTBOUND_RETRY_MAX_DELAY_MS: '100',
-      OUTBOUND_BREAKER_MINIMUM_CALLS: '4',
-      OUTBOUND_BREAKER_OPEN_MS: '1500',
+      ...CONNECTOR_TEST_ENV,
       CONNECTOR_WEBHOOK_RATE_LIMIT_MAX: String(WEBHOOK_LIMIT),
     },
   })
@@ -71,13 +64,6 @@ function deliver(
   return t.app.inject({ method: 'POST', url: `/v1/webhooks/shopify/${sourceId}`, headers, payload: body })
 }
 
-async function inboxRows(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT status, attempts, provider_event_id, last_error FROM connector_inbox WHERE source_id = ${sourceId} ORDER BY id`,
-  )
-  return rows as { status: string; attempts: number; provider_event_id: string; last_error: string | null }[]
-}
-
 const allDone = (sourceId: string, description: string, timeoutMs?: number) =>
   waitFor(async () => (await inboxRows(sourceId)).every((row) => row.status === 'done'), {
     description,
@@ -86,30 +72,6 @@ const allDone = (sourceId: string, description: string, timeoutMs?: number) =>
 
 async function read(c: Connected, url: string) {
   return t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${c.readKey}` } })
-}
-
-async function eventsOf(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT event_id FROM events WHERE source_id = ${sourceId} ORDER BY seq`,
-  )
-  return (rows as { event_id: string }[]).map((row) => row.event_id)
-}
-
-async function reconcileAndWait(c: Connected) {
-  const started = await admin('POST', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconcile`)
-  expect(started.statusCode).toBe(202)
-  const id = started.json().id as string
-  return waitFor(
-    async () => {
-      const res = await admin(
-        'GET',
-        `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconciliations/${id}`,
-      )
-      const run = res.json()
-      return run.status === 'completed' ? run : undefined
-    },
-    { description: 'the reconciliation to complete', timeoutMs: 30_000 },
-  )
 }
 
 describe('configuring a Shopify source', () => {
@@ -277,7 +239,7 @@ describe('reconciliation', () => {
 describe('a failing Shopify API', () => {
   it('opens the breaker; the inbox waits, spends no attempt while it is open, then processes everything', async () => {
     const c = await connectShopify('breaker')
-    const opensBefore = await transitionsToOpen()
+    const opensBefore = await transitionsToOpen('shopify')
     const items = [1, 2, 3].map(
       (n) =>
         shop.addProduct({ title: `Jam ${n}`, variants: [{ sku: `JAM-S-${n}`, price: '4.20' }] }).variants[0]!
@@ -292,7 +254,7 @@ describe('a failing Shopify API', () => {
       expect(
         (await deliver(c.sourceId, 'inventory_levels/update', shop.inventoryLevel(item, 8001, 5))).statusCode,
       ).toBe(200)
-    await waitFor(async () => (await transitionsToOpen()) > opensBefore, {
+    await waitFor(async () => (await transitionsToOpen('shopify')) > opensBefore, {
       description: 'the shopify breaker to open',
     })
     await allDone(c.sourceId, 'every webhook to be processed once Shopify recovers', 40_000)
@@ -369,15 +331,4 @@ async function postponed(): Promise<number> {
       text,
     )
   return Number(match?.[1] ?? 0)
-}
-
-async function transitionsToOpen(): Promise<number> {
-  const text = await registry.getSingleMetricAsString('circuit_breaker_transitions_total')
-  return [
-    ...text.matchAll(
-      /circuit_breaker_transitions_total\{[^}]*target_kind="shopify"[^}]*to="open"[^}]*\} (\d+)/g,
-    ),
-  ]
-    .map((m) => Number(m[1]))
-    .reduce((a, b) => a + b, 0)
 }

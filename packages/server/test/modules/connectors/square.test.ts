@@ -12,27 +12,21 @@ import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { runCliOn } from '../../helpers/cli.js'
 import { waitFor } from '../../helpers/wait.js'
+import { CONNECTOR_TEST_ENV, connectorApi, transitionsToOpen } from './connector-api.js'
 
 const NOTIFICATION_URL = 'https://pos.example.test/v1/webhooks/square/main'
 
 let t: TestApp
 let square: FakeSquare
 const { admin, createTenant, createKey, expectProblem } = adminApi(() => t)
+const { inboxRows, eventsOf, reconcileAndWait } = connectorApi(() => t)
 
 beforeAll(async () => {
   square = await FakeSquare.start()
   t = await startTestApp({
     redis: true,
     env: {
-      CONNECTOR_POLL_INTERVAL_MS: '50',
-      CONNECTOR_RETRY_BASE_DELAY_MS: '200',
-      RECONCILE_INTERVAL_MINUTES: '0',
-      OUTBOUND_TIMEOUT_MS: '1000',
-      OUTBOUND_RETRY_MAX_ATTEMPTS: '2',
-      OUTBOUND_RETRY_BASE_DELAY_MS: '10',
-      OUTBOUND_RETRY_MAX_DELAY_MS: '100',
-      OUTBOUND_BREAKER_MINIMUM_CALLS: '4',
-      OUTBOUND_BREAKER_OPEN_MS: '1500',
+      ...CONNECTOR_TEST_ENV,
     },
   })
 }, 60_000)
@@ -70,13 +64,6 @@ function deliver(sourceId: string, webhook: Record<string, unknown>, key?: strin
   return t.app.inject({ method: 'POST', url: `/v1/webhooks/square/${sourceId}`, headers, payload: body })
 }
 
-async function inboxRows(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT status, attempts, last_error FROM connector_inbox WHERE source_id = ${sourceId} ORDER BY id`,
-  )
-  return rows as { status: string; attempts: number; last_error: string | null }[]
-}
-
 async function order(c: Connected, orderId: string) {
   const res = await t.app.inject({
     method: 'GET',
@@ -86,30 +73,6 @@ async function order(c: Connected, orderId: string) {
   return res.statusCode === 200
     ? (res.json() as { version: number; status: string; lineItems: unknown[] })
     : undefined
-}
-
-async function eventsOf(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT event_id FROM events WHERE source_id = ${sourceId} ORDER BY seq`,
-  )
-  return (rows as { event_id: string }[]).map((row) => row.event_id)
-}
-
-async function reconcileAndWait(c: Connected) {
-  const started = await admin('POST', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconcile`)
-  expect(started.statusCode).toBe(202)
-  const id = started.json().id as string
-  return waitFor(
-    async () => {
-      const res = await admin(
-        'GET',
-        `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconciliations/${id}`,
-      )
-      const run = res.json()
-      return run.status === 'completed' ? run : undefined
-    },
-    { description: 'the reconciliation to complete', timeoutMs: 30_000 },
-  )
 }
 
 describe('Square webhook signatures', () => {
@@ -500,7 +463,7 @@ describe('a failing Square API', () => {
   it('opens the breaker; the inbox waits, spends no attempt while it is open, then processes everything', async () => {
     const c = await connectSquare('breaker')
     square.addVariation('JAM-1', 420)
-    const opensBefore = await transitionsToOpen()
+    const opensBefore = await transitionsToOpen('square')
     // Enough 5xx, 429 and broken connections for every attempt until the breaker opens and a probe fails.
     square.faults.push(
       { kind: 'status', status: 503 },
@@ -514,7 +477,7 @@ describe('a failing Square API', () => {
       square.putOrder(`BRK-${n}`, [{ sku: 'JAM-1', quantity: '1', price: 420 }]),
     )
     for (const o of orders) expect((await deliver(c.sourceId, square.orderWebhook(o))).statusCode).toBe(200)
-    await waitFor(async () => (await transitionsToOpen()) > opensBefore, {
+    await waitFor(async () => (await transitionsToOpen('square')) > opensBefore, {
       description: 'the square breaker to open',
     })
     await waitFor(async () => (await inboxRows(c.sourceId)).every((row) => row.status === 'done'), {
@@ -528,17 +491,6 @@ describe('a failing Square API', () => {
     for (const o of orders) expect(await order(c, o.id)).toMatchObject({ version: 1 })
   }, 60_000)
 })
-
-async function transitionsToOpen(): Promise<number> {
-  const text = await registry.getSingleMetricAsString('circuit_breaker_transitions_total')
-  return [
-    ...text.matchAll(
-      /circuit_breaker_transitions_total\{[^}]*target_kind="square"[^}]*to="open"[^}]*\} (\d+)/g,
-    ),
-  ]
-    .map((m) => Number(m[1]))
-    .reduce((a, b) => a + b, 0)
-}
 
 describe('the CLI', () => {
   it('configures a Square source, reconciles it with progress, and lists and replays dead letters', async () => {
