@@ -61,6 +61,11 @@ export interface ConnectorSettings {
   readonly retryBaseDelayMs: number
   /** Failed attempts after which a webhook is a dead letter (an open breaker spends none). */
   readonly maxAttempts: number
+  /**
+   * Provider webhooks accepted per minute per connector source, for the whole fleet (they are not limited
+   * per client IP: providers send bursts from few addresses).
+   */
+  readonly webhookRateLimitMax: number
 }
 
 export interface Config {
@@ -253,6 +258,7 @@ function connectorSettings(r: Reader): ConnectorSettings {
     reconcileIntervalMs: integer(r, 'RECONCILE_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60_000,
     retryBaseDelayMs: integer(r, 'CONNECTOR_RETRY_BASE_DELAY_MS', 5000, 10, 3_600_000),
     maxAttempts: integer(r, 'CONNECTOR_MAX_ATTEMPTS', 10, 1, 100),
+    webhookRateLimitMax: integer(r, 'CONNECTOR_WEBHOOK_RATE_LIMIT_MAX', 6000, 1, 10_000_000),
   })
 }
 

@@ -2,6 +2,7 @@
 // reconciliation on demand. A reconciliation is carried out by the running servers (any replica takes it);
 // with --wait the command follows its progress, pages and objects, on stderr until it completes.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
 import type { ConnectorsService } from '../modules/connectors/service.js'
 import { type CliContext, type CommandGroup, table, UsageError } from './command.js'
 
@@ -37,8 +38,10 @@ export const connectorCommands: CommandGroup = {
     summary: "Lists a square or shopify source's webhooks that could not be fetched or mapped",
     prepare([tenantId = '', sourceId = '']) {
       return async (context) => {
-        const letters = await (await connectorsOf(context)).listDeadLetters(tenantId, sourceId)
-        const data = letters.map((letter) => ({ ...letter, id: String(letter.id) }))
+        const letters = await (await connectorsOf(context)).listDeadLetters(tenantId, sourceId, {
+          limit: MAX_PAGE_LIMIT,
+        })
+        const data = letters.data.map((letter) => ({ ...letter, id: String(letter.id) }))
         const rows = data.map((l) => [
           l.id,
           l.topic,
@@ -84,7 +87,7 @@ export const connectorCommands: CommandGroup = {
         const view = reconciliationView(run)
         const text =
           view.status === 'completed'
-            ? `Reconciliation ${view.id} completed: ${view.pages} pages, ${view.objects} objects, drift ${view.drift} (${(view.driftRatio * 100).toFixed(2)} %)\n`
+            ? `Reconciliation ${view.id} completed: ${view.pages} pages, ${view.objects} objects, drift ${view.drift} (${(view.driftRatio * 100).toFixed(2)} %), ${view.unmappable} unmappable\n`
             : `Reconciliation ${view.id} is running (${view.pages} pages, ${view.objects} objects so far); the servers carry it out\n`
         return { json: view, text }
       }

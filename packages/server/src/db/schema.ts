@@ -534,6 +534,8 @@ export const reconciliationRuns = pgTable(
     objects: integer('objects').notNull().default(0),
     /** Objects whose events were new to the store: webhooks had not delivered them. */
     drift: integer('drift').notNull().default(0),
+    /** Objects the provider listed that could not be mapped: each is a dead letter of the source. */
+    unmappable: integer('unmappable').notNull().default(0),
     /** Why the last page could not be read (the provider was unavailable); the run goes on later. */
     lastError: text('last_error'),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

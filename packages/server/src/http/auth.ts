@@ -2,6 +2,10 @@
 // the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
 // neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
 // compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
+// Provider webhooks (`providerWebhook: true`, authenticated by their signature in the route) count per
+// connector source, not per client IP: Square and Shopify send bursts from few addresses. Each one whose
+// signature fails (401) counts in the IP's anonymous bucket instead, and an IP that exhausted it is refused
+// before its signature is even checked, so floods of unsigned garbage stay cheap.
 //
 // API keys are checked through the ApiKeyVerifier interface defined here; the API keys module provides it
 // (app.ts hands it in), so this layer depends on no feature module.
@@ -9,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
 import { ProblemError } from '../platform/problems.js'
-import type { RateLimitBucket, RateLimitPolicy, RateLimits } from '../platform/rate-limits.js'
+import type { RateLimitBucket, RateLimitPolicy, RateLimitState, RateLimits } from '../platform/rate-limits.js'
 import { sameSecret } from '../platform/secret-compare.js'
 import { setRateLimitHeaders } from './rate-limit.js'
 
@@ -36,6 +40,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     admin?: boolean
     scope?: Scope
+    providerWebhook?: boolean
   }
   interface FastifyRequest {
     principal: Principal | null
@@ -63,18 +68,42 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
   const adminToken = config.adminToken
   const defaultPolicy = { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs }
   const anonymousPolicy = { max: config.rateLimitAnonymousMax, windowMs: config.rateLimitWindowMs }
+  const webhookPolicy = { max: config.connectors.webhookRateLimitMax, windowMs: 60_000 }
+  const ipBucket = (request: FastifyRequest): RateLimitBucket => ({
+    id: `ip:${request.ip}`,
+    policy: anonymousPolicy,
+  })
   app.decorateRequest('principal', null)
+
+  /** The bucket of a provider webhook: its source's, or the IP's for a source id that cannot be one. */
+  async function webhookBucket(request: FastifyRequest): Promise<RateLimitBucket> {
+    const refused = await rateLimits.peek(ipBucket(request))
+    if (refused?.exceeded) throw rateLimited(refused)
+    const { sourceId } = request.params as { sourceId?: string }
+    return sourceId !== undefined && UUID.test(sourceId)
+      ? { id: `webhook-source:${sourceId.toLowerCase()}`, policy: webhookPolicy }
+      : ipBucket(request)
+  }
+
+  // Counted before the answer leaves, so the address's next request already sees it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.routeOptions.config.providerWebhook && reply.statusCode === 401)
+      await rateLimits.consume(ipBucket(request))
+    return payload
+  })
 
   // Who is calling decides which rate limit bucket counts the request: the API key, the admin, or, for
   // anything without valid credentials, the client's IP with its lower limit. The limit is applied before
   // a credential error is answered, so a flood of bad keys is throttled like any other traffic.
   app.addHook('onRequest', async (request, reply) => {
-    const { admin, scope, probe } = request.routeOptions.config
+    const { admin, scope, probe, providerWebhook } = request.routeOptions.config
     if (probe) return
     const token = bearerToken(request)
     let failure: ProblemError | undefined
     let bucket: RateLimitBucket | undefined
-    if (admin) {
+    if (providerWebhook) {
+      bucket = await webhookBucket(request)
+    } else if (admin) {
       if (token !== undefined && adminToken !== undefined && sameSecret(token, adminToken)) {
         bucket = { id: 'admin', policy: defaultPolicy }
       } else {
@@ -100,19 +129,23 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
         else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
       }
     }
-    const limit = await rateLimits.consume(bucket ?? { id: `ip:${request.ip}`, policy: anonymousPolicy })
+    const limit = await rateLimits.consume(bucket ?? ipBucket(request))
     setRateLimitHeaders(reply, limit)
-    if (limit.exceeded) {
-      const retryAfter = String(Math.max(1, limit.resetSeconds))
-      throw new ProblemError(
-        'rate-limited',
-        `Rate limit exceeded; retry in ${retryAfter} s`,
-        {},
-        { 'retry-after': retryAfter },
-      )
-    }
+    if (limit.exceeded) throw rateLimited(limit)
     if (failure) throw failure
   })
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function rateLimited(limit: RateLimitState): ProblemError {
+  const retryAfter = String(Math.max(1, limit.resetSeconds))
+  return new ProblemError(
+    'rate-limited',
+    `Rate limit exceeded; retry in ${retryAfter} s`,
+    {},
+    { 'retry-after': retryAfter },
+  )
 }
 
 function missingCredentials(): ProblemError {

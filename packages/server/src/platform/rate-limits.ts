@@ -96,6 +96,26 @@ export class RateLimits {
     }
   }
 
+  /**
+   * The bucket's state without counting a request (`exceeded`: the next one would be refused); undefined
+   * when it counted none in this window, or when the store does not answer in time (the caller then goes on
+   * as if nothing was counted).
+   */
+  async peek(bucket: RateLimitBucket): Promise<RateLimitState | undefined> {
+    const limiter = this.#sharedLimiter(bucket.policy) ?? this.#localLimiter(bucket.policy)
+    const res = await withDeadline(
+      limiter.get(bucket.id).catch(() => null),
+      this.options.redisTimeoutMs,
+    )
+    if (res === TIMED_OUT || res === null) return undefined
+    return {
+      policy: bucket.policy,
+      remaining: Math.max(0, res.remainingPoints),
+      resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)),
+      exceeded: res.consumedPoints >= bucket.policy.max,
+    }
+  }
+
   #state(bucket: RateLimitBucket, res: RateLimiterRes, exceeded: boolean): RateLimitState {
     if (exceeded) rateLimitExceededTotal.inc({ tenant: bucket.tenantId ?? 'none' })
     return {

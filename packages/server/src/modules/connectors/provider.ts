@@ -80,12 +80,27 @@ export class Unmappable extends Error {
 /** What processing one webhook or one reconciliation page gives. */
 export interface Mapped {
   readonly events: readonly CanonicalEvent[]
+  /**
+   * Provider state to save only once the events are stored (Square's catalog `begin_time`): saved before, a
+   * write that failed afterwards would leave the provider's changes behind the saved mark, never asked for
+   * again. State that is a mere cache (a SKU) may be saved at once with ProviderState.set.
+   */
+  readonly stateAfter?: Readonly<Record<string, string>>
+}
+
+/** A provider object a reconciliation page listed but could not map (the rest of the page is still stored). */
+export interface UnmappableObject {
+  /** The provider's kind and id of the object, e.g. `order:5600000000001`: one dead letter per object. */
+  readonly objectId: string
+  readonly reason: string
 }
 
 /** One page of a reconciliation pass. */
 export interface ReconcilePage extends Mapped {
   /** Provider objects on the page (orders, products, counts), for the run's summary and drift. */
   readonly objects: number
+  /** Objects on the page that cannot be mapped: the connectors module dead-letters each and counts them. */
+  readonly unmappable: readonly UnmappableObject[]
   /** Where the next page starts; null: this pass is complete. Opaque to the connectors module. */
   readonly nextCursor: string | null
 }

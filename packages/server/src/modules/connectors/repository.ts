@@ -2,13 +2,17 @@
 // inbox (once per provider event id), the dead letters and their replay, reconciliation runs, and each
 // source's provider state. The background work's statements are in statements.ts. Every query is timed
 // under `connectors.<operation>`.
-import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import { connectorInbox, connectorState, reconciliationRuns } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
+import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
 import type { ConnectorKind } from './config.js'
-import type { ProviderState } from './provider.js'
+import type { ProviderState, UnmappableObject } from './provider.js'
+
+/** The topic of a dead letter a reconciliation found (an object, not a webhook). */
+export const RECONCILIATION_TOPIC = 'reconciliation'
 
 export interface NewInboxRow {
   readonly tenantId: string
@@ -38,6 +42,7 @@ export interface RunRecord {
   readonly pages: number
   readonly objects: number
   readonly drift: number
+  readonly unmappable: number
   readonly lastError: string | null
   readonly startedAt: Date
   readonly finishedAt: Date | null
@@ -62,6 +67,7 @@ const runColumns = {
   pages: reconciliationRuns.pages,
   objects: reconciliationRuns.objects,
   drift: reconciliationRuns.drift,
+  unmappable: reconciliationRuns.unmappable,
   lastError: reconciliationRuns.lastError,
   startedAt: reconciliationRuns.startedAt,
   finishedAt: reconciliationRuns.finishedAt,
@@ -82,26 +88,74 @@ export class ConnectorsRepository {
     })
   }
 
-  /** A source's dead letters, newest first, `limit` after the id `before`. */
-  listDeadLetters(sourceId: string, limit: number, before?: number): Promise<DeadLetterRecord[]> {
-    return timedQuery('connectors.listDeadLetters', () =>
-      this.db
+  /**
+   * Dead-letters the objects a reconciliation could not map, one row per object (topic `reconciliation`):
+   * found again by a later run, its row is updated, not repeated.
+   */
+  deadLetterObjects(
+    source: { readonly tenantId: string; readonly id: string },
+    provider: ConnectorKind,
+    reconciliationId: number,
+    objects: readonly UnmappableObject[],
+  ): Promise<void> {
+    return timedQuery('connectors.deadLetterObjects', async () => {
+      if (objects.length === 0) return
+      await this.db
+        .insert(connectorInbox)
+        .values(
+          objects.map((object) => ({
+            tenantId: source.tenantId,
+            sourceId: source.id,
+            provider,
+            providerEventId: `${RECONCILIATION_TOPIC}:${object.objectId}`,
+            topic: RECONCILIATION_TOPIC,
+            payload: { objectId: object.objectId, reconciliationId },
+            status: 'dead' as const,
+            attempts: 1,
+            lastError: object.reason,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [connectorInbox.sourceId, connectorInbox.providerEventId],
+          set: {
+            status: 'dead',
+            payload: sql`excluded.${sql.identifier(connectorInbox.payload.name)}`,
+            lastError: sql`excluded.${sql.identifier(connectorInbox.lastError.name)}`,
+            updatedAt: sql`now()`,
+          },
+        })
+    })
+  }
+
+  /** One page of a source's dead letters, newest first. */
+  listDeadLetters(sourceId: string, page: PageRequest<number>): Promise<Slice<DeadLetterRecord, number>> {
+    return timedQuery('connectors.listDeadLetters', async () => {
+      const rows = await this.db
         .select(deadLetterColumns)
         .from(connectorInbox)
         .where(
           and(
             eq(connectorInbox.sourceId, sourceId),
             eq(connectorInbox.status, 'dead'),
-            before === undefined ? undefined : lt(connectorInbox.id, before),
+            page.after === undefined ? undefined : lt(connectorInbox.id, page.after),
           ),
         )
         .orderBy(desc(connectorInbox.id))
-        .limit(limit),
-    )
+        .limit(page.limit + 1)
+      return sliceRows(
+        rows,
+        page.limit,
+        (row) => row,
+        (row) => row.id,
+      )
+    })
   }
 
-  /** Makes a dead letter due again with a fresh count of attempts; false when it is not a dead letter. */
-  replayDeadLetter(sourceId: string, id: number): Promise<boolean> {
+  /**
+   * Makes a dead letter due again with a fresh count of attempts: 'replayed', 'absent' when it is not a dead
+   * letter of the source, 'reconciliation' when a reconciliation found it (there is no webhook to replay).
+   */
+  replayDeadLetter(sourceId: string, id: number): Promise<'replayed' | 'absent' | 'reconciliation'> {
     return timedQuery('connectors.replayDeadLetter', async () => {
       const rows = await this.db
         .update(connectorInbox)
@@ -117,10 +171,22 @@ export class ConnectorsRepository {
             eq(connectorInbox.sourceId, sourceId),
             eq(connectorInbox.id, id),
             eq(connectorInbox.status, 'dead'),
+            ne(connectorInbox.topic, RECONCILIATION_TOPIC),
           ),
         )
         .returning({ id: connectorInbox.id })
-      return rows.length > 0
+      if (rows.length > 0) return 'replayed'
+      const [found] = await this.db
+        .select({ id: connectorInbox.id })
+        .from(connectorInbox)
+        .where(
+          and(
+            eq(connectorInbox.sourceId, sourceId),
+            eq(connectorInbox.id, id),
+            eq(connectorInbox.status, 'dead'),
+          ),
+        )
+      return found === undefined ? 'absent' : 'reconciliation'
     })
   }
 

@@ -5,6 +5,7 @@
 // once, before any provider call (Square waits 10 s, Shopify 5 s). Admin: dead letters and their replay,
 // reconciliation on demand and its runs, under the source's admin routes (ADMIN_TOKEN).
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { Page, pageQuery } from '../../contracts/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { SourceParams } from '../sources/schemas.js'
 import { Conflict, NotFound, Timestamp, Unauthorized } from '../tenants/schemas.js'
@@ -31,10 +32,6 @@ const DeadLetter = Type.Object(
   },
   { title: 'ConnectorDeadLetter' },
 )
-const DeadLetterList = Type.Object({
-  data: Type.Array(DeadLetter),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?before= for older ones' }),
-})
 
 const Reconciliation = Type.Object(
   {
@@ -46,6 +43,9 @@ const Reconciliation = Type.Object(
     objects: Type.Integer({ description: 'Provider objects found (orders, counts)' }),
     drift: Type.Integer({ description: 'Objects found that webhooks had not delivered' }),
     driftRatio: Type.Number(),
+    unmappable: Type.Integer({
+      description: 'Objects found that could not be mapped: each is a dead letter (topic reconciliation)',
+    }),
     lastError: Type.Union([Type.String(), Type.Null()]),
     startedAt: Timestamp,
     finishedAt: Type.Union([Timestamp, Type.Null()]),
@@ -75,6 +75,7 @@ export function reconciliationView(run: RunRecord): Static<typeof Reconciliation
     objects: run.objects,
     drift: run.drift,
     driftRatio: run.objects === 0 ? 0 : run.drift / run.objects,
+    unmappable: run.unmappable,
     lastError: run.lastError,
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt?.toISOString() ?? null,
@@ -90,6 +91,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.post(
       `/v1/webhooks/${kind}/:sourceId`,
       {
+        config: { providerWebhook: true },
         schema: {
           tags,
           summary: `Receives a ${kind === 'square' ? 'Square' : 'Shopify'} webhook for the source, verified by its signature`,
@@ -123,15 +125,14 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: "Lists the source's provider webhooks that could not be fetched or mapped, newest first",
         params: SourceParams,
-        querystring: Type.Object({ before: Type.Optional(Id) }),
-        response: { 200: DeadLetterList, 401: Unauthorized, 404: NotFound },
+        querystring: Type.Object(pageQuery),
+        response: { 200: Page(DeadLetter), 401: Unauthorized, 404: NotFound },
       },
     },
     async (request) => {
       const { tenantId, sourceId } = request.params
-      const before = request.query.before === undefined ? undefined : Number(request.query.before)
-      const data = (await connectors.listDeadLetters(tenantId, sourceId, before)).map(deadLetterView)
-      return { data, nextCursor: data.length === 100 ? (data.at(-1)?.id ?? null) : null }
+      const page = await connectors.listDeadLetters(tenantId, sourceId, request.query)
+      return { data: page.data.map(deadLetterView), nextCursor: page.nextCursor }
     },
   )
 
@@ -143,7 +144,12 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Processes a dead letter again, at once, with a fresh count of attempts',
         params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
-        response: { 202: Type.Object({ replayed: Type.String() }), 401: Unauthorized, 404: NotFound },
+        response: {
+          202: Type.Object({ replayed: Type.String() }),
+          401: Unauthorized,
+          404: NotFound,
+          409: Conflict,
+        },
       },
     },
     async (request, reply) => {

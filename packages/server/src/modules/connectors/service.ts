@@ -4,14 +4,16 @@
 // same write path, event log, projections and dedup as POST /v1/ingest, under the connector source's name.
 import type { IncomingHttpHeaders } from 'node:http'
 import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '../../contracts/events.js'
+import { DEFAULT_PAGE_LIMIT, type PageQuery } from '../../contracts/pagination.js'
 import { connectorDeadLetters } from '../../platform/metrics.js'
+import { idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { validateEventData } from '../ingest/events.js'
 import type { IngestService } from '../ingest/service.js'
 import type { ConnectorSource } from '../sources/repository.js'
 import type { SourcesService } from '../sources/service.js'
 import { type ConnectorKind, connectorConfig, isConnectorKind } from './config.js'
-import { type CanonicalEvent, Unmappable } from './provider.js'
+import { type CanonicalEvent, type Mapped, Unmappable } from './provider.js'
 import { type BoundProvider, bindProvider, type ProviderRegistry } from './providers.js'
 import type { ConnectorsRepository, DeadLetterRecord, RunRecord } from './repository.js'
 
@@ -23,7 +25,7 @@ export interface ActiveConnector {
   readonly provider: BoundProvider
 }
 
-const DEAD_LETTER_PAGE = 100
+const deadLetterCursors = idCursor('connector-dead-letters')
 
 export class ConnectorsService {
   constructor(
@@ -78,6 +80,17 @@ export class ConnectorsService {
   }
 
   /**
+   * Writes what a provider mapped (recordEvents), then the provider state it saves only once its events are
+   * stored; answers how many events were new to the store.
+   */
+  async recordMapped(source: ConnectorSource, mapped: Mapped): Promise<number> {
+    const accepted = await this.recordEvents(source, mapped.events)
+    const state = this.repository.stateOf(source.id)
+    for (const [key, value] of Object.entries(mapped.stateAfter ?? {})) await state.set(key, value)
+    return accepted
+  }
+
+  /**
    * Writes mapped events through the ingest write path; answers how many were new to the store (the rest
    * were stored before: duplicates). Events the write path refuses make the whole lot Unmappable.
    */
@@ -116,16 +129,27 @@ export class ConnectorsService {
     return accepted
   }
 
-  async listDeadLetters(tenantId: string, sourceId: string, before?: number): Promise<DeadLetterRecord[]> {
+  /** One page of the source's dead letters, newest first. */
+  async listDeadLetters(
+    tenantId: string,
+    sourceId: string,
+    query: PageQuery = { limit: DEFAULT_PAGE_LIMIT },
+  ): Promise<{ data: DeadLetterRecord[]; nextCursor: string | null }> {
+    const page = deadLetterCursors.request(query)
     await this.#connectorSource(tenantId, sourceId)
-    return this.repository.listDeadLetters(sourceId, DEAD_LETTER_PAGE, before)
+    return deadLetterCursors.page(await this.repository.listDeadLetters(sourceId, page))
   }
 
   /** Makes a dead letter pending again, to be processed at once by any replica. */
   async replayDeadLetter(tenantId: string, sourceId: string, id: number): Promise<void> {
     const source = await this.#connectorSource(tenantId, sourceId)
-    if (!Number.isSafeInteger(id) || !(await this.repository.replayDeadLetter(sourceId, id)))
-      throw new ProblemError('not-found', `No dead letter ${id}`)
+    const replay = Number.isSafeInteger(id) ? await this.repository.replayDeadLetter(sourceId, id) : 'absent'
+    if (replay === 'absent') throw new ProblemError('not-found', `No dead letter ${id}`)
+    if (replay === 'reconciliation')
+      throw new ProblemError(
+        'conflict',
+        `Dead letter ${id} is an object a reconciliation could not map, not a webhook: fix it at the provider and the next reconciliation finds it again`,
+      )
     connectorDeadLetters.dec({ provider: source.kind })
   }
 

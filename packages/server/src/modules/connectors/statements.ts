@@ -4,6 +4,8 @@
 // - SETTLE_INBOX records what processing came to (done, dead, or postponed), only while the lease is held.
 // - SCHEDULE_RUNS starts a reconciliation of every configured connector source whose last one started more
 //   than RECONCILE_INTERVAL_MINUTES ago; the partial unique index keeps one running run per source.
+// - RENEW_INBOX and RENEW_RUN extend the leases a replica holds while a provider call runs long (Shopify's
+//   call-limit pacing waits up to 20 s), so only a replica that stopped renewing loses its work.
 // - CLAIM_RUN leases one running reconciliation; ADVANCE_RUN stores a page's cursor and counts (and renews
 //   the lease), FINISH_RUN completes it and POSTPONE_RUN lets it wait for the provider, each under the lease.
 import { connectorInbox as i, reconciliationRuns as r, sources as s } from '../../db/schema.js'
@@ -57,6 +59,14 @@ export const SETTLE_INBOX = statement<
      ${q(i.nextAttemptAt)} = now() + ${ms('$5')}, ${q(i.lastError)} = $6::text,
      ${q(i.leaseExpiresAt)} = NULL, ${q(i.leaseToken)} = NULL, ${q(i.updatedAt)} = now()
    WHERE ${q(i.id)} = $1::bigint AND ${q(i.leaseToken)} = $2::uuid
+   RETURNING ${q(i.id)} AS id`,
+)
+
+/** $1 lease token, $2 lease in ms. Extends the lease of the inbox rows one round holds. */
+export const RENEW_INBOX = statement<[string, number], { id: string }>(
+  name('renewInbox'),
+  `UPDATE ${table(i)} SET ${q(i.leaseExpiresAt)} = now() + ${ms('$2')}
+   WHERE ${q(i.leaseToken)} = $1::uuid AND ${q(i.status)} = 'pending'
    RETURNING ${q(i.id)} AS id`,
 )
 
@@ -117,15 +127,27 @@ export const CLAIM_RUN = statement<[number, string], ClaimedRunRow>(
 )
 
 /**
- * $1 run, $2 lease token, $3 cursor of the next page, $4 objects, $5 drift, $6 lease in ms: one page done,
- * the lease renewed. No row: the lease was lost (another replica took the run over).
+ * $1 run, $2 lease token, $3 cursor of the next page, $4 objects, $5 drift, $6 lease in ms, $7 unmappable
+ * objects: one page done, the lease renewed. No row: the lease was lost (another replica took the run over).
  */
-export const ADVANCE_RUN = statement<[string, string, string | null, number, number, number], { id: string }>(
+export const ADVANCE_RUN = statement<
+  [string, string, string | null, number, number, number, number],
+  { id: string }
+>(
   name('advanceRun'),
   `UPDATE ${table(r)}
    SET ${q(r.cursor)} = $3::text, ${q(r.pages)} = ${q(r.pages)} + 1,
      ${q(r.objects)} = ${q(r.objects)} + $4::int, ${q(r.drift)} = ${q(r.drift)} + $5::int,
+     ${q(r.unmappable)} = ${q(r.unmappable)} + $7::int,
      ${q(r.lastError)} = NULL, ${q(r.leaseExpiresAt)} = now() + ${ms('$6')}
+   WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
+   RETURNING ${q(r.id)} AS id`,
+)
+
+/** $1 run, $2 lease token, $3 lease in ms. Extends the lease of a run while a page is read. */
+export const RENEW_RUN = statement<[string, string, number], { id: string }>(
+  name('renewRun'),
+  `UPDATE ${table(r)} SET ${q(r.leaseExpiresAt)} = now() + ${ms('$3')}
    WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
    RETURNING ${q(r.id)} AS id`,
 )
@@ -133,7 +155,7 @@ export const ADVANCE_RUN = statement<[string, string, string | null, number, num
 /** $1 run, $2 lease token, $3 error or null. Completes the run. */
 export const FINISH_RUN = statement<
   [string, string, string | null],
-  { pages: number; objects: number; drift: number; started_at: Date; finished_at: Date }
+  { pages: number; objects: number; drift: number; unmappable: number; started_at: Date; finished_at: Date }
 >(
   name('finishRun'),
   `UPDATE ${table(r)}
@@ -141,6 +163,7 @@ export const FINISH_RUN = statement<
      ${q(r.leaseExpiresAt)} = NULL, ${q(r.leaseToken)} = NULL
    WHERE ${q(r.id)} = $1::bigint AND ${q(r.leaseToken)} = $2::uuid AND ${q(r.status)} = 'running'
    RETURNING ${q(r.pages)} AS pages, ${q(r.objects)} AS objects, ${q(r.drift)} AS drift,
+     ${q(r.unmappable)} AS unmappable,
      ${q(r.startedAt)} AS started_at, ${q(r.finishedAt)} AS finished_at`,
 )
 

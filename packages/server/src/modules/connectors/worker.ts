@@ -35,6 +35,8 @@ import {
   COUNT_DEAD,
   FINISH_RUN,
   POSTPONE_RUN,
+  RENEW_INBOX,
+  RENEW_RUN,
   SCHEDULE_RUNS,
   SETTLE_INBOX,
 } from './statements.js'
@@ -115,9 +117,34 @@ export class ConnectorWorker {
     const claimed = await database.session((session) =>
       session.query(CLAIM_INBOX, [CLAIM_BATCH, settings.leaseMs, token]),
     )
-    const outcomes = await Promise.all(claimed.map((row) => this.#processRow(row, token)))
+    if (claimed.length === 0) return false
+    const outcomes = await this.#whileLeased(
+      () => database.session((session) => session.query(RENEW_INBOX, [token, settings.leaseMs])),
+      () => Promise.all(claimed.map((row) => this.#processRow(row, token))),
+    )
     if (outcomes.includes('dead')) await this.refreshDeadLetters()
-    return claimed.length > 0
+    return true
+  }
+
+  /**
+   * Runs `work` while renewing its lease every third of CONNECTOR_LEASE_MS: a provider call may run long
+   * (Shopify's call-limit pacing waits up to 20 s, the outbound layer's retries add their waits), and only a
+   * replica that died, not one that waits, should lose its work to another.
+   */
+  async #whileLeased<T>(renew: () => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(
+      () =>
+        void renew().catch((err: unknown) =>
+          this.#options.log.warn({ err }, 'connector lease renewal failed'),
+        ),
+      Math.max(100, Math.floor(this.#options.settings.leaseMs / 3)),
+    )
+    timer.unref()
+    try {
+      return await work()
+    } finally {
+      clearInterval(timer)
+    }
   }
 
   /** Sets connector_dead_letters from the table (the whole fleet's count). */
@@ -174,7 +201,7 @@ export class ConnectorWorker {
         },
         repository.stateOf(row.source_id),
       )
-      await service.recordEvents(connector.source, mapped.events)
+      await service.recordMapped(connector.source, mapped)
       return { status: 'done', counted: true, delayMs: 0, error: null, outcome: 'done' }
     } catch (err) {
       if (err instanceof Unmappable)
@@ -235,7 +262,11 @@ export class ConnectorWorker {
     const token = randomUUID()
     const [run] = await database.session((session) => session.query(CLAIM_RUN, [settings.leaseMs, token]))
     if (run === undefined) return false
-    await this.#work(run, token)
+    await this.#whileLeased(
+      () =>
+        database.session((session) => session.query(RENEW_RUN, [String(run.id), token, settings.leaseMs])),
+      () => this.#work(run, token),
+    )
     return true
   }
 
@@ -261,7 +292,7 @@ export class ConnectorWorker {
       let drift: number
       try {
         page = await connector.provider.reconcilePage(http, cursor, since, state)
-        drift = await service.recordEvents(connector.source, page.events)
+        drift = await service.recordMapped(connector.source, page)
       } catch (err) {
         if (this.#stop.signal.aborted) return
         if (err instanceof ProviderUnavailable) {
@@ -275,8 +306,29 @@ export class ConnectorWorker {
         await database.session((s) => s.query(FINISH_RUN, [runId, token, reason]))
         return
       }
+      if (page.unmappable.length > 0) {
+        await repository.deadLetterObjects(
+          connector.source,
+          connector.provider.kind,
+          Number(run.id),
+          page.unmappable,
+        )
+        runLog.warn(
+          { unmappable: page.unmappable.length, first: page.unmappable[0] },
+          'reconciliation found objects it cannot map: they are dead letters',
+        )
+        await this.refreshDeadLetters()
+      }
       const advanced = await database.session((s) =>
-        s.query(ADVANCE_RUN, [runId, token, page.nextCursor, page.objects, drift, settings.leaseMs]),
+        s.query(ADVANCE_RUN, [
+          runId,
+          token,
+          page.nextCursor,
+          page.objects,
+          drift,
+          settings.leaseMs,
+          page.unmappable.length,
+        ]),
       )
       if (advanced.length === 0) {
         runLog.warn('reconciliation lease lost: another replica took the run over')
@@ -297,6 +349,7 @@ export class ConnectorWorker {
         objects: summary.objects,
         drift: summary.drift,
         driftRatio: ratio,
+        unmappable: summary.unmappable,
         durationMs: summary.finished_at.getTime() - summary.started_at.getTime(),
       },
       'reconciliation completed',

@@ -117,12 +117,13 @@ type RetryReason = 'network' | 'timeout' | '5xx' | '429'
 
 /**
  * Milliseconds a Retry-After value asks for (delta-seconds or an HTTP date), or undefined when absent or
- * unreadable. A date in the past asks for 0.
+ * unreadable. A date in the past asks for 0. Delta-seconds may carry a fraction ("2.0"): RFC 9110 names
+ * whole seconds, but Shopify sends decimals, rounded up to the millisecond here.
  */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null) return undefined
   const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000)
   // Date.parse reads almost anything ("-5" is a year); an HTTP date always names its day or month.
   if (!/[A-Za-z]{3}/.test(trimmed)) return undefined
   const date = Date.parse(trimmed)

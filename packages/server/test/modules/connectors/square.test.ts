@@ -1,6 +1,7 @@
 // The Square connector end to end, against a fake Square (a real HTTP server) and the real PostgreSQL and
 // Redis: configuration, verified webhooks into the inbox, processing through the outbound layer into the
 // store, dead letters, reconciliation and drift, the breaker, tenant isolation and secrets at rest.
+import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { WebhooksHelper } from 'square'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,27 +12,21 @@ import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { runCliOn } from '../../helpers/cli.js'
 import { waitFor } from '../../helpers/wait.js'
+import { CONNECTOR_TEST_ENV, connectorApi, transitionsToOpen } from './connector-api.js'
 
 const NOTIFICATION_URL = 'https://pos.example.test/v1/webhooks/square/main'
 
 let t: TestApp
 let square: FakeSquare
 const { admin, createTenant, createKey, expectProblem } = adminApi(() => t)
+const { inboxRows, eventsOf, reconcileAndWait } = connectorApi(() => t)
 
 beforeAll(async () => {
   square = await FakeSquare.start()
   t = await startTestApp({
     redis: true,
     env: {
-      CONNECTOR_POLL_INTERVAL_MS: '50',
-      CONNECTOR_RETRY_BASE_DELAY_MS: '200',
-      RECONCILE_INTERVAL_MINUTES: '0',
-      OUTBOUND_TIMEOUT_MS: '1000',
-      OUTBOUND_RETRY_MAX_ATTEMPTS: '2',
-      OUTBOUND_RETRY_BASE_DELAY_MS: '10',
-      OUTBOUND_RETRY_MAX_DELAY_MS: '100',
-      OUTBOUND_BREAKER_MINIMUM_CALLS: '4',
-      OUTBOUND_BREAKER_OPEN_MS: '1500',
+      ...CONNECTOR_TEST_ENV,
     },
   })
 }, 60_000)
@@ -69,13 +64,6 @@ function deliver(sourceId: string, webhook: Record<string, unknown>, key?: strin
   return t.app.inject({ method: 'POST', url: `/v1/webhooks/square/${sourceId}`, headers, payload: body })
 }
 
-async function inboxRows(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT status, attempts, last_error FROM connector_inbox WHERE source_id = ${sourceId} ORDER BY id`,
-  )
-  return rows as { status: string; attempts: number; last_error: string | null }[]
-}
-
 async function order(c: Connected, orderId: string) {
   const res = await t.app.inject({
     method: 'GET',
@@ -85,30 +73,6 @@ async function order(c: Connected, orderId: string) {
   return res.statusCode === 200
     ? (res.json() as { version: number; status: string; lineItems: unknown[] })
     : undefined
-}
-
-async function eventsOf(sourceId: string) {
-  const { rows } = await t.platform.database.db.execute(
-    sql`SELECT event_id FROM events WHERE source_id = ${sourceId} ORDER BY seq`,
-  )
-  return (rows as { event_id: string }[]).map((row) => row.event_id)
-}
-
-async function reconcileAndWait(c: Connected) {
-  const started = await admin('POST', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconcile`)
-  expect(started.statusCode).toBe(202)
-  const id = started.json().id as string
-  return waitFor(
-    async () => {
-      const res = await admin(
-        'GET',
-        `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/reconciliations/${id}`,
-      )
-      const run = res.json()
-      return run.status === 'completed' ? run : undefined
-    },
-    { description: 'the reconciliation to complete', timeoutMs: 30_000 },
-  )
 }
 
 describe('Square webhook signatures', () => {
@@ -331,6 +295,62 @@ describe('dead letters', () => {
   })
 })
 
+describe('catalog changes', () => {
+  it('keeps the catalog mark until the changes are stored: a write that failed is found again on replay', async () => {
+    const c = await connectSquare('catalog-mark')
+    const variationId = square.addVariation('CAT-MARK-1', 250)
+    const variation = square.catalog.get(variationId)!
+    // A negative catalog price is refused by the write path after the search answered.
+    variation.item_variation_data!.price_money = { amount: -250, currency: 'USD' }
+    const webhook = {
+      merchant_id: 'MERCHANT-1',
+      type: 'catalog.version.updated',
+      event_id: randomUUID(),
+      created_at: square.tick(),
+      data: { type: 'catalog_version', id: '', object: { catalog_version: { updated_at: square.tick() } } },
+    }
+    expect((await deliver(c.sourceId, webhook)).statusCode).toBe(200)
+    await waitFor(async () => (await inboxRows(c.sourceId))[0]?.status === 'dead', {
+      description: 'the catalog webhook to be a dead letter',
+    })
+    const [letter] = (
+      await admin('GET', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters`)
+    ).json().data
+    expect(letter.reason).toContain('does not map')
+
+    // Fixed at Square without a new updated_at: only a search from the old mark finds it.
+    variation.item_variation_data!.price_money = { amount: 250, currency: 'USD' }
+    const searchesBefore = square.requests.filter((r) => r.path === '/v2/catalog/search').length
+    await admin(
+      'POST',
+      `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters/${letter.id}/replay`,
+    )
+    await waitFor(async () => (await inboxRows(c.sourceId))[0]?.status === 'done', {
+      description: 'the replayed catalog webhook to be processed',
+    })
+    const searches = square.requests.filter((r) => r.path === '/v2/catalog/search')
+    expect(searches.length).toBeGreaterThan(searchesBefore)
+    expect(searches.at(-1)?.body).not.toHaveProperty('begin_time')
+    const product = await t.app.inject({
+      method: 'GET',
+      url: '/v1/products/CAT-MARK-1',
+      headers: { authorization: `Bearer ${c.readKey}` },
+    })
+    expect(product.statusCode).toBe(200)
+    expect(product.json()).toMatchObject({ sku: 'CAT-MARK-1', price: { amount: 250, currency: 'USD' } })
+
+    // Stored now: the next catalog webhook searches from the mark.
+    const next = { ...webhook, event_id: randomUUID() }
+    expect((await deliver(c.sourceId, next)).statusCode).toBe(200)
+    await waitFor(async () => (await inboxRows(c.sourceId)).every((row) => row.status === 'done'), {
+      description: 'the second catalog webhook to be processed',
+    })
+    expect(square.requests.filter((r) => r.path === '/v2/catalog/search').at(-1)?.body).toHaveProperty(
+      'begin_time',
+    )
+  })
+})
+
 describe('reconciliation', () => {
   it('finds an order whose webhook was lost and counts it as drift; a second pass finds nothing new', async () => {
     const c = await connectSquare('drift')
@@ -365,6 +385,61 @@ describe('reconciliation', () => {
     expect(second.drift).toBe(0)
   })
 
+  it('dead-letters an order it cannot map, counts it in the run and the gauge, and maps the rest', async () => {
+    const c = await connectSquare('unmappable')
+    const variationId = square.addVariation('UNMAP-1', 300)
+    const variation = square.catalog.get(variationId)!
+    const sku = variation.item_variation_data!.sku
+    delete variation.item_variation_data!.sku
+    try {
+      square.putOrder('UNMAP-ORDER', [{ sku: 'UNMAP-1', quantity: '1', price: 300 }])
+      square.addVariation('MAP-1', 100)
+      square.putOrder('MAP-ORDER', [{ sku: 'MAP-1', quantity: '1', price: 100 }])
+      const run = await reconcileAndWait(c)
+      expect(run.unmappable).toBeGreaterThanOrEqual(1)
+      expect(run.lastError).toBeNull()
+      expect(await order(c, 'MAP-ORDER')).toMatchObject({ version: 1 })
+      expect(await order(c, 'UNMAP-ORDER')).toBeUndefined()
+
+      const listed = await admin('GET', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters`)
+      const letter = listed
+        .json()
+        .data.find(
+          (l: { providerEventId: string }) => l.providerEventId === 'reconciliation:order:UNMAP-ORDER',
+        )
+      expect(letter).toMatchObject({ topic: 'reconciliation', reason: expect.stringContaining('SKU') })
+      expect(await registry.getSingleMetricAsString('connector_dead_letters')).toMatch(
+        /connector_dead_letters\{provider="square"\} [1-9]/,
+      )
+      expect(
+        t.logs.lines.some(
+          (line) => line.msg === 'reconciliation completed' && line.unmappable === run.unmappable,
+        ),
+      ).toBe(true)
+      // There is no webhook to replay: the next reconciliation finds the object again once it is fixed.
+      expectProblem(
+        await admin(
+          'POST',
+          `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters/${letter.id}/replay`,
+        ),
+        409,
+        'conflict',
+      )
+      // Found again by the next run: still one dead letter for it.
+      await reconcileAndWait(c)
+      const again = await admin('GET', `/v1/admin/tenants/${c.tenantId}/sources/${c.sourceId}/dead-letters`)
+      expect(
+        again
+          .json()
+          .data.filter(
+            (l: { providerEventId: string }) => l.providerEventId === 'reconciliation:order:UNMAP-ORDER',
+          ),
+      ).toHaveLength(1)
+    } finally {
+      variation.item_variation_data!.sku = sku
+    }
+  })
+
   it('runs once per source at a time: a request while one runs answers the running one', async () => {
     const c = await connectSquare('single')
     square.delayMs = 300
@@ -388,7 +463,7 @@ describe('a failing Square API', () => {
   it('opens the breaker; the inbox waits, spends no attempt while it is open, then processes everything', async () => {
     const c = await connectSquare('breaker')
     square.addVariation('JAM-1', 420)
-    const opensBefore = await transitionsToOpen()
+    const opensBefore = await transitionsToOpen('square')
     // Enough 5xx, 429 and broken connections for every attempt until the breaker opens and a probe fails.
     square.faults.push(
       { kind: 'status', status: 503 },
@@ -402,7 +477,7 @@ describe('a failing Square API', () => {
       square.putOrder(`BRK-${n}`, [{ sku: 'JAM-1', quantity: '1', price: 420 }]),
     )
     for (const o of orders) expect((await deliver(c.sourceId, square.orderWebhook(o))).statusCode).toBe(200)
-    await waitFor(async () => (await transitionsToOpen()) > opensBefore, {
+    await waitFor(async () => (await transitionsToOpen('square')) > opensBefore, {
       description: 'the square breaker to open',
     })
     await waitFor(async () => (await inboxRows(c.sourceId)).every((row) => row.status === 'done'), {
@@ -416,17 +491,6 @@ describe('a failing Square API', () => {
     for (const o of orders) expect(await order(c, o.id)).toMatchObject({ version: 1 })
   }, 60_000)
 })
-
-async function transitionsToOpen(): Promise<number> {
-  const text = await registry.getSingleMetricAsString('circuit_breaker_transitions_total')
-  return [
-    ...text.matchAll(
-      /circuit_breaker_transitions_total\{[^}]*target_kind="square"[^}]*to="open"[^}]*\} (\d+)/g,
-    ),
-  ]
-    .map((m) => Number(m[1]))
-    .reduce((a, b) => a + b, 0)
-}
 
 describe('the CLI', () => {
   it('configures a Square source, reconciles it with progress, and lists and replays dead letters', async () => {

@@ -283,9 +283,14 @@ describe('outbound calls', () => {
       },
     )
 
-    it('reads Retry-After as seconds or as an HTTP date', () => {
+    it('reads Retry-After as seconds, decimal seconds (Shopify) or an HTTP date', () => {
       const now = Date.parse('2026-01-01T00:00:00Z')
       expect(parseRetryAfter('120', now)).toBe(120_000)
+      expect(parseRetryAfter('2.0', now)).toBe(2000)
+      expect(parseRetryAfter(' 0.25 ', now)).toBe(250)
+      expect(parseRetryAfter('1.0005', now)).toBe(1001)
+      expect(parseRetryAfter('2.', now)).toBeUndefined()
+      expect(parseRetryAfter('.5', now)).toBeUndefined()
       expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000)
       expect(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now)).toBe(0)
       expect(parseRetryAfter('soon', now)).toBeUndefined()

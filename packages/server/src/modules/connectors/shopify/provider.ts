@@ -17,6 +17,7 @@ import {
   type ProviderState,
   type ReconcilePage,
   Unmappable,
+  type UnmappableObject,
 } from '../provider.js'
 import {
   inventoryCountEvent,
@@ -282,7 +283,7 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
     }
   }
 
-  /** One page of a resource; objects that cannot be mapped are left out (their webhooks dead-letter them). */
+  /** One page of a resource; objects that cannot be mapped are named in `unmappable` (dead letters). */
   async function reconcilePage(
     config: ShopifyConfig,
     http: ProviderHttp,
@@ -309,7 +310,7 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
           ? JSON.stringify({ resource: 'products' } satisfies Cursor)
           : null
     const objects = await pageObjects(config, http, cursor.resource, response.body, state)
-    return { events: objects.events, objects: objects.count, nextCursor }
+    return { ...objects, nextCursor }
   }
 
   async function pageObjects(
@@ -318,8 +319,9 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
     resource: Resource,
     body: unknown,
     state: ProviderState,
-  ): Promise<{ events: Mapped['events']; count: number }> {
+  ): Promise<Omit<ReconcilePage, 'nextCursor'>> {
     const events: Mapped['events'][number][] = []
+    const unmappable: UnmappableObject[] = []
     const listed =
       resource === 'orders'
         ? parseAnswer(OrdersPage, body, 'orders.json', asReconciliationError).orders
@@ -338,9 +340,15 @@ export function createShopifyProvider(options: ShopifyProviderOptions = {}): Pro
         }
       } catch (error) {
         if (!(error instanceof Unmappable)) throw error
+        const id = (object as { id?: unknown }).id
+        const singular = resource === 'orders' ? 'order' : 'product'
+        unmappable.push({
+          objectId: `${singular}:${typeof id === 'number' || typeof id === 'string' ? id : 'unknown'}`,
+          reason: error.reason,
+        })
       }
     }
-    return { events, count: listed.length }
+    return { events, objects: listed.length, unmappable }
   }
 
   return {

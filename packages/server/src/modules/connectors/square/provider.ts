@@ -24,6 +24,7 @@ import {
   ProviderUnavailable,
   type ReconcilePage,
   Unmappable,
+  type UnmappableObject,
 } from '../provider.js'
 import { verifySquareSignature } from './signature.js'
 
@@ -161,55 +162,83 @@ function orderEventType(order: SquareOrder): EventType | undefined {
   return undefined // DRAFT: not an order yet
 }
 
+/**
+ * Maps each object with `map`; one that throws Unmappable is added to `unmappable` when given (a
+ * reconciliation page goes on without it), else the error ends the whole mapping (a webhook's).
+ */
+function mapEach<T>(
+  objects: readonly T[],
+  objectId: (object: T) => string,
+  unmappable: UnmappableObject[] | undefined,
+  map: (object: T) => CanonicalEvent | undefined,
+): CanonicalEvent[] {
+  const events: CanonicalEvent[] = []
+  for (const object of objects) {
+    try {
+      const event = map(object)
+      if (event !== undefined) events.push(event)
+    } catch (err) {
+      if (!(err instanceof Unmappable) || unmappable === undefined) throw err
+      unmappable.push({ objectId: objectId(object), reason: err.reason })
+    }
+  }
+  return events
+}
+
 async function mapOrders(
   http: ProviderHttp,
   state: ProviderState,
   orders: readonly SquareOrder[],
+  unmappable?: UnmappableObject[],
 ): Promise<CanonicalEvent[]> {
   const catalogIds = orders.flatMap((order) =>
     (order.line_items ?? []).flatMap((line) => (line.catalog_object_id ? [line.catalog_object_id] : [])),
   )
   const skus = await skusOf(http, state, catalogIds)
-  const events: CanonicalEvent[] = []
-  for (const order of orders) {
-    const type = orderEventType(order)
-    if (type === undefined) continue
-    const total = money(order.total_money, `order ${order.id}`)
-    const lineItems = (order.line_items ?? []).map((line, index) => {
-      const what = `line item ${index + 1} of order ${order.id}`
-      const sku = line.catalog_object_id === undefined ? undefined : skus.get(line.catalog_object_id)
-      if (sku === undefined)
-        throw new Unmappable(
-          `${what} names no catalog variation with a SKU (${line.catalog_object_id ?? 'ad hoc item'})`,
-        )
+  return mapEach(
+    orders,
+    (order) => `order:${order.id}`,
+    unmappable,
+    (order) => {
+      const type = orderEventType(order)
+      if (type === undefined) return undefined
+      const total = money(order.total_money, `order ${order.id}`)
+      const lineItems = (order.line_items ?? []).map((line, index) => {
+        const what = `line item ${index + 1} of order ${order.id}`
+        const sku = line.catalog_object_id === undefined ? undefined : skus.get(line.catalog_object_id)
+        if (sku === undefined)
+          throw new Unmappable(
+            `${what} names no catalog variation with a SKU (${line.catalog_object_id ?? 'ad hoc item'})`,
+          )
+        return {
+          sku,
+          quantity: quantity(line.quantity, what),
+          unitPrice: money(line.base_price_money, what),
+        }
+      })
+      const version = order.version ?? 1
       return {
-        sku,
-        quantity: quantity(line.quantity, what),
-        unitPrice: money(line.base_price_money, what),
+        id: `square:order:${order.id}:v${version}`,
+        type,
+        occurredAt: order.updated_at ?? order.created_at ?? new Date(0).toISOString(),
+        data: {
+          orderId: order.id,
+          storeId: order.location_id,
+          version,
+          currency: total.currency,
+          lineItems,
+          total,
+        },
       }
-    })
-    const version = order.version ?? 1
-    events.push({
-      id: `square:order:${order.id}:v${version}`,
-      type,
-      occurredAt: order.updated_at ?? order.created_at ?? new Date(0).toISOString(),
-      data: {
-        orderId: order.id,
-        storeId: order.location_id,
-        version,
-        currency: total.currency,
-        lineItems,
-        total,
-      },
-    })
-  }
-  return events
+    },
+  )
 }
 
 async function mapCounts(
   http: ProviderHttp,
   state: ProviderState,
   counts: readonly SquareCount[],
+  unmappable?: UnmappableObject[],
 ): Promise<CanonicalEvent[]> {
   const inStock = counts.filter((count) => count.state === 'IN_STOCK')
   const skus = await skusOf(
@@ -217,7 +246,8 @@ async function mapCounts(
     state,
     inStock.map((count) => count.catalog_object_id),
   )
-  return inStock.map((count) => {
+  const countId = (count: SquareCount) => `count:${count.catalog_object_id}:${count.location_id}`
+  return mapEach(inStock, countId, unmappable, (count) => {
     const sku = skus.get(count.catalog_object_id)
     if (sku === undefined)
       throw new Unmappable(`inventory count of catalog object ${count.catalog_object_id} has no SKU`)
@@ -325,8 +355,9 @@ async function processCatalogWebhook(http: ProviderHttp, state: ProviderState): 
     latest = field<string>(response.body, 'latest_time') ?? latest
     cursor = field<string>(response.body, 'cursor') || undefined
   } while (cursor !== undefined)
-  if (latest !== undefined) await state.set(CATALOG_BEGIN_KEY, latest)
-  return { events }
+  // Saved by the connectors module once the events are stored, not here: a write failing after this point
+  // would otherwise skip these changes for good.
+  return { events, ...(latest === undefined ? {} : { stateAfter: { [CATALOG_BEGIN_KEY]: latest } }) }
 }
 
 function processRefundWebhook(webhook: InboxWebhook): Mapped {
@@ -402,6 +433,7 @@ async function reconcile(
       },
     })
     const orders = field<SquareOrder[]>(response.body, 'orders') ?? []
+    const unmappable: UnmappableObject[] = []
     const next = field<string>(response.body, 'cursor') || null
     const nextPass: PassCursor =
       next !== null
@@ -410,8 +442,9 @@ async function reconcile(
           ? { ...pass, slice: pass.slice + 1, cursor: null }
           : { ...pass, phase: 'counts', cursor: null }
     return {
-      events: await mapOrders(http, state, orders),
+      events: await mapOrders(http, state, orders, unmappable),
       objects: orders.length,
+      unmappable,
       nextCursor: JSON.stringify(nextPass),
     }
   }
@@ -428,9 +461,11 @@ async function reconcile(
   })
   const counts = field<SquareCount[]>(response.body, 'counts') ?? []
   const next = field<string>(response.body, 'cursor') || null
+  const unmappable: UnmappableObject[] = []
   return {
-    events: await mapCounts(http, state, counts),
+    events: await mapCounts(http, state, counts, unmappable),
     objects: counts.length,
+    unmappable,
     nextCursor: next === null ? null : JSON.stringify({ ...pass, cursor: next }),
   }
 }

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
-import type { InboxWebhook, ProviderHttp } from '../../../../src/modules/connectors/provider.js'
+import type {
+  InboxWebhook,
+  ProviderHttp,
+  ProviderState,
+} from '../../../../src/modules/connectors/provider.js'
 import { ProviderUnavailable, Unmappable } from '../../../../src/modules/connectors/provider.js'
 import { SHOPIFY_TOPICS, shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
 import { type FakeShopify, startFakeShopify } from '../../../fakes/shopify.js'
 import { expectIngestible } from './ingestible.js'
-import { MemoryState, shopifyHttp, testOutbound } from './provider-http.js'
+import { providerStates, shopifyHttp, testOutbound } from './provider-http.js'
+
+const freshState = providerStates()
 
 const webhook = (
   topic: string,
@@ -22,16 +28,16 @@ describe('Shopify webhooks mapped to canonical events', () => {
   let shop: FakeShopify
   let config: ShopifyConfig
   let http: ProviderHttp
-  let state: MemoryState
+  let state: ProviderState
 
   beforeAll(async () => {
     shop = await startFakeShopify({ currency: 'USD' })
     config = shop.config()
   })
   afterAll(() => shop.close())
-  beforeEach(() => {
+  beforeEach(async () => {
     http = shopifyHttp(testOutbound(), config)
-    state = new MemoryState()
+    state = await freshState()
     shop.clearFaults()
     shop.arrivals.length = 0
   })
@@ -360,7 +366,7 @@ describe('Shopify webhooks mapped to canonical events', () => {
 
     it('an unknown item (404), an item without SKU or an untracked level is unmappable', async () => {
       await expect(run('inventory_levels/update', shop.inventoryLevel(999, 7002, 1))).rejects.toThrow(
-        `GET /admin/api/${shop.apiVersion}/inventory_items/999.json answered 404`,
+        `GET /admin/api/${shop.apiVersion}/inventory_items/999.json answered HTTP 404`,
       )
       const product = shop.addProduct({ title: 'Loose', variants: [{ sku: null, price: '1.00' }] })
       const itemId = product.variants[0]!.inventory_item_id
@@ -400,12 +406,12 @@ describe('Shopify webhooks mapped to canonical events', () => {
       expect(throttled).toBeInstanceOf(ProviderUnavailable)
       expect((throttled as ProviderUnavailable).retryAt).toBeGreaterThan(Date.now() + 50_000)
       shop.inject({ kind: 'drop' }, 3)
-      await expect(attempt()).rejects.toThrow(/network after 3 attempts/)
+      await expect(attempt()).rejects.toThrow(/failed after 3 attempt\(s\): network/)
       const hurried = shopifyHttp(testOutbound({ timeoutMs: 200, retryMaxAttempts: 1 }), config)
       shop.inject({ kind: 'hang' })
       await expect(
         shopifyProvider.process(config, hurried, webhook('inventory_levels/update', level), state),
-      ).rejects.toThrow(/timeout after 1 attempts/)
+      ).rejects.toThrow(/failed after 1 attempt\(s\): timeout/)
       // A burst shorter than the attempts is absorbed by the retries.
       shop.inject({ kind: 'status', status: 502 }, 2)
       const [event] = (await attempt()).events

@@ -1,24 +1,18 @@
-// The tests' ProviderHttp for Shopify: requests go through the real outbound layer (createOutbound, in-process
-// breakers and budgets) to the source's baseUrl with the provider's auth headers, and whatever the layer could
-// not get an answer for surfaces as ProviderUnavailable, as the connectors module's own ProviderHttp does.
+// What the Shopify provider-level tests give the provider: the connectors module's own ProviderHttp (through
+// the real outbound layer, in-process breakers and budgets, to the fake's baseUrl with the provider's auth
+// headers) and its own provider state (the connector_state table of a real PostgreSQL, one fresh source each).
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, expect } from 'vitest'
 import type { OutboundSettings } from '../../../../src/config.js'
 import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js'
-import {
-  type ProviderHttp,
-  type ProviderState,
-  ProviderUnavailable,
-} from '../../../../src/modules/connectors/provider.js'
+import { providerHttp } from '../../../../src/modules/connectors/http.js'
+import type { ProviderHttp, ProviderState } from '../../../../src/modules/connectors/provider.js'
+import { ConnectorsRepository } from '../../../../src/modules/connectors/repository.js'
 import { shopifyProvider } from '../../../../src/modules/connectors/shopify/provider.js'
 import { createOutbound, type Outbound } from '../../../../src/platform/outbound/outbound.js'
-import {
-  silentLog,
-  testSettings,
-  uniquePrefix,
-  uniqueTarget,
-} from '../../../platform/outbound/target-server.js'
-
-/** A 250-order page runs to megabytes; the layer's default bound is for webhook answers. */
-const MAX_PAGE_BYTES = 32 * 1024 * 1024
+import { adminApi } from '../../../helpers/admin-api.js'
+import { startTestApp, type TestApp } from '../../../helpers/app.js'
+import { silentLog, testSettings, uniquePrefix } from '../../../platform/outbound/target-server.js'
 
 export function testOutbound(overrides: Partial<OutboundSettings> = {}): Outbound {
   return createOutbound({
@@ -29,44 +23,43 @@ export function testOutbound(overrides: Partial<OutboundSettings> = {}): Outboun
   })
 }
 
+/** The connectors module's ProviderHttp for a Shopify source of its own (its own breaker and budget). */
 export function shopifyHttp(outbound: Outbound, config: ShopifyConfig): ProviderHttp {
-  const target = uniqueTarget('shopify')
-  return {
-    async request({ method, path, body }) {
-      const outcome = await outbound.call(target, {
-        url: new URL(path, config.baseUrl),
-        method,
-        headers: {
-          ...shopifyProvider.authHeaders(config),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        maxBodyBytes: MAX_PAGE_BYTES,
-      })
-      if (outcome.kind === 'breaker-open') throw new ProviderUnavailable('breaker open', outcome.retryAt)
-      if (outcome.kind === 'failed') {
-        const retryAt = outcome.retryAfterMs === undefined ? undefined : Date.now() + outcome.retryAfterMs
-        throw new ProviderUnavailable(`${outcome.reason} after ${outcome.attempts} attempts`, retryAt)
-      }
-      const text = outcome.body.toString('utf8')
-      let parsed: unknown
-      try {
-        parsed = text === '' ? undefined : JSON.parse(text)
-      } catch {
-        parsed = undefined
-      }
-      return { status: outcome.status, headers: outcome.headers, body: parsed }
-    },
-  }
+  return providerHttp({
+    outbound,
+    kind: 'shopify',
+    sourceId: randomUUID(),
+    baseUrl: config.baseUrl,
+    headers: shopifyProvider.authHeaders(config),
+  })
 }
 
-/** A ProviderState in memory, standing in for the connectors module's table in these provider-level tests. */
-export class MemoryState implements ProviderState {
-  readonly values = new Map<string, string>()
-  async get(key: string): Promise<string | undefined> {
-    return this.values.get(key)
-  }
-  async set(key: string, value: string): Promise<void> {
-    this.values.set(key, value)
+/**
+ * Starts a test app for the file (no scheduled reconciliation) and answers a function giving the provider
+ * state of a fresh Shopify source: the connectors module's table, as the worker passes it.
+ */
+export function providerStates(): () => Promise<ProviderState> {
+  let t: TestApp | undefined
+  const { createTenant, createSource } = adminApi(() => t!)
+  beforeAll(async () => {
+    t = await startTestApp({ env: { RECONCILE_INTERVAL_MINUTES: '0' } })
+  }, 60_000)
+  afterAll(async () => {
+    await t?.close()
+  })
+  return async () => {
+    expect(t).toBeDefined()
+    const tenantId = await createTenant(`shop-${randomUUID().slice(0, 8)}`)
+    const sourceId = await createSource(tenantId, {
+      name: 'shopify',
+      kind: 'shopify',
+      connector: {
+        shopDomain: 'state.myshopify.com',
+        webhookSecret: 'unused',
+        accessToken: 'unused',
+        baseUrl: 'http://127.0.0.1:9',
+      },
+    })
+    return new ConnectorsRepository(t!.platform.database.db).stateOf(sourceId)
   }
 }

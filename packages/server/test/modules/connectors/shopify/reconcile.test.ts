@@ -3,6 +3,7 @@ import type { ShopifyConfig } from '../../../../src/modules/connectors/config.js
 import type {
   CanonicalEvent,
   ProviderHttp,
+  ProviderState,
   ReconcilePage,
 } from '../../../../src/modules/connectors/provider.js'
 import { ProviderUnavailable, Unmappable } from '../../../../src/modules/connectors/provider.js'
@@ -15,7 +16,9 @@ import {
 } from '../../../../src/modules/connectors/shopify/provider.js'
 import { type FakeShopify, startFakeShopify } from '../../../fakes/shopify.js'
 import { expectIngestible } from './ingestible.js'
-import { MemoryState, shopifyHttp, testOutbound } from './provider-http.js'
+import { providerStates, shopifyHttp, testOutbound } from './provider-http.js'
+
+const freshState = providerStates()
 
 const shops: FakeShopify[] = []
 afterEach(async () => {
@@ -38,13 +41,14 @@ async function pass(
   config: ShopifyConfig,
   http: ProviderHttp,
   since: number,
-  state = new MemoryState(),
+  state?: ProviderState,
   provider = shopifyProvider,
 ): Promise<{ pages: ReconcilePage[]; events: CanonicalEvent[]; objects: number }> {
   const pages: ReconcilePage[] = []
+  const pageState = state ?? (await freshState())
   let cursor: string | null = null
   do {
-    const page: ReconcilePage = await provider.reconcilePage(config, http, cursor, since, state)
+    const page: ReconcilePage = await provider.reconcilePage(config, http, cursor, since, pageState)
     expectIngestible(page.events)
     pages.push(page)
     cursor = page.nextCursor
@@ -135,7 +139,7 @@ describe('Shopify reconciliation', () => {
   it('gives the very events the webhooks gave for the same versions, so nothing is counted twice', async () => {
     const shop = await shopWith(2, 2)
     const config = shop.config()
-    const state = new MemoryState()
+    const state = await freshState()
     const http = shopifyHttp(testOutbound(), config)
     const fromWebhooks: CanonicalEvent[] = []
     for (const order of shop.orders.values()) {
@@ -156,7 +160,7 @@ describe('Shopify reconciliation', () => {
       }
       fromWebhooks.push(...(await shopifyProvider.process(config, http, webhook, state)).events)
     }
-    const { events } = await pass(config, http, 0, new MemoryState())
+    const { events } = await pass(config, http, 0, await freshState())
     expect(events).toEqual(fromWebhooks)
   })
 
@@ -167,7 +171,7 @@ describe('Shopify reconciliation', () => {
       shopifyHttp(testOutbound(), shop.config()),
       null,
       0,
-      new MemoryState(),
+      await freshState(),
     )
     const stored = JSON.parse(JSON.stringify(first.nextCursor)) as string
     const second = await shopifyProvider.reconcilePage(
@@ -175,30 +179,34 @@ describe('Shopify reconciliation', () => {
       shopifyHttp(testOutbound(), shop.config()),
       stored,
       0,
-      new MemoryState(),
+      await freshState(),
     )
     expect([first.objects, second.objects]).toEqual([250, 10])
     const ids = [...first.events, ...second.events].map((event) => event.id)
     expect(new Set(ids).size).toBe(shop.orders.size)
   })
 
-  it('leaves out an order it cannot map and maps the rest of the page', async () => {
+  it('names an order it cannot map, with the reason, and maps the rest of the page', async () => {
     const shop = await shopWith(2, 0)
-    shop.addOrder({ total_price: '1.00', line_items: [{ sku: null, quantity: 1, price: '1.00' }] })
+    const bad = shop.addOrder({
+      total_price: '1.00',
+      line_items: [{ sku: null, quantity: 1, price: '1.00' }],
+    })
     const page = await shopifyProvider.reconcilePage(
       shop.config(),
       shopifyHttp(testOutbound(), shop.config()),
       null,
       0,
-      new MemoryState(),
+      await freshState(),
     )
     expect(page.objects).toBe(3)
     expect(page.events).toHaveLength(2)
+    expect(page.unmappable).toEqual([{ objectId: `order:${bad.id}`, reason: expect.stringContaining('SKU') }])
   })
 
   it('remembers the SKUs of the products it lists, for a products/delete later', async () => {
     const shop = await shopWith(0, 1)
-    const state = new MemoryState()
+    const state = await freshState()
     await pass(shop.config(), shopifyHttp(testOutbound(), shop.config()), 0, state)
     const [productId] = shop.products.keys()
     const { events } = await shopifyProvider.process(
@@ -221,7 +229,7 @@ describe('Shopify reconciliation', () => {
       const pauses: number[] = []
       const provider = createShopifyProvider({ pause: async (ms) => void pauses.push(ms) })
       const http = shopifyHttp(testOutbound(), shop.config())
-      const state = new MemoryState()
+      const state = await freshState()
       const first = await provider.reconcilePage(shop.config(), http, null, 0, state)
       expect(pauses).toEqual([])
       shop.fillBucket(38)
@@ -248,13 +256,13 @@ describe('Shopify reconciliation', () => {
       const shop = await shopWith(3, 0)
       // Over-full: it takes seconds to drain to room for one call, longer than every attempt of the call.
       shop.fillBucket(46)
-      const call = () =>
+      const call = async () =>
         shopifyProvider.reconcilePage(
           shop.config(),
           shopifyHttp(testOutbound(), shop.config()),
           null,
           0,
-          new MemoryState(),
+          await freshState(),
         )
       await expect(call()).rejects.toThrow(ProviderUnavailable)
       expect(shop.arrivals.length).toBeGreaterThanOrEqual(1)
@@ -270,10 +278,10 @@ describe('Shopify reconciliation', () => {
         shopifyHttp(testOutbound(), config),
         null,
         0,
-        new MemoryState(),
+        await freshState(),
       )
-      const again = (http = shopifyHttp(testOutbound(), config)) =>
-        shopifyProvider.reconcilePage(config, http, first.nextCursor, 0, new MemoryState())
+      const again = async (http = shopifyHttp(testOutbound(), config)) =>
+        shopifyProvider.reconcilePage(config, http, first.nextCursor, 0, await freshState())
 
       shop.inject({ kind: 'status', status: 500 }, 3)
       await expect(again()).rejects.toThrow(ProviderUnavailable)
@@ -292,17 +300,17 @@ describe('Shopify reconciliation', () => {
       expect(page.nextCursor).toBe(JSON.stringify({ resource: 'products' }))
     })
 
-    it('a refusal (401, a wrong API version) is an error naming it, not a dead letter', async () => {
+    it('a refusal (401, a wrong API version) ends the page with the refusal named, not a retry', async () => {
       const shop = await shopWith(1, 0)
       const wrongToken = { ...shop.config(), accessToken: 'revoked' }
       const refused = await shopifyProvider
-        .reconcilePage(wrongToken, shopifyHttp(testOutbound(), wrongToken), null, 0, new MemoryState())
+        .reconcilePage(wrongToken, shopifyHttp(testOutbound(), wrongToken), null, 0, await freshState())
         .catch((error: unknown) => error)
-      expect(refused).toBeInstanceOf(Error)
-      expect(refused).not.toBeInstanceOf(Unmappable)
-      expect((refused as Error).message).toBe(
-        'Shopify reconciliation: GET /admin/api/2025-01/orders.json?limit=250&status=any answered 401',
-      )
+      // The outbound layer's ProviderHttp refuses any 4xx but 429 as Unmappable: no retry fixes it, and the
+      // reconciliation stops with it as its lastError.
+      expect(refused).toBeInstanceOf(Unmappable)
+      expect(refused).not.toBeInstanceOf(ProviderUnavailable)
+      expect((refused as Unmappable).reason).toBe('GET /admin/api/2025-01/orders.json answered HTTP 401')
       const oldVersion = { ...shop.config(), apiVersion: '2019-04' }
       await expect(
         shopifyProvider.reconcilePage(
@@ -310,9 +318,9 @@ describe('Shopify reconciliation', () => {
           shopifyHttp(testOutbound(), oldVersion),
           null,
           0,
-          new MemoryState(),
+          await freshState(),
         ),
-      ).rejects.toThrow(/answered 404/)
+      ).rejects.toThrow(/answered HTTP 404/)
     })
 
     it('refuses a cursor it did not make', async () => {
@@ -329,7 +337,7 @@ describe('Shopify reconciliation', () => {
             shopifyHttp(testOutbound(), shop.config()),
             cursor,
             0,
-            new MemoryState(),
+            await freshState(),
           ),
         ).rejects.toThrow('not a Shopify reconciliation cursor')
       }

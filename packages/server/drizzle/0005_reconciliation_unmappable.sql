@@ -1,0 +1,1 @@
+ALTER TABLE "reconciliation_runs" ADD COLUMN "unmappable" integer DEFAULT 0 NOT NULL;
