@@ -47,6 +47,8 @@ export interface WebhookSettings {
   readonly leaseMs: number
   /** An endpoint whose deliveries all failed for this long is disabled. */
   readonly disableAfterFailingMs: number
+  /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
+  readonly dispatcherEnabled: boolean
 }
 
 export interface Config {
@@ -228,6 +230,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
+    dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
   })
 }
 

@@ -17,6 +17,10 @@ async function webhooksModule(app: FastifyInstance): Promise<void> {
   const { config, database, secrets, outbound, lifecycle, log } = app.platform
   const repository = new WebhooksRepository(database.db, secrets)
   app.decorate('webhooks', new WebhooksService(repository, config.webhooks))
+  if (!config.webhooks.dispatcherEnabled) {
+    log.info('webhook dispatcher disabled on this replica (WEBHOOK_DISPATCHER_ENABLED=false)')
+    return
+  }
   const dispatcher = new WebhookDispatcher({
     database,
     secrets,
