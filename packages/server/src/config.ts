@@ -45,6 +45,8 @@ export interface WebhookSettings {
   readonly pollIntervalMs: number
   /** How long a replica holds a delivery it took; another replica takes it once the lease expired. */
   readonly leaseMs: number
+  /** Attempts one replica makes at the same time. */
+  readonly concurrency: number
   /** An endpoint whose deliveries all failed for this long is disabled. */
   readonly disableAfterFailingMs: number
   /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
@@ -229,6 +231,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     timeoutMs: integer(r, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
+    concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 128, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
     dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
   })
