@@ -20,11 +20,12 @@ import { TIMED_OUT, withDeadline } from '../../platform/deadline.js'
 import { GroupCommitter } from '../../platform/group-commit.js'
 import type { Lifecycle } from '../../platform/lifecycle.js'
 import {
+  timedQuery,
   webhookDeadLettersTotal,
   webhookDeliveriesTotal,
   webhookFanOutTotal,
 } from '../../platform/metrics.js'
-import type { Dispatcher, Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
+import type { Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { toColumnArrays } from '../../platform/sql.js'
 import { Wakeup } from '../../platform/wakeup.js'
@@ -183,7 +184,9 @@ export class WebhookDispatcher {
       const tenants = await session.query(TENANTS_WITH_CURSORS, [])
       for (const { tenant_id: tenantId } of tenants) {
         for (let round = 0; !this.#stop.signal.aborted; round++) {
-          const [result] = await session.query(FAN_OUT, [tenantId, FAN_OUT_BATCH])
+          const [result] = await timedQuery(FAN_OUT.name, () =>
+            session.query(FAN_OUT, [tenantId, FAN_OUT_BATCH]),
+          )
           read += result?.read ?? 0
           if (result === undefined || result.read < FAN_OUT_BATCH) break
           if (round + 1 === FAN_OUT_ROUNDS) {
@@ -214,8 +217,8 @@ export class WebhookDispatcher {
       const token = randomUUID()
       let claimed: ClaimedRow[]
       try {
-        claimed = await database.session((session) =>
-          session.query(CLAIM_DUE, [free, settings.leaseMs, token]),
+        claimed = await timedQuery(CLAIM_DUE.name, () =>
+          database.session((session) => session.query(CLAIM_DUE, [free, settings.leaseMs, token])),
         )
       } catch (err) {
         if (!signal.aborted) log.warn({ err }, 'webhook claim failed')
@@ -284,8 +287,8 @@ export class WebhookDispatcher {
         s.error,
       ],
     )
-    const settled = await this.#options.database.session((session) =>
-      session.query(SETTLE, toColumnArrays(rows, 9)),
+    const settled = await timedQuery(SETTLE.name, () =>
+      this.#options.database.session((session) => session.query(SETTLE, toColumnArrays(rows, 9))),
     )
     const ids = new Set(settled.map(({ id }) => String(id)))
     return batch.map(({ row }) => ids.has(String(row.id)))
@@ -342,8 +345,7 @@ export class WebhookDispatcher {
         body,
         timeoutMs: settings.timeoutMs,
       },
-      // undici 6's Agent is the dispatcher Node 20's fetch runs on; only the two packages' type declarations differ.
-      { signal: this.#stop.signal, dispatcher: this.#agent as unknown as Dispatcher },
+      { signal: this.#stop.signal, dispatcher: this.#agent },
     )
     return this.#settlementOf(row, outcome)
   }
