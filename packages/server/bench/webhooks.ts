@@ -14,6 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { resolve } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { buildInfo } from '../src/platform/build-info.js'
@@ -275,6 +276,9 @@ interface SteadyFigures {
   /** From the event's commit (its receivedAt) to its first attempt reaching the consumer. */
   readonly lagMs: { p50: number; p99: number; max: number }
   readonly serverCpuUsPerEvent: number
+  /** This process (load generator and consumer): its CPU per event and its event loop's delay. */
+  readonly benchCpuUsPerEvent: number
+  readonly benchEventLoopDelayMs: { p50: number; p99: number; max: number }
 }
 
 async function steady(run: Run): Promise<{ figures: SteadyFigures; metrics: string }> {
@@ -287,6 +291,9 @@ async function steady(run: Run): Promise<{ figures: SteadyFigures; metrics: stri
     `steady: ${options.rate} events/s for ${options.durationS} s, ${requests} requests of ${options.batch} ... `,
   )
   const cpuBefore = server.cpuSeconds()
+  const benchCpuBefore = process.cpuUsage()
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
   const started = Date.now()
   const startedAt = performance.now()
   const inFlight: Promise<void>[] = []
@@ -300,6 +307,8 @@ async function steady(run: Run): Promise<{ figures: SteadyFigures; metrics: stri
   await Promise.all(inFlight)
   const ingestMs = ledger.lastAnswerAt - started
   await run.allDelivered()
+  loopDelay.disable()
+  const benchCpu = process.cpuUsage(benchCpuBefore)
   const arrivals = [...consumer.firstArrival.values()]
   const lastArrival = arrivals.reduce((latest, at) => Math.max(latest, at), 0)
   const figures: SteadyFigures = {
@@ -313,6 +322,14 @@ async function steady(run: Run): Promise<{ figures: SteadyFigures; metrics: stri
     serverCpuUsPerEvent: Math.round(
       ((server.cpuSeconds() - cpuBefore) * 1e6) / Math.max(1, consumer.firstArrival.size),
     ),
+    benchCpuUsPerEvent: Math.round(
+      (benchCpu.user + benchCpu.system) / Math.max(1, consumer.firstArrival.size),
+    ),
+    benchEventLoopDelayMs: {
+      p50: Math.round(loopDelay.percentile(50) / 1e6),
+      p99: Math.round(loopDelay.percentile(99) / 1e6),
+      max: Math.round(loopDelay.max / 1e6),
+    },
   }
   const metrics = await metricsText(server.url)
   await run.stop(server)
