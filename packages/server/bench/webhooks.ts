@@ -2,10 +2,11 @@
 // PostgreSQL database with the real service as a child process of its own (src/main.ts, Redis for the
 // breakers unless --redis none) and, in this process, a consumer endpoint that answers 204 at once, subscribed
 // to every event type of the bench tenant:
-// - steady: --rate events/s stored through the signed ingest route for --duration s, in requests of --batch
-//   events sent on a fixed schedule (open loop: a slow answer does not delay the next request). Prints the
-//   ingest and delivery rates and the lag from commit to first attempt (P50, P99, max), taken at the consumer
-//   from the event's receivedAt, which PostgreSQL stamps in the transaction that stores it.
+// - steady: --rate events/s stored through the signed ingest route for --warmup s (not reported) and then
+//   --duration s, in requests of --batch events sent on a fixed schedule (open loop: a slow answer does not
+//   delay the next request). Prints the ingest and delivery rates and the lag from commit to first attempt
+//   (P50, P99, max) of the events of the measured seconds, taken at the consumer from the event's receivedAt,
+//   which PostgreSQL stamps in the transaction that stores it.
 // - backlog: --backlog events stored while the replica's dispatcher is off (WEBHOOK_DISPATCHER_ENABLED=false);
 //   that replica stops, one with the dispatcher on starts, and the bench times it from ready to the last
 //   delivery (fan-out included). Prints deliveries/s and the server's CPU per delivery.
@@ -17,6 +18,7 @@ import { resolve } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
+import { request } from 'undici'
 import { buildInfo } from '../src/platform/build-info.js'
 import { createTestDatabase, type TestDatabase } from '../test/helpers/database.js'
 import { artifactsDir, writeArtifact } from './support/artifacts.js'
@@ -34,6 +36,7 @@ interface Options {
   readonly scenarios: readonly Scenario[]
   readonly rate: number
   readonly durationS: number
+  readonly warmupS: number
   readonly batch: number
   readonly backlog: number
   readonly backlogBatch: number
@@ -48,6 +51,7 @@ function readOptions(): Options {
       scenario: { type: 'string', default: 'both' },
       rate: { type: 'string', default: '1000' },
       duration: { type: 'string', default: '30' },
+      warmup: { type: 'string', default: '5' },
       batch: { type: 'string', default: '10' },
       backlog: { type: 'string', default: '100000' },
       'backlog-batch': { type: 'string', default: '500' },
@@ -63,6 +67,7 @@ function readOptions(): Options {
     scenarios: scenario === 'both' ? SCENARIOS : [scenario as Scenario],
     rate: positiveInteger('rate', values.rate),
     durationS: positiveInteger('duration', values.duration),
+    warmupS: Number(values.warmup) === 0 ? 0 : positiveInteger('warmup', values.warmup),
     batch: positiveInteger('batch', values.batch),
     backlog: positiveInteger('backlog', values.backlog),
     backlogBatch: positiveInteger('backlog-batch', values['backlog-batch']),
@@ -90,6 +95,8 @@ interface Checks {
 /** The events answered 201, and what went wrong with the requests. */
 class IngestLedger {
   readonly stored = new Set<string>()
+  /** The events stored by requests of the measured period (steady: after the warm-up). */
+  readonly measured = new Set<string>()
   readonly non201: Record<string, number> = {}
   readonly latenciesMs: number[] = []
   sent = 0
@@ -97,25 +104,34 @@ class IngestLedger {
   lastAnswerAt = 0
   #events = 0
 
-  async send(server: ServerProcess, credentials: IngestCredentials, count: number): Promise<void> {
+  async send(
+    server: ServerProcess,
+    credentials: IngestCredentials,
+    count: number,
+    measured = true,
+  ): Promise<void> {
     const events = Array.from({ length: count }, () => benchEvent(this.#events++))
     const body = JSON.stringify({ events })
     this.sent++
     const started = performance.now()
     try {
-      const response = await fetch(`${server.url}/v1/ingest/${credentials.sourceName}`, {
+      // undici's request rather than fetch: the bench shares the cores with what it measures.
+      const response = await request(`${server.url}/v1/ingest/${credentials.sourceName}`, {
         method: 'POST',
         headers: ingestHeaders(credentials, randomUUID(), body),
         body,
       })
-      const text = await response.text()
-      this.latenciesMs.push(performance.now() - started)
+      const text = await response.body.text()
+      if (measured) this.latenciesMs.push(performance.now() - started)
       this.lastAnswerAt = Date.now()
-      if (response.status !== 201) {
-        this.non201[response.status] = (this.non201[response.status] ?? 0) + 1
+      if (response.statusCode !== 201) {
+        this.non201[response.statusCode] = (this.non201[response.statusCode] ?? 0) + 1
         return
       }
-      for (const id of (JSON.parse(text) as { eventIds: string[] }).eventIds) this.stored.add(id)
+      for (const id of (JSON.parse(text) as { eventIds: string[] }).eventIds) {
+        this.stored.add(id)
+        if (measured) this.measured.add(id)
+      }
     } catch {
       this.errors++
     }
@@ -211,7 +227,7 @@ class Run {
   /** Waits until every stored event arrived at the consumer, or the timeout. */
   allDelivered(): Promise<boolean> {
     const expected = this.ledger.stored.size
-    return waitUntil(() => this.consumer.firstArrival.size >= expected, this.options.timeoutMs)
+    return waitUntil(() => this.consumer.arrivals.size >= expected, this.options.timeoutMs)
   }
 
   checks(): Checks {
@@ -221,7 +237,7 @@ class Run {
       non201: ledger.non201,
       requestErrors: ledger.errors,
       eventsStored: ledger.stored.size,
-      delivered: consumer.firstArrival.size,
+      delivered: consumer.arrivals.size,
       missing: consumer.missing(ledger.stored),
       duplicates: consumer.duplicates,
       unreadableBodies: consumer.unreadable.length,
@@ -286,45 +302,52 @@ async function steady(run: Run): Promise<{ figures: SteadyFigures; metrics: stri
   const server = await run.start('steady')
   const credentials = await run.provision(server)
   const intervalMs = (1000 * options.batch) / options.rate
-  const requests = Math.max(1, Math.round((options.rate * options.durationS) / options.batch))
+  const warmupRequests = Math.round((options.rate * options.warmupS) / options.batch)
+  const requests =
+    warmupRequests + Math.max(1, Math.round((options.rate * options.durationS) / options.batch))
   process.stdout.write(
-    `steady: ${options.rate} events/s for ${options.durationS} s, ${requests} requests of ${options.batch} ... `,
+    `steady: ${options.rate} events/s, ${options.warmupS} s warm-up and ${options.durationS} s measured, ` +
+      `requests of ${options.batch} ... `,
   )
-  const cpuBefore = server.cpuSeconds()
-  const benchCpuBefore = process.cpuUsage()
   const loopDelay = monitorEventLoopDelay({ resolution: 10 })
-  loopDelay.enable()
-  const started = Date.now()
   const startedAt = performance.now()
   const inFlight: Promise<void>[] = []
   let lateRequests = 0
+  let measuredFrom = Date.now()
+  let cpuBefore = server.cpuSeconds()
+  let benchCpuBefore = process.cpuUsage()
   for (let i = 0; i < requests; i++) {
+    const measured = i >= warmupRequests
+    if (i === warmupRequests) {
+      measuredFrom = Date.now()
+      cpuBefore = server.cpuSeconds()
+      benchCpuBefore = process.cpuUsage()
+      loopDelay.enable()
+    }
     const wait = startedAt + i * intervalMs - performance.now()
     if (wait > 1) await sleep(wait)
-    else if (wait < -100) lateRequests++
-    inFlight.push(ledger.send(server, credentials, options.batch))
+    else if (wait < -100 && measured) lateRequests++
+    inFlight.push(ledger.send(server, credentials, options.batch, measured))
   }
   await Promise.all(inFlight)
-  const ingestMs = ledger.lastAnswerAt - started
   await run.allDelivered()
   loopDelay.disable()
   const benchCpu = process.cpuUsage(benchCpuBefore)
-  const arrivals = [...consumer.firstArrival.values()]
-  const lastArrival = arrivals.reduce((latest, at) => Math.max(latest, at), 0)
+  const serverCpu = server.cpuSeconds() - cpuBefore
+  const measured = [...ledger.measured].flatMap((id) => consumer.arrivals.get(id) ?? [])
+  const lastArrival = measured.reduce((latest, { at }) => Math.max(latest, at), 0)
+  let deliveredSince = 0
+  for (const { at } of consumer.arrivals.values()) if (at >= measuredFrom) deliveredSince++
   const figures: SteadyFigures = {
     offeredEventsPerSecond: options.rate,
-    ingestedEventsPerSecond: Math.round((ledger.stored.size / ingestMs) * 1000),
+    ingestedEventsPerSecond: Math.round((ledger.measured.size / (ledger.lastAnswerAt - measuredFrom)) * 1000),
     ingestLatencyMs: distribution(ledger.latenciesMs),
     lateRequests,
-    deliveriesPerSecond: Math.round((consumer.firstArrival.size / (lastArrival - started)) * 1000),
+    deliveriesPerSecond: Math.round((measured.length / (lastArrival - measuredFrom)) * 1000),
     drainAfterIngestMs: Math.max(0, lastArrival - ledger.lastAnswerAt),
-    lagMs: distribution(consumer.lagsMs),
-    serverCpuUsPerEvent: Math.round(
-      ((server.cpuSeconds() - cpuBefore) * 1e6) / Math.max(1, consumer.firstArrival.size),
-    ),
-    benchCpuUsPerEvent: Math.round(
-      (benchCpu.user + benchCpu.system) / Math.max(1, consumer.firstArrival.size),
-    ),
+    lagMs: distribution(measured.map(({ lagMs }) => lagMs)),
+    serverCpuUsPerEvent: Math.round((serverCpu * 1e6) / Math.max(1, deliveredSince)),
+    benchCpuUsPerEvent: Math.round((benchCpu.user + benchCpu.system) / Math.max(1, deliveredSince)),
     benchEventLoopDelayMs: {
       p50: Math.round(loopDelay.percentile(50) / 1e6),
       p99: Math.round(loopDelay.percentile(99) / 1e6),
@@ -375,16 +398,16 @@ async function backlog(run: Run): Promise<{ figures: BacklogFigures; metrics: st
   const cpuBefore = delivering.cpuSeconds()
   await run.allDelivered()
   const cpuSeconds = delivering.cpuSeconds() - cpuBefore
-  const arrivals = [...consumer.firstArrival.values()]
-  const first = arrivals.reduce((earliest, at) => Math.min(earliest, at), readyAt)
-  const last = arrivals.reduce((latest, at) => Math.max(latest, at), 0)
+  const arrivals = [...consumer.arrivals.values()]
+  const first = arrivals.reduce((earliest, { at }) => Math.min(earliest, at), readyAt)
+  const last = arrivals.reduce((latest, { at }) => Math.max(latest, at), 0)
   const drainMs = last - first
   const figures: BacklogFigures = {
     events: ledger.stored.size,
     ingestedEventsPerSecond,
     drainMs,
-    deliveriesPerSecond: Math.round((consumer.firstArrival.size / drainMs) * 1000),
-    serverCpuUsPerDelivery: Math.round((cpuSeconds * 1e6) / Math.max(1, consumer.firstArrival.size)),
+    deliveriesPerSecond: Math.round((arrivals.length / drainMs) * 1000),
+    serverCpuUsPerDelivery: Math.round((cpuSeconds * 1e6) / Math.max(1, arrivals.length)),
   }
   const metrics = await metricsText(delivering.url)
   await run.stop(delivering)

@@ -17,11 +17,17 @@ interface DeliveryBody {
   readonly data: { readonly id: string; readonly receivedAt: string }
 }
 
+/** An event's first delivery. */
+export interface Arrival {
+  /** Wall-clock time, ms. */
+  readonly at: number
+  /** From the event's receivedAt (stamped in the transaction that stored it) to `at`. */
+  readonly lagMs: number
+}
+
 export class BenchConsumer {
-  /** The wall-clock time (ms) each event first arrived. */
-  readonly firstArrival = new Map<string, number>()
-  /** Per first arrival: ms from the event's receivedAt (stamped in the transaction that stored it) to arrival. */
-  readonly lagsMs: number[] = []
+  /** Each event's first delivery, by event id. */
+  readonly arrivals = new Map<string, Arrival>()
   /** Deliveries of an event that had arrived before (at least once allows them). */
   duplicates = 0
   received = 0
@@ -74,11 +80,8 @@ export class BenchConsumer {
       this.unreadable.push(body.slice(0, 200))
       return
     }
-    if (this.firstArrival.has(event.id)) this.duplicates++
-    else {
-      this.firstArrival.set(event.id, now)
-      this.lagsMs.push(now - Date.parse(event.receivedAt))
-    }
+    if (this.arrivals.has(event.id)) this.duplicates++
+    else this.arrivals.set(event.id, { at: now, lagMs: now - Date.parse(event.receivedAt) })
     const { verifyEvery } = this.options
     if (this.#webhook === undefined || verifyEvery === 0 || this.received % verifyEvery !== 0) return
     try {
@@ -92,7 +95,7 @@ export class BenchConsumer {
   /** How many of `eventIds` never arrived. */
   missing(eventIds: Iterable<string>): number {
     let missing = 0
-    for (const id of eventIds) if (!this.firstArrival.has(id)) missing++
+    for (const id of eventIds) if (!this.arrivals.has(id)) missing++
     return missing
   }
 
