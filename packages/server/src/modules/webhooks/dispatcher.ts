@@ -52,6 +52,8 @@ const SETTLE_BATCH = 500
 const BUSY_WINDOW_MS = 5000
 const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
+/** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
+const DECRYPTED_SECRETS_KEPT = 10_000
 
 export interface DispatcherOptions {
   readonly database: DatabaseHandle
@@ -94,6 +96,20 @@ export class WebhookDispatcher {
   readonly #deliveriesWaiting = new Wakeup()
   readonly #attempts = new Set<Promise<void>>()
   readonly #claimSize: number
+  /** Decrypting each attempt's secrets again cost as much as signing: they change only on rotation. */
+  readonly #decrypted = new Map<string, string>()
+  readonly #secrets: Pick<Secrets, 'decrypt'> = {
+    decrypt: (stored, aad) => {
+      const key = `${aad}\n${stored}`
+      let secret = this.#decrypted.get(key)
+      if (secret === undefined) {
+        secret = this.#options.secrets.decrypt(stored, aad)
+        if (this.#decrypted.size >= DECRYPTED_SECRETS_KEPT) this.#decrypted.clear()
+        this.#decrypted.set(key, secret)
+      }
+      return secret
+    },
+  }
   #lastWorkAt = Number.NEGATIVE_INFINITY
   #running: Promise<void> | undefined
 
@@ -317,7 +333,7 @@ export class WebhookDispatcher {
   }
 
   async #call(row: ClaimedRow): Promise<Settlement> {
-    const { outbound, secrets, settings, userAgent } = this.#options
+    const { outbound, settings, userAgent } = this.#options
     const refusal = refusedAtConnect(row.url, settings)
     if (refusal !== undefined)
       return { ...this.#failure(row, null, 0, refusal, undefined), metric: 'refused' }
@@ -325,7 +341,7 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(Date.now() / 1000)
     const body = WebhookDispatcher.bodyOf(row)
     const signing = activeSecrets(
-      secrets,
+      this.#secrets,
       row.endpoint_id,
       row.encrypted_secrets,
       row.previous_secret_expires_at,

@@ -90,7 +90,7 @@ const currentPosition = sql`pg_snapshot_xmin(pg_current_snapshot())`
 
 /** The secrets that sign now: the newest, and the previous one until its 24 hours are over. */
 export function activeSecrets(
-  secrets: Secrets,
+  secrets: Pick<Secrets, 'decrypt'>,
   endpointId: string,
   encrypted: readonly string[],
   previousExpiresAt: Date | null,
