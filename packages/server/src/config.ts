@@ -51,6 +51,8 @@ export interface WebhookSettings {
   readonly disableAfterFailingMs: number
   /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
   readonly dispatcherEnabled: boolean
+  /** Succeeded and failed deliveries whose last attempt is older than this are deleted, with their attempts. */
+  readonly retentionMs: number
 }
 
 export interface Config {
@@ -234,6 +236,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 128, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
     dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
+    retentionMs: integer(r, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
   })
 }
 
