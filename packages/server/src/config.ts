@@ -233,7 +233,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     timeoutMs: integer(r, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
-    concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 128, 1, 4096),
+    concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 256, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
     dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
     retentionMs: integer(r, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,

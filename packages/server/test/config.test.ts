@@ -137,7 +137,7 @@ describe('configuration', () => {
 
   it('has documented defaults for webhook delivery and retention and reads each from the environment', () => {
     expect(loadConfig({}).webhooks).toMatchObject({
-      concurrency: 128,
+      concurrency: 256,
       dispatcherEnabled: true,
       retentionMs: 30 * 86_400_000,
     })
