@@ -44,8 +44,11 @@ import { deliveryAgent, refusedAtConnect } from './target-guard.js'
 /** Events read per fan-out statement, and statements per tenant before the next tenant's turn. */
 const FAN_OUT_BATCH = 1000
 const FAN_OUT_ROUNDS = 10
-/** Deliveries one claim statement leases at most; a claim waits until this many attempts (or half) are free. */
-const CLAIM_BATCH = 100
+/**
+ * A claim waits until this many attempts (or half of WEBHOOK_CONCURRENCY) are free, then leases as many
+ * deliveries as there are free attempts: few statements, and the attempts in flight never run dry.
+ */
+const CLAIM_AT_LEAST = 100
 /** Outcomes one settle statement records at most. */
 const SETTLE_BATCH = 500
 /** A loop that found work this recently looks again after BUSY_POLL_MS, not the poll interval. */
@@ -116,7 +119,7 @@ export class WebhookDispatcher {
   constructor(options: DispatcherOptions) {
     this.#options = options
     const { concurrency } = options.settings
-    this.#claimSize = Math.min(CLAIM_BATCH, Math.ceil(concurrency / 2))
+    this.#claimSize = Math.min(CLAIM_AT_LEAST, Math.ceil(concurrency / 2))
     // Every attempt in flight listens to the stop signal (the outbound layer's abort).
     setMaxListeners(concurrency + 16, this.#stop.signal)
     this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
@@ -144,11 +147,6 @@ export class WebhookDispatcher {
     if ((await withDeadline(settled, STOP_TIMEOUT_MS)) === TIMED_OUT)
       this.#options.log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'webhook dispatcher did not stop in time')
     await this.#agent.destroy().catch(() => undefined)
-  }
-
-  /** Attempts leased and not yet recorded. */
-  get inFlight(): number {
-    return this.#attempts.size
   }
 
   #sawWork(): void {
@@ -271,9 +269,8 @@ export class WebhookDispatcher {
     let settled: boolean
     try {
       settled = await this.#settler.submit({ row, token, attemptedAt, settlement })
-    } catch (err) {
-      // The lease expires and another attempt follows (at least once).
-      log.warn({ err, deliveryId: row.id }, 'webhook attempt could not be recorded')
+    } catch {
+      // Logged once for the batch; the lease expires and another attempt follows (at least once).
       return
     }
     if (!settled) {
@@ -303,9 +300,15 @@ export class WebhookDispatcher {
         s.error,
       ],
     )
-    const settled = await timedQuery(SETTLE.name, () =>
-      this.#options.database.session((session) => session.query(SETTLE, toColumnArrays(rows, 9))),
-    )
+    let settled: { id: string }[]
+    try {
+      settled = await timedQuery(SETTLE.name, () =>
+        this.#options.database.session((session) => session.query(SETTLE, toColumnArrays(rows, 9))),
+      )
+    } catch (err) {
+      this.#options.log.warn({ err, attempts: batch.length }, 'webhook attempts could not be recorded')
+      throw err
+    }
     const ids = new Set(settled.map(({ id }) => String(id)))
     return batch.map(({ row }) => ids.has(String(row.id)))
   }
