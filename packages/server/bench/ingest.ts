@@ -3,7 +3,9 @@
 // request new and signed): the HTTP ceiling (bench/servers/ceiling.ts), the naive one-INSERT-per-request
 // design we replace (bench/servers/naive.ts) and the real service. Prints requests/s and latency of each with
 // the ratios, writes artifacts/bench.json, and checks that the service stored exactly the events it answered
-// 201 for. Exits 1 on any non-2xx answer, any connection error, or a failed check.
+// 201 for. Exits 1 on any non-2xx answer, any connection error, or a failed check. With --webhook-endpoint,
+// the bench tenant has one webhook endpoint subscribed to every event type before the runs (a consumer in this
+// process answering 200), so the service's figures can be compared with and without delivery running.
 import { randomBytes, randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { resolve } from 'node:path'
@@ -16,8 +18,9 @@ import { artifactsDir, writeArtifact } from './support/artifacts.js'
 import { benchEvent } from './support/events.js'
 import { type IngestCredentials, ingestHeaders, provisionSignedSource } from './support/ingest-client.js'
 import { positiveInteger } from './support/options.js'
-import { histogramMean, metricsText } from './support/prometheus.js'
+import { histogramMean, metricsText, sampleValue } from './support/prometheus.js'
 import { type ServerProcess, startServerProcess } from './support/server-process.js'
+import { BenchConsumer, subscribeEndpoint } from './support/webhook-consumer.js'
 
 type ServerName = 'ceiling' | 'naive' | 'ingest'
 
@@ -27,6 +30,8 @@ interface Options {
   readonly warmupS: number
   /** Requests per second across all connections, or undefined for as fast as the server answers. */
   readonly rate: number | undefined
+  /** Subscribe a local consumer to every event type of the bench tenant, so delivery runs beside ingest. */
+  readonly webhookEndpoint: boolean
 }
 
 function readOptions(): Options {
@@ -37,6 +42,7 @@ function readOptions(): Options {
       warmup: { type: 'string', default: '2' },
       // A fixed offered load: every server then sees the same rate, so CPU per request compares like with like.
       rate: { type: 'string' },
+      'webhook-endpoint': { type: 'boolean', default: false },
     },
   })
   return {
@@ -44,6 +50,7 @@ function readOptions(): Options {
     connections: positiveInteger('connections', values.connections),
     warmupS: positiveInteger('warmup', values.warmup),
     rate: values.rate === undefined ? undefined : positiveInteger('rate', values.rate),
+    webhookEndpoint: values['webhook-endpoint'],
   }
 }
 
@@ -217,6 +224,22 @@ async function checkStorage(sql: pg.Client, tenantId: string, ledger: Ledger): P
 
 const fixed = (value: number, digits = 1) => value.toFixed(digits)
 
+/** What the consumer of --webhook-endpoint saw while the service ran, and what the service says it did. */
+function webhookFigures(consumer: BenchConsumer, eventsStored: number, metrics: string) {
+  const lags = [...consumer.arrivals.values()].map(({ lagMs }) => lagMs).sort((a, b) => a - b)
+  const at = (p: number) => Math.round(lags[Math.min(lags.length - 1, Math.floor(p * lags.length))] ?? 0)
+  return {
+    eventsStored,
+    delivered: consumer.arrivals.size,
+    attemptsSucceeded: sampleValue(metrics, 'webhook_delivery_attempts_total', { outcome: 'succeeded' }),
+    lagMs: { p50: at(0.5), p99: at(0.99), max: at(1) },
+    duplicates: consumer.duplicates,
+    signaturesVerified: consumer.verified,
+    signatureFailures: consumer.signatureFailures.length,
+    unreadableBodies: consumer.unreadable.length,
+  }
+}
+
 function table(figures: readonly ServerFigures[]): string {
   const head = ['server', 'req/s', 'P50 ms', 'P99 ms', 'CPU µs/req', 'responses', 'non-2xx', 'errors']
   const rows = figures.map(({ server, measured: m }) => [
@@ -248,6 +271,9 @@ async function main(): Promise<number> {
     return server
   }
   const failures: string[] = []
+  const consumer = options.webhookEndpoint
+    ? await BenchConsumer.start({ status: 200, verifyEvery: 100 })
+    : undefined
   try {
     await sql.connect()
     const synchronousCommit = (await sql.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))
@@ -266,7 +292,8 @@ async function main(): Promise<number> {
         `machine: ${os.cpus().length} cores, load average before the run ${loadAverage.join(' ')}; ` +
         `commit ${buildInfo.commit}\n` +
         `load: ${options.connections} connections${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, ` +
-        `single-event batches, every request new and signed\n`,
+        `single-event batches, every request new and signed; ` +
+        `${consumer === undefined ? 'no webhook endpoint' : 'one webhook endpoint subscribed to every event type'}\n`,
     )
 
     // The ceiling and the naive server check no credentials; they get the same kind of headers all the same.
@@ -292,6 +319,10 @@ async function main(): Promise<number> {
       SHUTDOWN_READINESS_DELAY_MS: '0',
       // One API key sends every request of the bench: the per-key rate limit must not be what is measured.
       RATE_LIMIT_MAX: '10000000',
+      // The consumer listens on this machine, over plain HTTP.
+      ...(consumer === undefined
+        ? {}
+        : { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }),
       // Tuning knobs of the write path pass through, to compare settings run against run.
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_'))),
     })
@@ -299,6 +330,10 @@ async function main(): Promise<number> {
       tenant: 'Bench',
       source: 'pos',
     })
+    if (consumer !== undefined) {
+      const endpoint = await subscribeEndpoint(ingest.url, adminToken, credentials.tenantId, consumer.url)
+      consumer.secret = endpoint.secret
+    }
     const ledger = new Ledger()
     let metrics = ''
     figures.push(
@@ -322,6 +357,9 @@ async function main(): Promise<number> {
       if (exitCode !== 0) failures.push(`${server}: exited ${exitCode} after SIGTERM`)
     }
     if (!storage.ok) failures.push(`ingest: the stored events do not match the 201 answers`)
+    const webhook = consumer && webhookFigures(consumer, storage.stored, metrics)
+    if (webhook !== undefined && (webhook.signatureFailures > 0 || webhook.unreadableBodies > 0))
+      failures.push(`webhook endpoint: deliveries that do not verify ${JSON.stringify(webhook)}`)
 
     const rps = (name: ServerName) => figures.find((f) => f.server === name)!.measured.requestsPerSecond
     const cpu = (name: ServerName) => figures.find((f) => f.server === name)!.measured.cpuUsPerResponse
@@ -340,7 +378,13 @@ async function main(): Promise<number> {
         `storage check: ${storage.answered201} answered 201 (warm-up and measured), ${storage.stored} events ` +
         `stored = ${storage.answered201} + ${storage.storedUnanswered} whose request was still in flight when a ` +
         `run stopped (${storage.cutOffInFlight} were); answered 201 but not stored: ${storage.confirmedButMissing}; ` +
-        `stored but never sent: ${storage.storedButNeverSent}: ${storage.ok ? 'OK' : 'FAILED'}\n`,
+        `stored but never sent: ${storage.storedButNeverSent}: ${storage.ok ? 'OK' : 'FAILED'}\n` +
+        (webhook === undefined
+          ? ''
+          : `webhook endpoint: ${webhook.delivered} of ${webhook.eventsStored} events delivered before the ` +
+            `service stopped (${webhook.attemptsSucceeded} attempts succeeded by its own count), lag from ` +
+            `commit P50 ${webhook.lagMs.p50} ms, P99 ${webhook.lagMs.p99} ms; ${webhook.duplicates} duplicates, ` +
+            `${webhook.signaturesVerified} signatures verified, ${webhook.signatureFailures} failed\n`),
     )
 
     const cpus = os.cpus()
@@ -369,6 +413,7 @@ async function main(): Promise<number> {
       ratios,
       ingestInternals: internals,
       storageCheck: storage,
+      webhookEndpoint: webhook ?? null,
       failures,
     })
     process.stdout.write(`written: ${resolve(artifactsDir, 'bench.json')}\n`)
@@ -378,6 +423,7 @@ async function main(): Promise<number> {
   } finally {
     for (const server of running) await server.stop().catch(() => undefined)
     await sql.end().catch(() => undefined)
+    await consumer?.close()
     await database.drop()
   }
   for (const failure of failures) process.stderr.write(`FAILED: ${failure}\n`)

@@ -45,8 +45,14 @@ export interface WebhookSettings {
   readonly pollIntervalMs: number
   /** How long a replica holds a delivery it took; another replica takes it once the lease expired. */
   readonly leaseMs: number
+  /** Attempts one replica makes at the same time. */
+  readonly concurrency: number
   /** An endpoint whose deliveries all failed for this long is disabled. */
   readonly disableAfterFailingMs: number
+  /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
+  readonly dispatcherEnabled: boolean
+  /** Succeeded and failed deliveries whose last attempt is older than this are deleted, with their attempts. */
+  readonly retentionMs: number
 }
 
 /** POS connectors (modules/connectors): the inbox processor and reconciliation. */
@@ -247,7 +253,10 @@ function webhookSettings(r: Reader): WebhookSettings {
     timeoutMs: integer(r, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
+    concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 256, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
+    dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
+    retentionMs: integer(r, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
   })
 }
 

@@ -135,6 +135,25 @@ describe('configuration', () => {
     ])
   })
 
+  it('has documented defaults for webhook delivery and retention and reads each from the environment', () => {
+    expect(loadConfig({}).webhooks).toMatchObject({
+      concurrency: 256,
+      dispatcherEnabled: true,
+      retentionMs: 30 * 86_400_000,
+    })
+    expect(
+      loadConfig({
+        WEBHOOK_CONCURRENCY: '16',
+        WEBHOOK_DISPATCHER_ENABLED: 'false',
+        WEBHOOK_RETENTION_DAYS: '7',
+      }).webhooks,
+    ).toMatchObject({ concurrency: 16, dispatcherEnabled: false, retentionMs: 7 * 86_400_000 })
+    expect(problemsOf({ WEBHOOK_CONCURRENCY: '0', WEBHOOK_RETENTION_DAYS: '0' })).toEqual([
+      'WEBHOOK_CONCURRENCY must be an integer from 1 to 4096 (got "0")',
+      'WEBHOOK_RETENTION_DAYS must be an integer from 1 to 3650 (got "0")',
+    ])
+  })
+
   it('requires ADMIN_TOKEN and ENCRYPTION_KEY in PostgreSQL mode', () => {
     expect(problemsOf({ DATABASE_URL: 'postgres://u@db/pos' })).toEqual([
       'ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)',

@@ -23,7 +23,8 @@ export function ingestHeaders(
   }
 }
 
-async function adminPost(
+/** POST to the admin API; anything but 201 throws, naming the path and the answer. */
+export async function adminPost(
   baseUrl: string,
   adminToken: string,
   path: string,

@@ -47,6 +47,11 @@ export class GroupCommitter<Item, Result> {
     return this.#queue.length
   }
 
+  /** Batches being written now. */
+  get writing(): number {
+    return this.#running
+  }
+
   #schedule(): void {
     while (this.#running < this.options.concurrency && this.#queue.length > 0) {
       const batch = this.#take()

@@ -27,6 +27,9 @@ export function openRedis(url: string, log: Logger): RedisHandle {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    // Commands issued in the same tick leave in one write: the breakers of many webhook attempts in flight
+    // cost one system call, not one each.
+    enableAutoPipelining: true,
     // Reconnect forever, but never faster than every 2 s once it has failed a few times.
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   })

@@ -1,11 +1,14 @@
 // The webhook dispatcher: runs on every replica, from app ready to app close, and shares the work through
-// PostgreSQL (statements.ts), never through memory. Each round it
-// 1. fans out: reads each tenant's committed events after the tenant's cursor and creates their deliveries, in
-//    the transaction that advances the cursor (nothing is added to the ingest write path);
-// 2. delivers: leases the due deliveries, makes one attempt each through the outbound layer (timeouts, the
-//    fleet's breaker per endpoint), signed as Standard Webhooks, and records the outcome under the lease.
-// A round that found work is followed by another at once; an idle one waits WEBHOOK_POLL_INTERVAL_MS. A
-// replica killed mid-attempt leaves a lease that expires: another replica makes the attempt (at least once).
+// PostgreSQL (statements.ts), never through memory. Two loops:
+// 1. fan-out reads each tenant's committed events after the tenant's cursor and creates their deliveries, in
+//    the transaction that advances the cursor (nothing is added to the ingest write path), then wakes 2;
+// 2. delivery keeps up to WEBHOOK_CONCURRENCY attempts in flight: it leases due deliveries in batches whenever
+//    enough attempts have finished, makes one attempt each through the outbound layer (timeouts, the fleet's
+//    breaker per endpoint), signed as Standard Webhooks, and records the outcomes under their leases, many per
+//    statement (a group commit: outcomes that arrive while one statement is written share the next).
+// A loop that found work in the last BUSY_WINDOW_MS looks again every BUSY_POLL_MS; an idle one waits
+// WEBHOOK_POLL_INTERVAL_MS. A replica killed mid-attempt leaves leases that expire: another replica makes those
+// attempts (at least once).
 import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -14,25 +17,46 @@ import type { Agent } from 'undici'
 import type { WebhookSettings } from '../../config.js'
 import type { DatabaseHandle } from '../../platform/database.js'
 import { TIMED_OUT, withDeadline } from '../../platform/deadline.js'
+import { GroupCommitter } from '../../platform/group-commit.js'
 import type { Lifecycle } from '../../platform/lifecycle.js'
 import {
+  timedQuery,
   webhookDeadLettersTotal,
   webhookDeliveriesTotal,
   webhookFanOutTotal,
 } from '../../platform/metrics.js'
-import type { Dispatcher, Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
+import type { Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
 import type { Secrets } from '../../platform/secrets.js'
+import { toColumnArrays } from '../../platform/sql.js'
+import { Wakeup } from '../../platform/wakeup.js'
 import { activeSecrets, type WebhooksRepository } from './repository.js'
 import { signatureHeader } from './signature.js'
-import { CLAIM_DUE, type ClaimedRow, FAN_OUT, SETTLE, TENANTS_WITH_CURSORS } from './statements.js'
+import {
+  CLAIM_DUE,
+  type ClaimedRow,
+  FAN_OUT,
+  SETTLE,
+  type SettleRow,
+  TENANTS_WITH_CURSORS,
+} from './statements.js'
 import { deliveryAgent, refusedAtConnect } from './target-guard.js'
 
-/** Events read per fan-out statement, and rounds of it per tenant in one dispatcher round. */
-const FAN_OUT_BATCH = 500
+/** Events read per fan-out statement, and statements per tenant before the next tenant's turn. */
+const FAN_OUT_BATCH = 1000
 const FAN_OUT_ROUNDS = 10
-/** Deliveries one replica attempts at the same time. */
-const CLAIM_BATCH = 16
+/**
+ * A claim waits until this many attempts (or half of WEBHOOK_CONCURRENCY) are free, then leases as many
+ * deliveries as there are free attempts: few statements, and the attempts in flight never run dry.
+ */
+const CLAIM_AT_LEAST = 100
+/** Outcomes one settle statement records at most. */
+const SETTLE_BATCH = 500
+/** A loop that found work this recently looks again after BUSY_POLL_MS, not the poll interval. */
+const BUSY_WINDOW_MS = 5000
+const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
+/** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
+const DECRYPTED_SECRETS_KEPT = 10_000
 
 export interface DispatcherOptions {
   readonly database: DatabaseHandle
@@ -58,87 +82,177 @@ interface Settlement {
   readonly metric: 'succeeded' | 'failed' | 'dead' | 'gone' | 'refused' | 'postponed'
 }
 
+interface Outcome {
+  readonly row: ClaimedRow
+  readonly token: string
+  readonly attemptedAt: Date
+  readonly settlement: Settlement
+}
+
 export class WebhookDispatcher {
   readonly #options: DispatcherOptions
   readonly #agent: Agent
   readonly #stop = new AbortController()
+  /** Outcomes recorded together: one statement for all that arrived while the previous one was written. */
+  readonly #settler: GroupCommitter<Outcome, boolean>
+  /** Wakes the delivery loop: the fan-out created deliveries, or enough attempts finished to claim more. */
+  readonly #deliveriesWaiting = new Wakeup()
+  readonly #attempts = new Set<Promise<void>>()
+  readonly #claimSize: number
+  /** Decrypting each attempt's secrets again cost as much as signing: they change only on rotation. */
+  readonly #decrypted = new Map<string, string>()
+  readonly #secrets: Pick<Secrets, 'decrypt'> = {
+    decrypt: (stored, aad) => {
+      const key = `${aad}\n${stored}`
+      let secret = this.#decrypted.get(key)
+      if (secret === undefined) {
+        secret = this.#options.secrets.decrypt(stored, aad)
+        if (this.#decrypted.size >= DECRYPTED_SECRETS_KEPT) this.#decrypted.clear()
+        this.#decrypted.set(key, secret)
+      }
+      return secret
+    },
+  }
+  #lastWorkAt = Number.NEGATIVE_INFINITY
   #running: Promise<void> | undefined
 
   constructor(options: DispatcherOptions) {
     this.#options = options
+    const { concurrency } = options.settings
+    this.#claimSize = Math.min(CLAIM_AT_LEAST, Math.ceil(concurrency / 2))
     // Every attempt in flight listens to the stop signal (the outbound layer's abort).
-    setMaxListeners(CLAIM_BATCH * 4, this.#stop.signal)
+    setMaxListeners(concurrency + 16, this.#stop.signal)
     this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
       options.log.warn({ hostname, address }, 'webhook target refused at connect: forbidden address'),
     )
+    this.#settler = new GroupCommitter((batch) => this.#settle(batch), {
+      concurrency: 1,
+      maxWeight: SETTLE_BATCH,
+      weight: () => 1,
+    })
   }
 
   start(): void {
-    this.#running ??= this.#loop()
+    this.#running ??= Promise.all([this.#fanOutLoop(), this.#deliveryLoop()]).then(() => undefined)
   }
 
   /**
-   * Stops taking work, aborts the attempts in flight (their deliveries stay pending) and waits for the round,
-   * at most STOP_TIMEOUT_MS: a round stuck on an unresponsive database must not hold the shutdown (its leases
-   * expire and another replica takes the work).
+   * Stops taking work, aborts the attempts in flight (their deliveries stay pending, no attempt spent) and
+   * waits for the loops and the attempts to be recorded, at most STOP_TIMEOUT_MS: a database that does not
+   * answer must not hold the shutdown (the leases expire and another replica takes the work).
    */
   async stop(): Promise<void> {
     this.#stop.abort()
-    if ((await withDeadline(this.#running ?? Promise.resolve(), STOP_TIMEOUT_MS)) === TIMED_OUT)
+    const settled = (this.#running ?? Promise.resolve()).then(() => Promise.allSettled(this.#attempts))
+    if ((await withDeadline(settled, STOP_TIMEOUT_MS)) === TIMED_OUT)
       this.#options.log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'webhook dispatcher did not stop in time')
     await this.#agent.destroy().catch(() => undefined)
   }
 
-  async #loop(): Promise<void> {
+  #sawWork(): void {
+    this.#lastWorkAt = performance.now()
+  }
+
+  /** How long an idle loop waits before it looks again. */
+  #pollMs(): number {
+    return performance.now() - this.#lastWorkAt < BUSY_WINDOW_MS
+      ? Math.min(BUSY_POLL_MS, this.#options.settings.pollIntervalMs)
+      : this.#options.settings.pollIntervalMs
+  }
+
+  #pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.#stop.signal }).catch(() => undefined)
+  }
+
+  /** Not before start-up has migrated the database, and not once shutdown has begun. */
+  #mayWork(): boolean {
+    return this.#options.lifecycle.phase === 'started' && !this.#stop.signal.aborted
+  }
+
+  async #fanOutLoop(): Promise<void> {
     const { signal } = this.#stop
     while (!signal.aborted) {
-      let busy = false
-      // Not before start-up has migrated the database, and not once shutdown has begun.
-      if (this.#options.lifecycle.phase === 'started') {
+      let more = false
+      if (this.#mayWork()) {
         try {
-          busy = await this.runOnce()
+          const { read, unfinished } = await this.#fanOut()
+          if (read > 0) {
+            this.#sawWork()
+            this.#deliveriesWaiting.wake()
+          }
+          more = unfinished
         } catch (err) {
-          if (!signal.aborted) this.#options.log.warn({ err }, 'webhook dispatcher round failed')
+          if (!signal.aborted) this.#options.log.warn({ err }, 'webhook fan-out failed')
         }
       }
-      if (!busy)
-        await sleep(this.#options.settings.pollIntervalMs, undefined, { signal }).catch(() => undefined)
+      if (!more) await this.#pause(this.#pollMs())
     }
   }
 
-  /** One round: fan out, then attempt what is due. Answers whether it found any work. */
-  async runOnce(): Promise<boolean> {
-    const fannedOut = await this.#fanOut()
-    const attempted = await this.#deliverDue()
-    return fannedOut > 0 || attempted > 0
-  }
-
-  async #fanOut(): Promise<number> {
+  /** Fans out every tenant's new events; `unfinished`: some tenant still had more when its turn ended. */
+  async #fanOut(): Promise<{ read: number; unfinished: boolean }> {
     const { database } = this.#options
     return database.session(async (session) => {
       let read = 0
+      let unfinished = false
       const tenants = await session.query(TENANTS_WITH_CURSORS, [])
       for (const { tenant_id: tenantId } of tenants) {
-        for (let round = 0; round < FAN_OUT_ROUNDS && !this.#stop.signal.aborted; round++) {
-          const [result] = await session.query(FAN_OUT, [tenantId, FAN_OUT_BATCH])
+        for (let round = 0; !this.#stop.signal.aborted; round++) {
+          const [result] = await timedQuery(FAN_OUT.name, () =>
+            session.query(FAN_OUT, [tenantId, FAN_OUT_BATCH]),
+          )
           read += result?.read ?? 0
           if (result === undefined || result.read < FAN_OUT_BATCH) break
+          if (round + 1 === FAN_OUT_ROUNDS) {
+            unfinished = true
+            break
+          }
         }
       }
       webhookFanOutTotal.inc(read)
-      return read
+      return { read, unfinished }
     })
   }
 
-  async #deliverDue(): Promise<number> {
-    const { database, settings } = this.#options
-    if (this.#stop.signal.aborted) return 0
-    const token = randomUUID()
-    const claimed = await database.session((session) =>
-      session.query(CLAIM_DUE, [CLAIM_BATCH, settings.leaseMs, token]),
-    )
-    await Promise.all(claimed.map((row) => this.#attempt(row, token)))
-    return claimed.length
+  async #deliveryLoop(): Promise<void> {
+    const { database, settings, log } = this.#options
+    const { signal } = this.#stop
+    while (!signal.aborted) {
+      if (!this.#mayWork()) {
+        await this.#pause(settings.pollIntervalMs)
+        continue
+      }
+      const free = settings.concurrency - this.#attempts.size
+      if (free < this.#claimSize) {
+        // Woken when enough attempts have finished.
+        await this.#deliveriesWaiting.wait(settings.pollIntervalMs, signal)
+        continue
+      }
+      const token = randomUUID()
+      let claimed: ClaimedRow[]
+      try {
+        claimed = await timedQuery(CLAIM_DUE.name, () =>
+          database.session((session) => session.query(CLAIM_DUE, [free, settings.leaseMs, token])),
+        )
+      } catch (err) {
+        if (!signal.aborted) log.warn({ err }, 'webhook claim failed')
+        await this.#pause(settings.pollIntervalMs)
+        continue
+      }
+      for (const row of claimed) this.#launch(row, token)
+      if (claimed.length > 0) this.#sawWork()
+      // Fewer than asked: nothing more is due now; wait for the fan-out, or look again later.
+      if (claimed.length < free) await this.#deliveriesWaiting.wait(this.#pollMs(), signal)
+    }
+  }
+
+  #launch(row: ClaimedRow, token: string): void {
+    const attempt = this.#attempt(row, token).finally(() => {
+      this.#attempts.delete(attempt)
+      if (this.#options.settings.concurrency - this.#attempts.size >= this.#claimSize)
+        this.#deliveriesWaiting.wake()
+    })
+    this.#attempts.add(attempt)
   }
 
   async #attempt(row: ClaimedRow, token: string): Promise<void> {
@@ -152,25 +266,51 @@ export class WebhookDispatcher {
       settlement = this.#failure(row, null, 0, 'internal error', undefined)
     }
     webhookDeliveriesTotal.inc({ outcome: settlement.metric })
-    const settled = await this.#options.database.session((session) =>
-      session.query(SETTLE, [
-        String(row.id),
-        token,
-        settlement.status,
-        settlement.counted,
-        settlement.delayMs,
-        attemptedAt,
-        settlement.statusCode,
-        Math.round(settlement.durationMs),
-        settlement.error,
-      ]),
-    )
-    if (settled.length === 0) {
+    let settled: boolean
+    try {
+      settled = await this.#settler.submit({ row, token, attemptedAt, settlement })
+    } catch {
+      // Logged once for the batch; the lease expires and another attempt follows (at least once).
+      return
+    }
+    if (!settled) {
       log.warn({ deliveryId: row.id }, 'webhook lease expired before the attempt was recorded')
       return
     }
     if (settlement.metric === 'dead') webhookDeadLettersTotal.inc()
-    await this.#judgeEndpoint(row, settlement)
+    try {
+      await this.#judgeEndpoint(row, settlement)
+    } catch (err) {
+      log.warn({ err, endpointId: row.endpoint_id }, 'webhook endpoint health could not be recorded')
+    }
+  }
+
+  /** Records a batch of outcomes in one statement; answers, per outcome, whether its lease was still held. */
+  async #settle(batch: readonly Outcome[]): Promise<boolean[]> {
+    const rows = batch.map(
+      ({ row, token, attemptedAt, settlement: s }): SettleRow => [
+        String(row.id),
+        token,
+        s.status,
+        s.counted ? 1 : 0,
+        s.delayMs,
+        attemptedAt.toISOString(),
+        s.statusCode,
+        Math.round(s.durationMs),
+        s.error,
+      ],
+    )
+    let settled: { id: string }[]
+    try {
+      settled = await timedQuery(SETTLE.name, () =>
+        this.#options.database.session((session) => session.query(SETTLE, toColumnArrays(rows, 9))),
+      )
+    } catch (err) {
+      this.#options.log.warn({ err, attempts: batch.length }, 'webhook attempts could not be recorded')
+      throw err
+    }
+    const ids = new Set(settled.map(({ id }) => String(id)))
+    return batch.map(({ row }) => ids.has(String(row.id)))
   }
 
   async #judgeEndpoint(row: ClaimedRow, settlement: Settlement): Promise<void> {
@@ -196,7 +336,7 @@ export class WebhookDispatcher {
   }
 
   async #call(row: ClaimedRow): Promise<Settlement> {
-    const { outbound, secrets, settings, userAgent } = this.#options
+    const { outbound, settings, userAgent } = this.#options
     const refusal = refusedAtConnect(row.url, settings)
     if (refusal !== undefined)
       return { ...this.#failure(row, null, 0, refusal, undefined), metric: 'refused' }
@@ -204,7 +344,7 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(Date.now() / 1000)
     const body = WebhookDispatcher.bodyOf(row)
     const signing = activeSecrets(
-      secrets,
+      this.#secrets,
       row.endpoint_id,
       row.encrypted_secrets,
       row.previous_secret_expires_at,
@@ -224,13 +364,12 @@ export class WebhookDispatcher {
         body,
         timeoutMs: settings.timeoutMs,
       },
-      // undici 6's Agent is the dispatcher Node 20's fetch runs on; only the two packages' type declarations differ.
-      { signal: this.#stop.signal, dispatcher: this.#agent as unknown as Dispatcher },
+      { signal: this.#stop.signal, dispatcher: this.#agent },
     )
-    return this.#settle(row, outcome)
+    return this.#settlementOf(row, outcome)
   }
 
-  #settle(row: ClaimedRow, outcome: OutboundOutcome): Settlement {
+  #settlementOf(row: ClaimedRow, outcome: OutboundOutcome): Settlement {
     if (outcome.kind === 'breaker-open') {
       // No request was made: the attempt is not spent, only postponed until the breaker lets one through.
       return {

@@ -1,10 +1,12 @@
-// The webhooks module: the endpoints service for the routes, and the dispatcher that delivers, started when the
-// app is ready and stopped when it closes (on every replica; they share the work through PostgreSQL).
+// The webhooks module: the endpoints service for the routes, the dispatcher that delivers, started when the
+// app is ready and stopped when it closes (on every replica; they share the work through PostgreSQL), and the
+// pruning of deliveries past retention.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildInfo } from '../../platform/build-info.js'
 import { WebhookDispatcher } from './dispatcher.js'
 import { WebhooksRepository } from './repository.js'
+import { scheduleDeliveryPruning } from './retention.js'
 import { WebhooksService } from './service.js'
 
 declare module 'fastify' {
@@ -17,6 +19,11 @@ async function webhooksModule(app: FastifyInstance): Promise<void> {
   const { config, database, secrets, outbound, lifecycle, log } = app.platform
   const repository = new WebhooksRepository(database.db, secrets)
   app.decorate('webhooks', new WebhooksService(repository, config.webhooks, outbound))
+  scheduleDeliveryPruning(app, repository)
+  if (!config.webhooks.dispatcherEnabled) {
+    log.info('webhook dispatcher disabled on this replica (WEBHOOK_DISPATCHER_ENABLED=false)')
+    return
+  }
   const dispatcher = new WebhookDispatcher({
     database,
     secrets,

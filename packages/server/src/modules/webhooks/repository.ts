@@ -1,7 +1,7 @@
 // SQL for webhook endpoints and their deliveries, as the API reads and changes them. Signing secrets are
 // encrypted here on the way in and decrypted on the way out (platform/secrets.ts), bound to their endpoint's
 // row; the dispatcher's statements are in statements.ts. Every query is timed under `webhooks.<operation>`.
-import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import {
   type WebhookDeliveryStatus,
   type WebhookDisabledReason,
@@ -90,7 +90,7 @@ const currentPosition = sql`pg_snapshot_xmin(pg_current_snapshot())`
 
 /** The secrets that sign now: the newest, and the previous one until its 24 hours are over. */
 export function activeSecrets(
-  secrets: Secrets,
+  secrets: Pick<Secrets, 'decrypt'>,
   endpointId: string,
   encrypted: readonly string[],
   previousExpiresAt: Date | null,
@@ -410,6 +410,35 @@ export class WebhooksRepository {
           ),
         )
       return row?.status
+    })
+  }
+
+  /**
+   * Deletes at most `limit` succeeded or failed deliveries (their attempts go with them) whose last attempt is
+   * older than `retentionMs`. Rows another replica is deleting (or a request is changing) are skipped, not
+   * waited for. Answers how many went.
+   */
+  pruneDeliveries(retentionMs: number, limit: number): Promise<number> {
+    return timedQuery('webhooks.pruneDeliveries', async () => {
+      const cutoff = sql`now() - ${retentionMs}::float8 * interval '1 millisecond'`
+      const old = this.db
+        .select({ id: webhookDeliveries.id })
+        .from(webhookDeliveries)
+        .where(
+          and(
+            // Implied by the next condition; it lets the BRIN index on created_at skip the recent pages.
+            lt(webhookDeliveries.createdAt, cutoff),
+            lt(webhookDeliveries.updatedAt, cutoff),
+            inArray(webhookDeliveries.status, ['succeeded', 'failed']),
+          ),
+        )
+        .limit(limit)
+        .for('update', { skipLocked: true })
+      const gone = await this.db
+        .delete(webhookDeliveries)
+        .where(inArray(webhookDeliveries.id, old))
+        .returning({ id: webhookDeliveries.id })
+      return gone.length
     })
   }
 

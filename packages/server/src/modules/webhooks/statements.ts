@@ -5,12 +5,14 @@
 //   tenant at a time, the others skip it; an event is fanned out exactly once.
 // - CLAIM_DUE leases due deliveries (FOR UPDATE SKIP LOCKED, then a lease expiry and token on the row), so one
 //   replica makes each attempt; a replica that dies holding a lease loses it when it expires.
-// - SETTLE records an attempt and its outcome, only while the replica still holds the lease.
+// - SETTLE records many attempts and their outcomes in one statement, each only while the replica still holds
+//   its lease.
 import {
   webhookAttempts as a,
   webhookCursors as c,
   webhookDeliveries as d,
   events as e,
+  type WebhookDeliveryStatus,
   webhookEndpoints as w,
 } from '../../db/schema.js'
 import { column as q, type RowOf, select, statement, table } from '../../platform/sql.js'
@@ -98,27 +100,44 @@ export const CLAIM_DUE = statement<[number, number, string], ClaimedRow>(
    RETURNING ${select(claimed, 'dl')}, ${select(claimedEndpoint, 'ep')}`,
 )
 
+/** A row type turned into one array per field, as unnest() reads them. */
+type ArraysOf<Row extends readonly unknown[]> = { -readonly [K in keyof Row]: Row[K][] }
+
+/** One attempt's outcome, a row of SETTLE's arrays. */
+export type SettleRow = [
+  id: string,
+  leaseToken: string,
+  status: WebhookDeliveryStatus,
+  /** 1: the attempt is recorded and counted; 0: it is not (postponed by an open breaker or a shutdown). */
+  counted: 0 | 1,
+  /** The next attempt, in ms from now. */
+  delayMs: number,
+  attemptedAt: string,
+  statusCode: number | null,
+  durationMs: number,
+  error: string | null,
+]
+
 /**
- * $1 delivery, $2 lease token, $3 new status, $4 attempts made (counted), $5 next attempt in ms from now,
- * $6 attempted at, $7 status code, $8 duration ms, $9 error; $4 false: the attempt is not recorded nor
- * counted (postponed by an open breaker or a shutdown). Answers the delivery if the lease was still held.
+ * Records many attempts and their deliveries' next state in one statement, each only while its lease is still
+ * held (same token). Answers the deliveries it settled.
  */
-export const SETTLE = statement<
-  [string, string, string, boolean, number, Date, number | null, number, string | null],
-  { id: string; attempts: number }
->(
+export const SETTLE = statement<ArraysOf<SettleRow>, { id: string }>(
   name('settle'),
   `WITH settled AS (
-     UPDATE ${table(d)}
-     SET ${q(d.status)} = $3::text,
-       ${q(d.attempts)} = ${q(d.attempts)} + (CASE WHEN $4::boolean THEN 1 ELSE 0 END),
-       ${q(d.nextAttemptAt)} = now() + $5::float8 * interval '1 millisecond',
+     UPDATE ${table(d)} dl
+     SET ${q(d.status)} = w.status,
+       ${q(d.attempts)} = ${q(d.attempts, 'dl')} + w.counted,
+       ${q(d.nextAttemptAt)} = now() + w.delay_ms * interval '1 millisecond',
        ${q(d.leaseExpiresAt)} = NULL, ${q(d.leaseToken)} = NULL, ${q(d.updatedAt)} = now()
-     WHERE ${q(d.id)} = $1::bigint AND ${q(d.leaseToken)} = $2::uuid
-     RETURNING ${q(d.id)} AS id, ${q(d.attempts)} AS attempts
-   ), attempt AS (
+     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::float8[], $6::timestamptz[], $7::int[],
+       $8::int[], $9::text[])
+       AS w(id, lease_token, status, counted, delay_ms, attempted_at, status_code, duration_ms, error)
+     WHERE ${q(d.id, 'dl')} = w.id AND ${q(d.leaseToken, 'dl')} = w.lease_token
+     RETURNING ${q(d.id, 'dl')} AS id, w.counted, w.attempted_at, w.status_code, w.duration_ms, w.error
+   ), recorded AS (
      INSERT INTO ${table(a)} (${q(a.deliveryId)}, ${q(a.attemptedAt)}, ${q(a.statusCode)}, ${q(a.durationMs)}, ${q(a.error)})
-     SELECT id, $6::timestamptz, $7::int, $8::int, $9::text FROM settled WHERE $4::boolean
+     SELECT id, attempted_at, status_code, duration_ms, error FROM settled WHERE counted = 1 ORDER BY id
    )
-   SELECT id, attempts FROM settled`,
+   SELECT id FROM settled`,
 )

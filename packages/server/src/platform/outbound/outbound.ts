@@ -8,9 +8,12 @@
 //
 // No library: cockatiel's retry policy decides synchronously and in process (no hook for an atomic budget in
 // Redis, its breaker state is a local object), so it could only have supplied the backoff formula, one line.
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { type Dispatcher as UndiciDispatcher, request as undiciRequest } from 'undici'
 import type { OutboundSettings } from '../../config.js'
 import { outboundRequestDuration, outboundRequestsTotal, retryAttemptsTotal } from '../metrics.js'
 import {
@@ -31,7 +34,7 @@ const PROBE_LEASE_MARGIN_MS = 1000
 const TARGET_ID = /^[\w.:@-]{1,200}$/
 
 /** An undici dispatcher (e.g. an Agent whose DNS lookup refuses private addresses). */
-export type Dispatcher = NonNullable<RequestInit['dispatcher']>
+export type Dispatcher = UndiciDispatcher
 
 export interface OutboundRequest {
   readonly url: string | URL
@@ -107,7 +110,8 @@ export interface OutboundOptions {
 type Attempt =
   | {
       readonly kind: 'response'
-      readonly response: Response
+      readonly status: number
+      readonly headers: Headers
       readonly body: Buffer
       readonly truncated: boolean
     }
@@ -133,7 +137,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 function retryReason(attempt: Attempt): RetryReason | undefined {
   if (attempt.kind === 'failed') return attempt.reason === 'aborted' ? undefined : attempt.reason
-  const { status } = attempt.response
+  const { status } = attempt
   if (status === 429) return '429'
   if (status >= 500) return '5xx'
   return undefined
@@ -147,30 +151,42 @@ function verdictOf(attempt: Attempt): Verdict {
 
 function outcomeLabel(attempt: Attempt): string {
   if (attempt.kind === 'failed') return attempt.reason
-  const { status } = attempt.response
+  const { status } = attempt
   return status === 429 ? '429' : `${Math.floor(status / 100)}xx`
 }
 
-/** Reads at most `limit` bytes of the body and cancels the rest, so a huge answer costs nothing more. */
-async function readBounded(
-  body: ReadableStream<Uint8Array> | null,
-  limit: number,
-): Promise<{ body: Buffer; truncated: boolean }> {
-  if (body === null) return { body: Buffer.alloc(0), truncated: false }
-  const reader = body.getReader()
+/** Stops reading a body; undici reports the abort as the stream's error, which nobody else listens to. */
+function discard(body: Readable): void {
+  body.on('error', () => undefined)
+  body.destroy()
+}
+
+/** Reads at most `limit` bytes of the body and destroys the rest, so a huge answer costs nothing more. */
+async function readBounded(body: Readable, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = []
   let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return { body: Buffer.concat(chunks, size), truncated: false }
+  for await (const chunk of body as AsyncIterable<Buffer>) {
     const room = limit - size
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, Math.min(room, value.byteLength)))
-    size += Math.min(room, value.byteLength)
-    if (value.byteLength > room) {
-      await reader.cancel().catch(() => undefined)
-      return { body: Buffer.concat(chunks, size), truncated: true }
+    if (chunk.byteLength > room) {
+      chunks.push(chunk.subarray(0, room))
+      discard(body)
+      return { body: Buffer.concat(chunks, limit), truncated: true }
     }
+    chunks.push(chunk)
+    size += chunk.byteLength
   }
+  return { body: Buffer.concat(chunks, size), truncated: false }
+}
+
+/** The answer's headers as the fetch API's Headers, which callers read case-insensitively. */
+function headersOf(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue
+    if (typeof value === 'string') headers.append(name, value)
+    else for (const each of value) headers.append(name, each)
+  }
+  return headers
 }
 
 class OutboundLayer implements Outbound {
@@ -201,7 +217,7 @@ class OutboundLayer implements Outbound {
     let last: { attempt: Attempt; reason: RetryReason; retryAfterMs: number | undefined } | undefined
     const failed = (gaveUp: GaveUp, retryAfterMs = last?.retryAfterMs): OutboundOutcome => {
       const attempt = last?.attempt
-      const status = attempt?.kind === 'response' ? attempt.response.status : undefined
+      const status = attempt?.kind === 'response' ? attempt.status : undefined
       return {
         kind: 'failed',
         reason: gaveUp === 'aborted' ? 'aborted' : attempt?.kind === 'failed' ? attempt.reason : 'status',
@@ -233,8 +249,8 @@ class OutboundLayer implements Outbound {
       if (attempt.kind === 'response' && reason === undefined) {
         return {
           kind: 'response',
-          status: attempt.response.status,
-          headers: attempt.response.headers,
+          status: attempt.status,
+          headers: attempt.headers,
           body: attempt.body,
           bodyTruncated: attempt.truncated,
           attempts,
@@ -243,7 +259,7 @@ class OutboundLayer implements Outbound {
       }
       if (reason === undefined) return failed('aborted')
       const retryAfterMs =
-        attempt.kind === 'response' ? parseRetryAfter(attempt.response.headers.get('retry-after')) : undefined
+        attempt.kind === 'response' ? parseRetryAfter(attempt.headers.get('retry-after')) : undefined
       last = { attempt, reason, retryAfterMs }
       if (attempts >= this.#settings.retryMaxAttempts) return failed('attempts')
       // This attempt opened the breaker (or was a probe that failed): no retry, the whole fleet waits.
@@ -277,43 +293,45 @@ class OutboundLayer implements Outbound {
     timeoutMs: number,
     options: CallOptions,
   ): Promise<Attempt> {
-    // One controller per attempt, fired by its timeout or by the caller. Not AbortSignal.any: on Node 20 a
+    // One controller per attempt, fired by its timer or by the caller. Not AbortSignal.any: on Node 20 a
     // long-lived caller signal (say, the shutdown signal) would keep every composite of every call alive.
-    const timeout = AbortSignal.timeout(timeoutMs)
     const controller = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, timeoutMs)
     const abort = () => controller.abort()
-    timeout.addEventListener('abort', abort, { once: true })
     options.signal?.addEventListener('abort', abort, { once: true })
     if (options.signal?.aborted) abort()
     const end = outboundRequestDuration.startTimer({ target_kind: target.kind })
     let attempt: Attempt
     try {
-      const response = await fetch(request.url, {
-        method: request.method,
+      // undici's request, not fetch: a fraction of the CPU per call. It follows no redirect: a 3xx is an
+      // answer, not an instruction (following it could lead anywhere, checked or not).
+      const response = await undiciRequest(request.url, {
+        method: request.method as UndiciDispatcher.HttpMethod,
         headers: request.headers,
         body: request.body,
-        // A 3xx is an answer, not an instruction: following it could lead anywhere, checked or not.
-        redirect: 'manual',
         signal: controller.signal,
         dispatcher: options.dispatcher,
       })
-      if (response.status === 429 || response.status >= 500) {
+      const status = response.statusCode
+      const headers = headersOf(response.headers)
+      if (status === 429 || status >= 500) {
         // Only the status and headers of a 5xx or 429 matter; release the connection at once.
-        await response.body?.cancel().catch(() => undefined)
-        attempt = { kind: 'response', response, body: Buffer.alloc(0), truncated: false }
+        discard(response.body)
+        attempt = { kind: 'response', status, headers, body: Buffer.alloc(0), truncated: false }
       } else {
-        attempt = {
-          kind: 'response',
-          response,
-          ...(await readBounded(response.body, request.maxBodyBytes ?? MAX_BODY_BYTES)),
-        }
+        const bounded = await readBounded(response.body, request.maxBodyBytes ?? MAX_BODY_BYTES)
+        attempt = { kind: 'response', status, headers, body: bounded.body, truncated: bounded.truncated }
       }
     } catch {
       // Whichever signal fired decides; anything else (refused, reset, DNS, TLS) is the network's.
-      const reason = options.signal?.aborted ? 'aborted' : timeout.aborted ? 'timeout' : 'network'
+      const reason = options.signal?.aborted ? 'aborted' : timedOut ? 'timeout' : 'network'
       attempt = { kind: 'failed', reason }
     } finally {
-      timeout.removeEventListener('abort', abort)
+      clearTimeout(timer)
       options.signal?.removeEventListener('abort', abort)
     }
     end()

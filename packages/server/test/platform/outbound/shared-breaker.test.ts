@@ -58,6 +58,27 @@ describe.each(['redis', 'in-process'] as const)('shared breaker state (%s)', (ba
     expect(await breaker.inspect(target)).toMatchObject({ state: 'open', backend })
   })
 
+  it('decides many calls made at once one after another, as if made in turn', async () => {
+    const [breaker] = replicas({ breakerMinimumCalls: 10, breakerFailurePercent: 50, breakerOpenMs: 60_000 })
+    const target = uniqueTarget()
+    const admissions = await Promise.all(
+      Array.from({ length: 30 }, () => breaker.admit(target, { retry: false, leaseMs: LEASE_MS })),
+    )
+    expect(admissions.every((admission) => admission.admitted)).toBe(true)
+    // Thirty failures recorded at once: the tenth reaches the minimum and opens the breaker; the rest find it open.
+    const states = await Promise.all(
+      admissions.map((admission) =>
+        admission.admitted ? breaker.record(target, admission.ticket, 'failure') : undefined,
+      ),
+    )
+    expect(states.filter((state) => state === 'closed')).toHaveLength(9)
+    expect(states.filter((state) => state === 'open')).toHaveLength(21)
+    expect(await breaker.admit(target, { retry: false, leaseMs: LEASE_MS })).toMatchObject({
+      admitted: false,
+      reason: 'breaker-open',
+    })
+  })
+
   it('stays closed below the failure rate, and forgets failures that left the window', async () => {
     const [breaker] = replicas({ breakerMinimumCalls: 4, breakerFailurePercent: 80, breakerWindowMs: 500 })
     const target = uniqueTarget()
