@@ -14,6 +14,8 @@ import type { DeadLetterRecord, RunRecord } from './repository.js'
 
 const admin = { admin: true } as const
 const tags = ['connectors']
+// The admin routes also carry the admin tag, like every route under /v1/admin.
+const adminTags = ['admin', 'connectors']
 
 const WebhookReceived = Type.Object({
   received: Type.Literal(true),
@@ -122,7 +124,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: admin,
       schema: {
-        tags,
+        tags: adminTags,
         summary: "Lists the source's provider webhooks that could not be fetched or mapped, newest first",
         params: SourceParams,
         querystring: Type.Object(pageQuery),
@@ -141,7 +143,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: admin,
       schema: {
-        tags,
+        tags: adminTags,
         summary: 'Processes a dead letter again, at once, with a fresh count of attempts',
         params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
         response: {
@@ -164,7 +166,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: admin,
       schema: {
-        tags,
+        tags: adminTags,
         summary: 'Starts a reconciliation of the source now, or answers the one running',
         params: SourceParams,
         response: { 202: Reconciliation, 401: Unauthorized, 404: NotFound, 409: Conflict },
@@ -182,7 +184,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: admin,
       schema: {
-        tags,
+        tags: adminTags,
         summary: "The source's latest reconciliations, newest first, with pages, objects and drift",
         params: SourceParams,
         response: {
@@ -203,7 +205,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: admin,
       schema: {
-        tags,
+        tags: adminTags,
         summary: 'One reconciliation: its progress while running, its summary once completed',
         params: Type.Object({ tenantId: Type.String(), sourceId: Type.String(), id: Id }),
         response: { 200: Reconciliation, 401: Unauthorized, 404: NotFound },
