@@ -9,7 +9,7 @@
 //
 // API keys are checked through the ApiKeyVerifier interface defined here; the API keys module provides it
 // (app.ts hands it in), so this layer depends on no feature module.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
 import { ProblemError } from '../platform/problems.js'
@@ -85,11 +85,17 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
       : ipBucket(request)
   }
 
-  // Counted before the answer leaves, so the address's next request already sees it.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.routeOptions.config.providerWebhook && reply.statusCode === 401)
-      await rateLimits.consume(ipBucket(request))
+  // A provider webhook whose signature failed counts in its IP's bucket, before the answer leaves, so the
+  // address's next request already sees it. The hook is added to those routes only: every other request
+  // would pay for an async hook that does nothing.
+  const countFailedSignature: onSendHookHandler = async (request, reply, payload) => {
+    if (reply.statusCode === 401) await rateLimits.consume(ipBucket(request))
     return payload
+  }
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.providerWebhook) return
+    const own = route.onSend
+    route.onSend = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), countFailedSignature]
   })
 
   // Who is calling decides which rate limit bucket counts the request: the API key, the admin, or, for

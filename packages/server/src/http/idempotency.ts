@@ -68,14 +68,16 @@ function parseKey(header: unknown, mode: IdempotencyMode): string | undefined {
   )
 }
 
-const claimKey: preValidationHookHandler = (request, _reply, done) => {
-  // request.routeOptions builds a new object on every read: read it once.
-  const { url, config } = request.routeOptions
-  const mode = config.idempotency
-  if (mode === undefined) return done()
-  const key = parseKey(request.headers[IDEMPOTENCY_HEADER], mode)
-  if (key !== undefined) request.idempotency = { key, fingerprint: fingerprintOf(request, url ?? '') }
-  done()
+/**
+ * The route's key check, made for the route when it is registered: the mode and the route's pattern are known
+ * then, so no request needs to read request.routeOptions (which builds a new object on every read).
+ */
+function claimKeyFor(mode: IdempotencyMode, route: string): preValidationHookHandler {
+  return (request, _reply, done) => {
+    const key = parseKey(request.headers[IDEMPOTENCY_HEADER], mode)
+    if (key !== undefined) request.idempotency = { key, fingerprint: fingerprintOf(request, route) }
+    done()
+  }
 }
 
 /**
@@ -94,7 +96,7 @@ export function answerIdempotently(reply: FastifyReply, verdict: IdempotencyVerd
 
 /**
  * The route's header schema with Idempotency-Key added, for the OpenAPI document. It is optional in the schema
- * even where the route requires it: claimKey answers a missing key with its own problem type.
+ * even where the route requires it: the key check answers a missing key with its own problem type.
  */
 function withKeyHeader(headers: unknown, mode: IdempotencyMode): unknown {
   const property = Type.Optional(Type.String({ description: HEADER_DOC[mode] }))
@@ -112,7 +114,10 @@ async function idempotency(app: FastifyInstance): Promise<void> {
     if (mode === undefined) return
     // The key is checked after the route's own preValidation hooks (auth-dependent lookups, signatures).
     const own = route.preValidation
-    route.preValidation = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), claimKey]
+    route.preValidation = [
+      ...(own === undefined ? [] : Array.isArray(own) ? own : [own]),
+      claimKeyFor(mode, route.url),
+    ]
     if (route.schema) route.schema = { ...route.schema, headers: withKeyHeader(route.schema.headers, mode) }
   })
 }

@@ -25,12 +25,16 @@ async function lifecycleGate(app: FastifyInstance): Promise<void> {
     done()
   })
   app.addHook('onRequest', (request, reply, done) => {
+    const { phase } = lifecycle
+    // The route's config is read only in a phase that refuses requests: routeOptions builds a new object on
+    // every read, and this hook runs for every request.
+    if (phase === 'started' || (phase === 'stopping' && !closing)) return done()
     if (request.routeOptions.config.probe) return done()
-    if (lifecycle.phase === 'starting') {
+    if (phase === 'starting') {
       reply.header('retry-after', '1')
       return sendProblem(reply, 503, problemBody('service-unavailable', 'The service is still starting'))
     }
-    if (lifecycle.phase === 'stopping' && closing) {
+    if (phase === 'stopping' && closing) {
       reply.header('retry-after', '1').header('connection', 'close')
       return sendProblem(reply, 503, problemBody('service-unavailable', 'The service is shutting down'))
     }
