@@ -60,6 +60,7 @@ interface ParameterIssue {
 }
 
 // Any U+0000 or surrogate at all: one scan that nearly every parameter passes, before the exact check.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what it looks for
 const SUSPECT_CHARACTER = /[\u0000\uD800-\uDFFF]/
 
 /** Why a parameter's text is refused, or undefined when it may reach the database. */
