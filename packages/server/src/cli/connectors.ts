@@ -2,7 +2,7 @@
 // reconciliation on demand. A reconciliation is carried out by the running servers (any replica takes it);
 // with --wait the command follows its progress, pages and objects, on stderr until it completes.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
+import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
 import type { ConnectorsService } from '../modules/connectors/service.js'
 import { type CliContext, type CommandGroup, table, UsageError } from './command.js'
 

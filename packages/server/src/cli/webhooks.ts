@@ -1,8 +1,8 @@
 // CLI commands on a tenant's webhook endpoints: create (prints the signing secret, once), list, delete. They run
 // through the webhooks service, with the same target policy (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS)
 // as the API.
-import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
-import { NewWebhookEndpoint, type WebhookEndpoint } from '../contracts/webhook.js'
+import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
+import { NewWebhookEndpoint, type WebhookEndpoint } from '@pos/contracts/webhook'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
 import { type CliContext, type CommandGroup, table, UsageError, validated } from './command.js'

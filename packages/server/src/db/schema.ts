@@ -1,5 +1,7 @@
 // The one schema definition: every table, column and index the service stores. drizzle-kit generates the
 // SQL migrations in ../../drizzle/ from this file, and `db:status` fails when the two disagree.
+
+import { ORDER_STATUSES } from '@pos/contracts/order'
 import { sql } from 'drizzle-orm'
 import {
   bigint,
@@ -20,7 +22,6 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { ORDER_STATUSES } from '../contracts/order.js'
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
 const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()

@@ -9,10 +9,10 @@
 // Fastify compiles no serializer for them, and the problems plugin keeps sending its documents as they are.
 import { isDeepStrictEqual } from 'node:util'
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger'
+import { EVENT_TYPES, eventDataSchemaName, eventDataSchemas } from '@pos/contracts/events'
+import { PROBLEM_CONTENT_TYPE, Problem } from '@pos/contracts/problem'
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { EVENT_TYPES, eventDataSchemaName, eventDataSchemas } from '../contracts/events.js'
-import { PROBLEM_CONTENT_TYPE, Problem } from '../contracts/problem.js'
 import { buildInfo } from '../platform/build-info.js'
 import { type ProblemType, problemTypes, problemTypeUri } from '../platform/problems.js'
 

@@ -4,7 +4,7 @@
 // bigserial is taken at insert, not at commit: only the change feed, which sorts by transaction, promises
 // never to pass over a row that commits late.) A cursor that is not one of the list's own is 400
 // invalid-parameters.
-import type { PageQuery } from '../contracts/pagination.js'
+import type { PageQuery } from '@pos/contracts/pagination'
 import { ProblemError } from './problems.js'
 
 /** What a repository needs to read one page: where to start and how many items. */

@@ -1,9 +1,10 @@
 // Every error the API returns is an RFC 9457 problem document. Each kind of error has one entry here: a stable
 // `type` (a relative URI under /problems/ that serves its description), an HTTP status and a title.
-import type { Static } from 'typebox'
-import type { Problem } from '../contracts/problem.js'
 
-export { PROBLEM_CONTENT_TYPE } from '../contracts/problem.js'
+import type { Problem } from '@pos/contracts/problem'
+import type { Static } from 'typebox'
+
+export { PROBLEM_CONTENT_TYPE } from '@pos/contracts/problem'
 
 export const problemTypes = {
   'bad-request': { status: 400, title: 'The request is malformed' },

@@ -1,7 +1,8 @@
 // The OpenAPI document, walked as a client generator would: every operation documents the problems it can
 // answer with, and the shared shapes of the API are components, each defined once.
+
+import { PROBLEM_CONTENT_TYPE } from '@pos/contracts/problem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROBLEM_CONTENT_TYPE } from '../../src/contracts/problem.js'
 import { hoistTitled } from '../../src/http/openapi.js'
 import { type ProblemType, problemTypes } from '../../src/platform/problems.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/app.js'

@@ -1,7 +1,7 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '../../contracts/pagination.js'
-import { Product } from '../../contracts/product.js'
+import { Page, pageQuery } from '@pos/contracts/pagination'
+import { Product } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
 
 const read = { scope: 'read' } as const

@@ -1,6 +1,6 @@
 // The catalog as the API shows it: the tenant's products, by SKU or a page at a time. Products are written
 // only through the ingest write path (POS events and the write routes), never here.
-import type { PageQuery } from '../../contracts/pagination.js'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type { Database } from '../../platform/database.js'
 import { idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'

@@ -5,8 +5,8 @@
 // now, and `Idempotent-Replayed: true`.
 import { randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { NewProduct, Product, ProductUpdate, Sku } from '@pos/contracts/product'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { NewProduct, Product, ProductUpdate, Sku } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'

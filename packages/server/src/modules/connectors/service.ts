@@ -3,8 +3,8 @@
 // replay, reconciliation runs), and how mapped events reach the store: through IngestService.record, the
 // same write path, event log, projections and dedup as POST /v1/ingest, under the connector source's name.
 import type { IncomingHttpHeaders } from 'node:http'
-import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '../../contracts/events.js'
-import { DEFAULT_PAGE_LIMIT, type PageQuery } from '../../contracts/pagination.js'
+import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '@pos/contracts/events'
+import { DEFAULT_PAGE_LIMIT, type PageQuery } from '@pos/contracts/pagination'
 import { connectorDeadLetters } from '../../platform/metrics.js'
 import { idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'

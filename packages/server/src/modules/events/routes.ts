@@ -2,8 +2,8 @@
 // other lists the feed never ends: nextCursor is always the place to read on from, also when the page is
 // empty, and a page shorter than `limit` means the reader has caught up for now.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { FeedPage } from '../../contracts/events.js'
-import { pageQuery } from '../../contracts/pagination.js'
+import { FeedPage } from '@pos/contracts/events'
+import { pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -2,8 +2,8 @@
 // never ends: nextCursor is always the place to read on from, also when the page is empty. Events are written
 // only by the ingest write path (WRITE_BATCH appends them), never here.
 import type { Static } from '@fastify/type-provider-typebox'
-import type { FeedPage } from '../../contracts/events.js'
-import type { PageQuery } from '../../contracts/pagination.js'
+import type { FeedPage } from '@pos/contracts/events'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type { Database } from '../../platform/database.js'
 import { CursorCodec } from '../../platform/pagination.js'
 import { EventsRepository, FEED_START, type FeedPosition } from './repository.js'

@@ -1,11 +1,11 @@
 // Checks each event of a batch against its type's data schema (contracts/events.ts), which the envelope
 // schema of the route cannot do, and types the events that pass.
 import type { Static } from '@fastify/type-provider-typebox'
+import { type EventType, eventDataSchemas, type IngestBody } from '@pos/contracts/events'
+import type { StockAdjustment, StockCount } from '@pos/contracts/inventory'
+import type { OrderChange, OrderStatus, RefundCreation } from '@pos/contracts/order'
+import type { NewProduct, ProductDeletion } from '@pos/contracts/product'
 import type { ValidateFunction } from 'ajv'
-import { type EventType, eventDataSchemas, type IngestBody } from '../../contracts/events.js'
-import type { StockAdjustment, StockCount } from '../../contracts/inventory.js'
-import type { OrderChange, OrderStatus, RefundCreation } from '../../contracts/order.js'
-import type { NewProduct, ProductDeletion } from '../../contracts/product.js'
 import { compileBodyValidator } from '../../http/validation.js'
 
 export type ProductUpsertedData = Static<typeof NewProduct>

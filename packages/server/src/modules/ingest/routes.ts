@@ -3,7 +3,7 @@
 // schema (422); only then is anything looked up by idempotency key or written. An unsigned replay never gets
 // a 2xx. A replay is answered 201 with the ids the original stored, and `Idempotent-Replayed: true`.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { IngestAccepted, IngestBody } from '../../contracts/events.js'
+import { IngestAccepted, IngestBody } from '@pos/contracts/events'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'

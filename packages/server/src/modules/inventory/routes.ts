@@ -1,7 +1,7 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { StockLevel } from '../../contracts/inventory.js'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { StockLevel } from '@pos/contracts/inventory'
+import { Page, pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {

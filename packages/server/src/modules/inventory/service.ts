@@ -1,7 +1,7 @@
 // Stock on hand as the API shows it: per store (by the tenant's store code) and SKU, a page at a time. Stock
 // levels are written only by the ingest write path (inventory.adjusted in WRITE_BATCH, inventory.counted in
 // COUNT_STOCK), never here.
-import type { PageQuery } from '../../contracts/pagination.js'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type { Database } from '../../platform/database.js'
 import { idCursor } from '../../platform/pagination.js'
 import { InventoryRepository, type StockLevelFilter } from './repository.js'

@@ -1,7 +1,7 @@
 // The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Order, OrderDetail, OrderStatus } from '@pos/contracts/order'
+import { Page, pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 
 const read = { scope: 'read' } as const

@@ -1,6 +1,6 @@
 // Orders as the API shows them: a page at a time, or one in full with its line items and refunds. Orders and
 // their line items are written only by the ingest write path (ingest/projections.ts), refunds by WRITE_BATCH.
-import type { PageQuery } from '../../contracts/pagination.js'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type { Database } from '../../platform/database.js'
 import { idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'

@@ -1,6 +1,6 @@
 // Webhook endpoints and their deliveries (scope `webhooks`), each tenant's own: another tenant's endpoint is 404.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Page, pageQuery } from '@pos/contracts/pagination'
 import {
   NewWebhookEndpoint,
   WebhookDelivery,
@@ -9,7 +9,7 @@ import {
   WebhookEndpointChange,
   WebhookEndpointDetail,
   WebhookEndpointWithSecret,
-} from '../../contracts/webhook.js'
+} from '@pos/contracts/webhook'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 

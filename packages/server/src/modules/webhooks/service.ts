@@ -2,9 +2,8 @@
 // here and shown only on creation and rotation) and what a tenant may do with their deliveries. Delivery
 // itself is the dispatcher's (dispatcher.ts).
 import { randomUUID } from 'node:crypto'
-import type { WebhookSettings } from '../../config.js'
-import { EVENT_TYPES } from '../../contracts/events.js'
-import type { PageQuery } from '../../contracts/pagination.js'
+import { EVENT_TYPES } from '@pos/contracts/events'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type {
   NewWebhookEndpoint,
   WebhookDelivery,
@@ -12,7 +11,8 @@ import type {
   WebhookEndpointChange,
   WebhookEndpointDetail,
   WebhookEndpointWithSecret,
-} from '../../contracts/webhook.js'
+} from '@pos/contracts/webhook'
+import type { WebhookSettings } from '../../config.js'
 import type { WebhookDeliveryStatus } from '../../db/schema.js'
 import type { IdempotencyClaim, IdempotencyVerdict } from '../../http/idempotency.js'
 import type { Outbound } from '../../platform/outbound/outbound.js'
