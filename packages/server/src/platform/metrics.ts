@@ -150,7 +150,7 @@ export async function timedQuery<T>(operation: string, run: () => Promise<T>): P
 // Outbound webhooks (modules/webhooks). `outcome` is a small fixed set; never an endpoint id or a URL.
 export const webhookDeliveriesTotal = new Counter({
   name: 'webhook_delivery_attempts_total',
-  help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry), dead (last attempt failed), gone (410), refused (forbidden target), postponed (open breaker)',
+  help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry), dead (last attempt failed), gone (410), refused (forbidden target), postponed (no attempt spent: a half-open breaker probing, or shutdown)',
   labelNames: ['outcome'] as const,
   registers,
 })

@@ -55,6 +55,8 @@ const SETTLE_BATCH = 500
 const BUSY_WINDOW_MS = 5000
 const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
+/** The error of an attempt the endpoint's open breaker refused (no request was made). */
+export const BREAKER_OPEN_ERROR = 'circuit breaker open'
 /** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
 const DECRYPTED_SECRETS_KEPT = 10_000
 
@@ -80,6 +82,19 @@ interface Settlement {
   readonly durationMs: number
   readonly error: string | null
   readonly metric: 'succeeded' | 'failed' | 'dead' | 'gone' | 'refused' | 'postponed'
+}
+
+/** The attempt is not made nor counted: the delivery is due again after `delayMs`. */
+function postponed(delayMs: number): Settlement {
+  return {
+    status: 'pending',
+    counted: false,
+    delayMs,
+    statusCode: null,
+    durationMs: 0,
+    error: null,
+    metric: 'postponed',
+  }
 }
 
 interface Outcome {
@@ -324,9 +339,19 @@ export class WebhookDispatcher {
       log.info({ endpointId }, 'webhook endpoint answered 410 Gone: disabled')
     } else if (
       settlement.counted &&
+      WebhookDispatcher.mayChangeHealth(row.failing_since, settings.disableAfterFailingMs) &&
       (await repository.markFailing(endpointId, settings.disableAfterFailingMs))
     )
       log.warn({ endpointId }, 'webhook endpoint failed every attempt for too long: disabled')
+  }
+
+  /**
+   * Whether a failed attempt may change the endpoint's health: it starts failing, or has failed long enough to
+   * be disabled. An endpoint already failing for less than that needs no write (with its breaker open, every
+   * refused delivery is a failed attempt: two statements each would be spent on nothing).
+   */
+  static mayChangeHealth(failingSince: Date | null, disableAfterMs: number): boolean {
+    return failingSince === null || Date.now() - failingSince.getTime() >= disableAfterMs
   }
 
   /** The body, identical on every attempt of the delivery: the event as the change feed serves it. */
@@ -371,28 +396,18 @@ export class WebhookDispatcher {
 
   #settlementOf(row: ClaimedRow, outcome: OutboundOutcome): Settlement {
     if (outcome.kind === 'breaker-open') {
-      // No request was made: the attempt is not spent, only postponed until the breaker lets one through.
-      return {
-        status: 'pending',
-        counted: false,
-        delayMs: Math.max(0, outcome.retryAt - Date.now()),
-        statusCode: null,
-        durationMs: 0,
-        error: null,
-        metric: 'postponed',
-      }
+      const untilAllowedMs = Math.max(0, outcome.retryAt - Date.now())
+      // Another call is the half-open probe: whether the endpoint is still down is being found out right now,
+      // so this delivery waits for that answer without spending an attempt of its schedule.
+      if (outcome.probing) return postponed(untilAllowedMs)
+      // Open: the endpoint failed recently. A failed attempt of the schedule, made without any request, and the
+      // next one no sooner than the breaker allows; so a delivery whose endpoint stays down still reaches
+      // `failed` on its schedule instead of being postponed for as long as the outage lasts.
+      return this.#failure(row, null, 0, BREAKER_OPEN_ERROR, untilAllowedMs)
     }
     if (outcome.kind === 'failed') {
-      if (outcome.reason === 'aborted')
-        return {
-          status: 'pending',
-          counted: false,
-          delayMs: 0,
-          statusCode: null,
-          durationMs: 0,
-          error: null,
-          metric: 'postponed',
-        }
+      // Shutdown aborted the call: the attempt is not spent, the delivery is due again at once.
+      if (outcome.reason === 'aborted') return postponed(0)
       const error = outcome.reason === 'status' ? `HTTP ${outcome.status}` : outcome.reason
       return this.#failure(row, outcome.status ?? null, outcome.durationMs, error, outcome.retryAfterMs)
     }
