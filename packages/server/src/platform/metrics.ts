@@ -155,6 +155,12 @@ export const webhookDeliveriesTotal = new Counter({
   registers,
 })
 
+export const webhookDeliveryWindow = new Gauge({
+  name: 'webhook_delivery_window',
+  help: 'Webhook attempts this replica may have in flight now: WEBHOOK_CONCURRENCY, lower while delivery yields to API requests waiting on a saturated event loop (never below WEBHOOK_MIN_CONCURRENCY)',
+  registers,
+})
+
 export const webhookDeadLettersTotal = new Counter({
   name: 'webhook_dead_letters_total',
   help: 'Webhook deliveries marked failed after their last attempt (replayable through the API)',

@@ -6,6 +6,9 @@
 //    enough attempts have finished, makes one attempt each through the outbound layer (timeouts, the fleet's
 //    breaker per endpoint), signed as Standard Webhooks, and records the outcomes under their leases, many per
 //    statement (a group commit: outcomes that arrive while one statement is written share the next).
+// The attempts in flight are bounded by a window that narrows while API requests wait for a saturated event
+// loop, down to WEBHOOK_MIN_CONCURRENCY, and widens back to WEBHOOK_CONCURRENCY (pacer.ts): delivery yields to
+// ingest in the same process and catches up afterwards.
 // A loop that found work in the last BUSY_WINDOW_MS looks again every BUSY_POLL_MS; an idle one waits
 // WEBHOOK_POLL_INTERVAL_MS. A replica killed mid-attempt leaves leases that expire: another replica makes those
 // attempts (at least once).
@@ -23,12 +26,14 @@ import {
   timedQuery,
   webhookDeadLettersTotal,
   webhookDeliveriesTotal,
+  webhookDeliveryWindow,
   webhookFanOutTotal,
 } from '../../platform/metrics.js'
 import type { Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { toColumnArrays } from '../../platform/sql.js'
 import { Wakeup } from '../../platform/wakeup.js'
+import { DeliveryPacer, type LoadSignal } from './pacer.js'
 import { activeSecrets, type WebhooksRepository } from './repository.js'
 import { signatureHeader } from './signature.js'
 import {
@@ -55,6 +60,9 @@ const SETTLE_BATCH = 500
 const BUSY_WINDOW_MS = 5000
 const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
+/** The pacer's tick, and how often within it the requests in flight are looked at. */
+const PACE_TICK_MS = 100
+const PACE_GLANCES_PER_TICK = 10
 /** The error of an attempt the endpoint's open breaker refused (no request was made). */
 export const BREAKER_OPEN_ERROR = 'circuit breaker open'
 /** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
@@ -70,6 +78,8 @@ export interface DispatcherOptions {
   readonly log: Logger
   /** The user-agent header of every delivery. */
   readonly userAgent: string
+  /** The process's load: delivery yields while API requests wait for a saturated event loop. */
+  readonly load: LoadSignal
 }
 
 /** What one attempt came to, for the delivery row. */
@@ -113,7 +123,8 @@ export class WebhookDispatcher {
   /** Wakes the delivery loop: the fan-out created deliveries, or enough attempts finished to claim more. */
   readonly #deliveriesWaiting = new Wakeup()
   readonly #attempts = new Set<Promise<void>>()
-  readonly #claimSize: number
+  readonly #pacer: DeliveryPacer
+  #pacing: NodeJS.Timeout | undefined
   /** Decrypting each attempt's secrets again cost as much as signing: they change only on rotation. */
   readonly #decrypted = new Map<string, string>()
   readonly #secrets: Pick<Secrets, 'decrypt'> = {
@@ -133,8 +144,9 @@ export class WebhookDispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options
-    const { concurrency } = options.settings
-    this.#claimSize = Math.min(CLAIM_AT_LEAST, Math.ceil(concurrency / 2))
+    const { concurrency, minConcurrency } = options.settings
+    this.#pacer = new DeliveryPacer(concurrency, minConcurrency)
+    webhookDeliveryWindow.set(concurrency)
     // Every attempt in flight listens to the stop signal (the outbound layer's abort).
     setMaxListeners(concurrency + 16, this.#stop.signal)
     this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
@@ -148,7 +160,35 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    this.#running ??= Promise.all([this.#fanOutLoop(), this.#deliveryLoop()]).then(() => undefined)
+    if (this.#running !== undefined) return
+    this.#running = Promise.all([this.#fanOutLoop(), this.#deliveryLoop()]).then(() => undefined)
+    if (this.#pacer.floor < this.#pacer.ceiling) this.#pacing = this.#pace()
+  }
+
+  /** Looks at the load PACE_GLANCES_PER_TICK times per tick and adapts the window once per tick. */
+  #pace(): NodeJS.Timeout {
+    let glances = 0
+    const timer = setInterval(() => {
+      if (++glances < PACE_GLANCES_PER_TICK) {
+        this.#options.load.glance()
+        return
+      }
+      glances = 0
+      const before = this.#pacer.window
+      const window = this.#pacer.observe(this.#options.load.sample())
+      if (window === before) return
+      webhookDeliveryWindow.set(window)
+      if (window > before) this.#deliveriesWaiting.wake()
+    }, PACE_TICK_MS / PACE_GLANCES_PER_TICK)
+    timer.unref()
+    return timer
+  }
+
+  /** Attempts that may start now, and whether that is enough to claim for (see CLAIM_AT_LEAST). */
+  #free(): { free: number; enough: boolean } {
+    const window = this.#pacer.window
+    const free = window - this.#attempts.size
+    return { free, enough: free >= Math.min(CLAIM_AT_LEAST, Math.ceil(window / 2)) }
   }
 
   /**
@@ -158,10 +198,16 @@ export class WebhookDispatcher {
    */
   async stop(): Promise<void> {
     this.#stop.abort()
+    clearInterval(this.#pacing)
     const settled = (this.#running ?? Promise.resolve()).then(() => Promise.allSettled(this.#attempts))
     if ((await withDeadline(settled, STOP_TIMEOUT_MS)) === TIMED_OUT)
       this.#options.log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'webhook dispatcher did not stop in time')
     await this.#agent.destroy().catch(() => undefined)
+  }
+
+  /** Attempts this replica may have in flight now (the pacer's window). */
+  get deliveryWindow(): number {
+    return this.#pacer.window
   }
 
   #sawWork(): void {
@@ -237,8 +283,8 @@ export class WebhookDispatcher {
         await this.#pause(settings.pollIntervalMs)
         continue
       }
-      const free = settings.concurrency - this.#attempts.size
-      if (free < this.#claimSize) {
+      const { free, enough } = this.#free()
+      if (!enough) {
         // Woken when enough attempts have finished.
         await this.#deliveriesWaiting.wait(settings.pollIntervalMs, signal)
         continue
@@ -264,8 +310,7 @@ export class WebhookDispatcher {
   #launch(row: ClaimedRow, token: string): void {
     const attempt = this.#attempt(row, token).finally(() => {
       this.#attempts.delete(attempt)
-      if (this.#options.settings.concurrency - this.#attempts.size >= this.#claimSize)
-        this.#deliveriesWaiting.wake()
+      if (this.#free().enough) this.#deliveriesWaiting.wake()
     })
     this.#attempts.add(attempt)
   }
