@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { ingest, orderEvent, productUpserted } from '../../helpers/ingest.js'
 import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
 import { waitFor } from '../../helpers/wait.js'
-import { Consumer, verify } from './consumer.js'
+import { appWithConsumer, Consumer, verify } from './consumer.js'
 
 // Attempts at once, then after 1 s and 1 s: three in all. The outbound layer makes one request per attempt,
 // so each attempt of the schedule is one request the consumer sees.
@@ -425,26 +425,16 @@ describe('webhook delivery to a consumer that throttles or hangs', () => {
 })
 
 describe('webhook delivery while the endpoint’s breaker is open', () => {
-  let t: TestApp
-  let consumer: Consumer
-  beforeAll(async () => {
-    t = await startTestApp({
-      env: {
-        ...WEBHOOK_ENV,
-        // The first failure opens the breaker, for 300 ms; every later request is a half-open probe.
-        OUTBOUND_RETRY_MAX_ATTEMPTS: '3',
-        OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
-        OUTBOUND_BREAKER_OPEN_MS: '300',
-      },
-    })
-    consumer = await Consumer.start()
-  })
-  afterAll(async () => {
-    await consumer.close()
-    await t.close()
+  const started = appWithConsumer({
+    ...WEBHOOK_ENV,
+    // The first failure opens the breaker, for 300 ms; every later request is a half-open probe.
+    OUTBOUND_RETRY_MAX_ATTEMPTS: '3',
+    OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
+    OUTBOUND_BREAKER_OPEN_MS: '300',
   })
 
   it('counts a request whose failure opened the breaker, and each failed probe, as an attempt', async () => {
+    const { t, consumer } = started
     const tenant = await createTenant(t.platform.database.db)
     consumer.answer = () => ({ status: 500 })
     const endpoint = await createEndpointAs(t, tenant, consumer.url)
@@ -469,27 +459,17 @@ describe('webhook delivery while the endpoint’s breaker is open', () => {
 })
 
 describe('webhook delivery while the endpoint’s breaker stays open', () => {
-  let t: TestApp
-  let consumer: Consumer
-  beforeAll(async () => {
-    t = await startTestApp({
-      env: {
-        ...WEBHOOK_ENV,
-        // The first failure opens the breaker for 3 s: longer than the schedule's 1 s steps, so the deliveries
-        // stored meanwhile meet it open.
-        OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
-        OUTBOUND_BREAKER_OPEN_MS: '3000',
-        OUTBOUND_BREAKER_CLOSE_AFTER_PROBES: '1',
-      },
-    })
-    consumer = await Consumer.start()
-  })
-  afterAll(async () => {
-    await consumer.close()
-    await t.close()
+  const started = appWithConsumer({
+    ...WEBHOOK_ENV,
+    // The first failure opens the breaker for 3 s: longer than the schedule's 1 s steps, so the deliveries
+    // stored meanwhile meet it open.
+    OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
+    OUTBOUND_BREAKER_OPEN_MS: '3000',
+    OUTBOUND_BREAKER_CLOSE_AFTER_PROBES: '1',
   })
 
   it('fails an attempt the open breaker refuses, without a request, so the delivery still ends on its schedule', async () => {
+    const { t, consumer } = started
     const tenant = await createTenant(t.platform.database.db)
     consumer.answer = () => ({ status: 503 })
     const endpoint = await createEndpointAs(t, tenant, consumer.url)

@@ -6,7 +6,7 @@
 //    every delivery still arrives; once the signal relaxes, the held-back deliveries go out together.
 // 3. The real app under concurrent ingest: every event is delivered.
 import pino from 'pino'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { WebhookDispatcher } from '../../../src/modules/webhooks/dispatcher.js'
 import {
   DeliveryPacer,
@@ -17,11 +17,18 @@ import {
   SATURATED,
 } from '../../../src/modules/webhooks/pacer.js'
 import { WebhooksRepository } from '../../../src/modules/webhooks/repository.js'
-import { startTestApp, type TestApp } from '../../helpers/app.js'
+import type { TestApp } from '../../helpers/app.js'
 import { ingest, productUpserted } from '../../helpers/ingest.js'
 import { createTenant } from '../../helpers/tenants.js'
 import { waitFor } from '../../helpers/wait.js'
-import { Consumer, verify } from './consumer.js'
+import { appWithConsumer, type Consumer, verify } from './consumer.js'
+
+/** The consumer listens on this machine, over plain HTTP. */
+const LOCAL_TARGETS = {
+  WEBHOOK_ALLOW_HTTP: 'true',
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+  WEBHOOK_POLL_INTERVAL_MS: '50',
+}
 
 const pressed: LoadSample = { loopBusy: 1, requestsWaiting: true }
 const busyAlone: LoadSample = { loopBusy: 1, requestsWaiting: false }
@@ -76,6 +83,19 @@ describe('the load sampler', () => {
   })
 })
 
+/** A new tenant with an endpoint subscribed to every event type, delivering to the consumer. */
+async function subscribe(t: TestApp, consumer: Consumer) {
+  const tenant = await createTenant(t.platform.database.db)
+  const created = await t.app.inject({
+    method: 'POST',
+    url: '/v1/webhook-endpoints',
+    headers: { authorization: `Bearer ${tenant.key}` },
+    payload: { url: consumer.url },
+  })
+  expect(created.statusCode).toBe(201)
+  return { tenant, endpoint: created.json() as { id: string; secret: string } }
+}
+
 /** A load signal the test sets: every tick samples what it says now. */
 class FakeLoad implements LoadSignal {
   now: LoadSample = pressed
@@ -87,36 +107,23 @@ class FakeLoad implements LoadSignal {
 
 describe('a dispatcher that yields to ingest', () => {
   const FLOOR = 2
-  let t: TestApp
-  let consumer: Consumer
-  let dispatcher: WebhookDispatcher | undefined
-
-  beforeAll(async () => {
-    // The app's own dispatcher is off: the test's dispatcher is the only one delivering.
-    t = await startTestApp({
-      env: {
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
-        WEBHOOK_POLL_INTERVAL_MS: '50',
-        WEBHOOK_DISPATCHER_ENABLED: 'false',
-        // Held requests must not time out while the test holds them.
-        WEBHOOK_TIMEOUT_MS: '60000',
-        OUTBOUND_TIMEOUT_MS: '60000',
-        WEBHOOK_CONCURRENCY: '32',
-        WEBHOOK_MIN_CONCURRENCY: String(FLOOR),
-      },
-    })
-    consumer = await Consumer.start()
+  // The app's own dispatcher is off: the test's dispatcher is the only one delivering.
+  const started = appWithConsumer({
+    ...LOCAL_TARGETS,
+    WEBHOOK_DISPATCHER_ENABLED: 'false',
+    // Held requests must not time out while the test holds them.
+    WEBHOOK_TIMEOUT_MS: '60000',
+    OUTBOUND_TIMEOUT_MS: '60000',
+    WEBHOOK_CONCURRENCY: '32',
+    WEBHOOK_MIN_CONCURRENCY: String(FLOOR),
   })
+  let dispatcher: WebhookDispatcher | undefined
   afterEach(async () => {
     await dispatcher?.stop()
   })
-  afterAll(async () => {
-    await consumer.close()
-    await t.close()
-  })
 
   it('keeps no more than the floor in flight while ingest presses, delivers everything, and catches up after', async () => {
+    const { t, consumer } = started
     const { database, secrets, outbound, lifecycle, config } = t.platform
     const load = new FakeLoad()
     dispatcher = new WebhookDispatcher({
@@ -140,14 +147,7 @@ describe('a dispatcher that yields to ingest', () => {
       mostHeld = Math.max(mostHeld, held() + 1)
       return 'hold'
     }
-    const tenant = await createTenant(database.db)
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: consumer.url },
-    })
-    const endpoint = created.json() as { id: string; secret: string }
+    const { tenant, endpoint } = await subscribe(t, consumer)
     const events = Array.from({ length: 12 }, (_, i) => productUpserted(`SKU-P${i}`))
     expect((await ingest(t.app, { key: tenant.key, events })).statusCode).toBe(201)
 
@@ -178,33 +178,11 @@ describe('a dispatcher that yields to ingest', () => {
 })
 
 describe('webhook delivery under concurrent ingest', () => {
-  let t: TestApp
-  let consumer: Consumer
-  beforeAll(async () => {
-    t = await startTestApp({
-      env: {
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
-        WEBHOOK_POLL_INTERVAL_MS: '50',
-        WEBHOOK_MIN_CONCURRENCY: '1',
-      },
-    })
-    consumer = await Consumer.start()
-  })
-  afterAll(async () => {
-    await consumer.close()
-    await t.close()
-  })
+  const started = appWithConsumer({ ...LOCAL_TARGETS, WEBHOOK_MIN_CONCURRENCY: '1' })
 
   it('delivers every event stored by many requests at once, each once, signed', async () => {
-    const tenant = await createTenant(t.platform.database.db)
-    const created = await t.app.inject({
-      method: 'POST',
-      url: '/v1/webhook-endpoints',
-      headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: consumer.url },
-    })
-    const endpoint = created.json() as { id: string; secret: string }
+    const { t, consumer } = started
+    const { tenant, endpoint } = await subscribe(t, consumer)
     // Eight clients, each storing 25 requests of 4 events one after another, all at once.
     const stored = await Promise.all(
       Array.from({ length: 8 }, async (_, client) => {
