@@ -50,8 +50,9 @@ import { deliveryAgent, refusedAtConnect } from './target-guard.js'
 const FAN_OUT_BATCH = 1000
 const FAN_OUT_ROUNDS = 10
 /**
- * A claim waits until this many attempts (or half of WEBHOOK_CONCURRENCY) are free, then leases as many
- * deliveries as there are free attempts: few statements, and the attempts in flight never run dry.
+ * A claim waits until this many attempts (or half of the window: WEBHOOK_CONCURRENCY unless delivery yields) are
+ * free, then leases as many deliveries as there are free attempts: few statements, and the attempts in flight
+ * never run dry.
  */
 const CLAIM_AT_LEAST = 100
 /** Outcomes one settle statement records at most. */
@@ -62,9 +63,9 @@ const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
 /** The pacer's tick, and how often within it the requests in flight are looked at. */
 const PACE_TICK_MS = 100
-const PACE_GLANCES_PER_TICK = 10
+const PACE_GLANCES_PER_TICK = 5
 /** The error of an attempt the endpoint's open breaker refused (no request was made). */
-export const BREAKER_OPEN_ERROR = 'circuit breaker open'
+const BREAKER_OPEN_ERROR = 'circuit breaker open'
 /** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
 const DECRYPTED_SECRETS_KEPT = 10_000
 
@@ -184,11 +185,14 @@ export class WebhookDispatcher {
     return timer
   }
 
-  /** Attempts that may start now, and whether that is enough to claim for (see CLAIM_AT_LEAST). */
-  #free(): { free: number; enough: boolean } {
-    const window = this.#pacer.window
-    const free = window - this.#attempts.size
-    return { free, enough: free >= Math.min(CLAIM_AT_LEAST, Math.ceil(window / 2)) }
+  /** Attempts that may start now: the pacer's window, less those in flight. */
+  #freeAttempts(): number {
+    return this.#pacer.window - this.#attempts.size
+  }
+
+  /** Whether `free` attempts are enough to claim for (see CLAIM_AT_LEAST). */
+  #enoughToClaim(free: number): boolean {
+    return free >= Math.min(CLAIM_AT_LEAST, Math.ceil(this.#pacer.window / 2))
   }
 
   /**
@@ -283,8 +287,8 @@ export class WebhookDispatcher {
         await this.#pause(settings.pollIntervalMs)
         continue
       }
-      const { free, enough } = this.#free()
-      if (!enough) {
+      const free = this.#freeAttempts()
+      if (!this.#enoughToClaim(free)) {
         // Woken when enough attempts have finished.
         await this.#deliveriesWaiting.wait(settings.pollIntervalMs, signal)
         continue
@@ -310,7 +314,7 @@ export class WebhookDispatcher {
   #launch(row: ClaimedRow, token: string): void {
     const attempt = this.#attempt(row, token).finally(() => {
       this.#attempts.delete(attempt)
-      if (this.#free().enough) this.#deliveriesWaiting.wake()
+      if (this.#enoughToClaim(this.#freeAttempts())) this.#deliveriesWaiting.wake()
     })
     this.#attempts.add(attempt)
   }

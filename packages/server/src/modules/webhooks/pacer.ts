@@ -1,13 +1,12 @@
 // How many webhook attempts this replica's dispatcher may keep in flight, so that delivery yields to ingest
-// when both share the process: the dispatcher's window narrows while the event loop is saturated and API
-// requests are waiting on it, and widens again once the loop has room or the requests are gone. Delivery then
-// runs in the gaps of a saturating ingest and catches up afterwards; it never stops entirely: the window keeps
-// WEBHOOK_MIN_CONCURRENCY attempts (the floor), so a replica that is busy for good still delivers, slowly,
-// and the backlog it leaves is bounded by how long the pressure lasts, not by nothing ever going out.
+// when both share the process: the window narrows while API requests wait for a saturated event loop, and
+// widens again once the loop has room or no request is waiting. Delivery then runs in the gaps of a saturating
+// ingest and catches up afterwards. It never stops: the window keeps WEBHOOK_MIN_CONCURRENCY attempts (the
+// floor), so a replica that stays busy still delivers, slowly, instead of not at all.
 //
 // The rule, once per 100 ms tick: halve the window under pressure, double it when relaxed, hold it in between
-// (a band between ROOM and SATURATED, so it does not flap). The pressure signal is read by `LoadSampler` below; the pacer itself is
-// pure arithmetic over samples, so a test can drive it with made-up ones.
+// (the band between ROOM and SATURATED keeps it from flapping). LoadSampler below reads the signal; the pacer
+// is arithmetic over samples, so a test can drive it with made-up ones.
 import { performance } from 'node:perf_hooks'
 
 /** One tick's view of the process. */
