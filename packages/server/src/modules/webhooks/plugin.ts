@@ -3,8 +3,10 @@
 // pruning of deliveries past retention.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { requestsInFlight } from '../../http/observability.js'
 import { buildInfo } from '../../platform/build-info.js'
 import { WebhookDispatcher } from './dispatcher.js'
+import { LoadSampler } from './pacer.js'
 import { WebhooksRepository } from './repository.js'
 import { scheduleDeliveryPruning } from './retention.js'
 import { WebhooksService } from './service.js'
@@ -33,6 +35,7 @@ async function webhooksModule(app: FastifyInstance): Promise<void> {
     lifecycle,
     log: log.child({ component: 'webhooks' }),
     userAgent: `pos-integration-service/${buildInfo.version} (webhooks)`,
+    load: new LoadSampler(requestsInFlight),
   })
   // An attempt that outlives its lease may be made a second time by another replica (still at least once).
   const { retryMaxAttempts, retryMaxDelayMs } = config.outbound
