@@ -51,7 +51,16 @@ describe.skipIf(!installed)('browser adapters in Chromium', () => {
 
   describe('a reload in the middle of a flush loses no record and puts none in two places', () => {
     const triggers = [
-      { when: "batch A's completion and batch B's deferral are in flight", kind: 'completing', subject: 'batch-a' },
+      {
+        when: "batch A's completion and batch B's deferral are in flight",
+        kind: 'completing',
+        subject: 'batch-a',
+      },
+      {
+        when: "batch A's completion runs unawaited beside the next append",
+        kind: 'appending',
+        subject: 'g9',
+      },
       { when: 'a batch is being formed', kind: 'saving', subject: 'loop-14' },
       { when: 'events are being appended', kind: 'appending', subject: 'g17' },
     ] as const
@@ -64,7 +73,8 @@ describe.skipIf(!installed)('browser adapters in Chromium', () => {
         let reloaded: Promise<unknown> | undefined
         onAck = (message) => {
           log.add(message)
-          const subject = message.kind === 'appending' ? `g${message.group}` : 'key' in message ? message.key : ''
+          const subject =
+            message.kind === 'appending' ? `g${message.group}` : 'key' in message ? message.key : ''
           if (reloaded === undefined && message.kind === trigger.kind && subject === trigger.subject) {
             // Not awaited here: the page is waiting for this call to return before it goes on with the flush.
             reloaded = page().reload()
@@ -96,7 +106,10 @@ describe.skipIf(!installed)('browser adapters in Chromium', () => {
           const stored = open.get(key)
           if (stored === undefined) {
             expect(log.completing.has(key), `batch ${key} is gone, so its completion had started`).toBe(true)
-            expect(batchIds.filter((id) => present.has(id)), `records of completed batch ${key}`).toEqual([])
+            expect(
+              batchIds.filter((id) => present.has(id)),
+              `records of completed batch ${key}`,
+            ).toEqual([])
           } else {
             expect(log.completed.has(key), `batch ${key} was completed, yet it is open`).toBe(false)
             expect({ key: stored.key, body: stored.body, seqs: stored.seqs }).toEqual({
@@ -111,22 +124,31 @@ describe.skipIf(!installed)('browser adapters in Chromium', () => {
         expect(b, 'batch B, never completed, is open').toBeDefined()
         if (log.deferred) expect([b?.attempts, b?.notBefore]).toEqual([1, 5_000])
         // An open batch the test did not hear about is the one being formed when the page reloaded.
-        for (const key of open.keys()) expect(known.has(key) || log.saving.has(key), `unknown batch ${key}`).toBe(true)
+        for (const key of open.keys())
+          expect(known.has(key) || log.saving.has(key), `unknown batch ${key}`).toBe(true)
 
         // Every event whose append resolved is still there, unless its batch was completed.
         const completedIds = new Set([...known].filter(([key]) => !open.has(key)).flatMap(([, v]) => v.ids))
         const resolved = [...prepared.ids, ...[...log.appended].flatMap((g) => log.groups.get(g) ?? [])]
-        expect(resolved.filter((id) => !present.has(id) && !completedIds.has(id)), 'lost events').toEqual([])
+        expect(
+          resolved.filter((id) => !present.has(id) && !completedIds.has(id)),
+          'lost events',
+        ).toEqual([])
         // An append in flight at the reload landed whole or not at all.
         for (const [group, groupIds] of log.groups) {
           if (log.appended.has(group)) continue
           const landed = groupIds.filter((id) => present.has(id)).length
-          expect([0, groupIds.length], `group ${group} landed ${landed} of ${groupIds.length}`).toContain(landed)
+          expect([0, groupIds.length], `group ${group} landed ${landed} of ${groupIds.length}`).toContain(
+            landed,
+          )
         }
 
         // The queue goes on after the reload, with seqs above every earlier one.
         const seq = await page().evaluate((q) => pageApi().appendAfterReload(q), queue)
-        const earlier = [...snapshot.records.map((r) => r.seq), ...[...known.values()].flatMap((k) => k.batch.seqs)]
+        const earlier = [
+          ...snapshot.records.map((r) => r.seq),
+          ...[...known.values()].flatMap((k) => k.batch.seqs),
+        ]
         expect(seq).toBeGreaterThan(Math.max(...earlier))
       }, 60_000)
     }
@@ -182,7 +204,13 @@ function pageApi(): PageApi {
 
 function encodings(secret: string): string[] {
   const bytes = Buffer.from(secret, 'utf8')
-  return [secret, bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex'), bytes.toString('hex').toUpperCase()]
+  return [
+    secret,
+    bytes.toString('base64'),
+    bytes.toString('base64url'),
+    bytes.toString('hex'),
+    bytes.toString('hex').toUpperCase(),
+  ]
 }
 
 type FlushMessage =

@@ -53,7 +53,8 @@ async function bundleRunner(): Promise<string> {
 }
 
 function serve(script: string): Promise<Server> {
-  const html = '<!doctype html><meta charset="utf-8"><title>sdk</title><script type="module" src="/runner.js"></script>'
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>sdk</title><script type="module" src="/runner.js"></script>'
   const server = createServer((req, res) => {
     if (req.url === '/runner.js') {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })

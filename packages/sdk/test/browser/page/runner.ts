@@ -1,7 +1,12 @@
 // What the Chromium tests run inside the page: the browser adapters, the adapter contracts, and the scenarios
 // that need a real page (a reload in the middle of a flush, a scan of everything the page stored). Bundled by
 // esbuild and reached by the Node side through `page.evaluate(() => window.posSdkPage...)`.
-import { BrowserSecureStore, IndexedDbQueueStore, queueDatabaseName, secureDatabaseName } from '../../../src/browser/index.js'
+import {
+  BrowserSecureStore,
+  IndexedDbQueueStore,
+  queueDatabaseName,
+  secureDatabaseName,
+} from '../../../src/browser/index.js'
 import type { IngestEvent, StoredBatch } from '../../../src/core/ports.js'
 import { type ContractCheck, queueStoreContract, secureStoreContract } from '../../../src/testing/index.js'
 
@@ -55,12 +60,16 @@ async function readAll(db: IDBDatabase, store: string): Promise<{ keys: IDBValid
 function flatten(value: unknown, out: string[]): void {
   if (value === null || value === undefined) return
   if (typeof value === 'string') out.push(value)
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') out.push(String(value))
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    out.push(String(value))
   else if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
     const bytes =
-      value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+      value instanceof ArrayBuffer
+        ? new Uint8Array(value)
+        : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
     out.push(Array.from(bytes, (b) => String.fromCharCode(b)).join(''))
-  } else if (value instanceof CryptoKey) out.push(`CryptoKey(${value.type}, extractable=${value.extractable})`)
+  } else if (value instanceof CryptoKey)
+    out.push(`CryptoKey(${value.type}, extractable=${value.extractable})`)
   else if (Array.isArray(value)) for (const item of value) flatten(item, out)
   else if (typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
@@ -117,7 +126,12 @@ async function readCredential(name: string): Promise<string | undefined> {
 }
 
 /** What the secure store's key looks like to script, read straight from IndexedDB. */
-async function inspectKey(): Promise<{ type: string; extractable: boolean; usages: string[]; exportError: string | null }> {
+async function inspectKey(): Promise<{
+  type: string
+  extractable: boolean
+  usages: string[]
+  exportError: string | null
+}> {
   const db = await openRaw(secureDatabaseName('scan'))
   const { values } = await readAll(db, 'keys')
   db.close()
@@ -161,7 +175,11 @@ function sampleEvent(id: string): IngestEvent {
   } as unknown as IngestEvent
 }
 
-function batchFrom(key: string, records: ReadonlyArray<{ seq: number; event: IngestEvent }>, createdAt: number): StoredBatch {
+function batchFrom(
+  key: string,
+  records: ReadonlyArray<{ seq: number; event: IngestEvent }>,
+  createdAt: number,
+): StoredBatch {
   return {
     key,
     body: JSON.stringify({ events: records.map((r) => r.event) }),
@@ -239,7 +257,8 @@ async function inspectQueue(queue: string): Promise<QueueSnapshot> {
   const store = await IndexedDbQueueStore.open(queue)
   const batches = await store.openBatches()
   const batchRecords: Record<string, number[]> = {}
-  for (const batch of batches) batchRecords[batch.key] = (await store.batchRecords(batch.key)).map((r) => r.seq)
+  for (const batch of batches)
+    batchRecords[batch.key] = (await store.batchRecords(batch.key)).map((r) => r.seq)
   const counts = await store.counts()
   await store.close()
 
@@ -262,12 +281,17 @@ async function inspectQueue(queue: string): Promise<QueueSnapshot> {
     present.add(row.seq)
     const queued = row.queued === 1
     const inBatch = typeof row.batch === 'string'
-    if (queued === inBatch) violations.push(`record ${row.seq} is ${queued ? 'both queued and batched' : 'neither queued nor batched'}`)
+    if (queued === inBatch)
+      violations.push(
+        `record ${row.seq} is ${queued ? 'both queued and batched' : 'neither queued nor batched'}`,
+      )
     if (inBatch && owner.get(row.seq) !== row.batch)
       violations.push(`record ${row.seq} names batch ${row.batch}, which does not list it`)
-    if (queued && owner.has(row.seq)) violations.push(`queued record ${row.seq} is listed by batch ${owner.get(row.seq)}`)
+    if (queued && owner.has(row.seq))
+      violations.push(`queued record ${row.seq} is listed by batch ${owner.get(row.seq)}`)
   }
-  for (const [seq, key] of owner) if (!present.has(seq)) violations.push(`batch ${key} lists record ${seq}, which is gone`)
+  for (const [seq, key] of owner)
+    if (!present.has(seq)) violations.push(`batch ${key} lists record ${seq}, which is gone`)
   for (const batch of batches) {
     const events = rows.filter((r) => byKey.get(r.batch ?? '') === batch).sort((x, y) => x.seq - y.seq)
     if (JSON.stringify({ events: events.map((r) => r.event) }) !== batch.body)
@@ -277,7 +301,12 @@ async function inspectQueue(queue: string): Promise<QueueSnapshot> {
   if (counts.queued !== queuedCount || counts.batched !== rows.length - queuedCount)
     violations.push(`counts ${JSON.stringify(counts)} disagree with the stored rows`)
   return {
-    records: rows.map((r) => ({ seq: r.seq, id: r.event.id, queued: r.queued === 1, batch: r.batch ?? null })),
+    records: rows.map((r) => ({
+      seq: r.seq,
+      id: r.event.id,
+      queued: r.queued === 1,
+      batch: r.batch ?? null,
+    })),
     batches,
     batchRecords,
     counts,
