@@ -81,6 +81,8 @@ export class IndexedDbQueueStore implements QueueStore {
 
   saveBatch(batch: StoredBatch): Promise<void> {
     return transact(this.db, [RECORDS, BATCHES], 'readwrite', (tx, abort) => {
+      if (new Set(batch.seqs).size !== batch.seqs.length)
+        throw new Error(`batch ${batch.key} names a record twice`)
       const records = tx.objectStore(RECORDS)
       // `add` fails (and so aborts everything) when a batch with this key exists already.
       tx.objectStore(BATCHES).add(toBatchRow(batch))
