@@ -2,6 +2,7 @@
 // (the adapters, the contracts and the in-page scenarios) into one module, a node:http server on 127.0.0.1
 // serves it (a loopback origin is a secure context, so WebCrypto and IndexedDB behave as on https), and
 // playwright-core drives the browser installed by the system, never one it downloads.
+import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,11 +23,18 @@ const chromiumArgs = [
   '--disable-sync',
 ]
 
-export function chromiumInstalled(): boolean {
+/**
+ * Whether the browser tests can run: true when Chromium is installed. Without it they are skipped with a
+ * message, unless CI_REQUIRE_TOOLS=1 (as CI sets it), where its absence fails the run.
+ */
+export function chromiumAvailable(): boolean {
   try {
     accessSync(chromiumPath, constants.X_OK)
     return true
   } catch {
+    const message = `Chromium is not installed at ${chromiumPath} (apt-get install chromium): the browser adapter tests cannot run`
+    if (process.env.CI_REQUIRE_TOOLS === '1') throw new Error(message)
+    console.warn(`skipped: ${message}`)
     return false
   }
 }
@@ -72,28 +80,96 @@ function serve(script: string): Promise<Server> {
   })
 }
 
+/** The bundled runner, served on 127.0.0.1 until close(). */
+export async function serveRunner(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await serve(await bundleRunner())
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+async function openRunner(browser: Browser, url: string): Promise<Page> {
+  const context = browser.contexts()[0] ?? (await browser.newContext())
+  const page = await context.newPage()
+  await page.goto(url)
+  await page.waitForFunction(() => 'posSdkPage' in globalThis)
+  return page
+}
+
 /** Launches Chromium on a page of the bundled runner; `window.posSdkPage` is ready when this resolves. */
 export async function openRunnerPage(): Promise<ServedPage> {
-  const server = await serve(await bundleRunner())
+  const runner = await serveRunner()
   let browser: Browser | undefined
   try {
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs })
-    const page = await browser.newPage()
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-    await page.goto(url)
-    await page.waitForFunction(() => 'posSdkPage' in globalThis)
+    const page = await openRunner(browser, runner.url)
     const opened = browser
     return {
       page,
-      url,
+      url: runner.url,
       async close() {
         await opened.close()
-        await new Promise<void>((resolve) => server.close(() => resolve()))
+        await runner.close()
       },
     }
   } catch (error) {
     await browser?.close()
-    server.close()
+    await runner.close()
+    throw error
+  }
+}
+
+export interface KillableChromium {
+  readonly page: Page
+  /** SIGKILL to Chromium's whole process group, as a power cut or the OS killing the app would end it. */
+  kill(): Promise<void>
+}
+
+/**
+ * Starts Chromium as a process of this test (so the test can kill it) on the profile in `userDataDir`,
+ * connects to it over the DevTools protocol and opens the runner at `url`.
+ */
+export async function startKillableChromium(userDataDir: string, url: string): Promise<KillableChromium> {
+  const child = spawn(
+    chromiumPath,
+    [
+      ...chromiumArgs,
+      '--headless',
+      '--remote-debugging-port=0',
+      `--user-data-dir=${userDataDir}`,
+      'about:blank',
+    ],
+    // Its own process group, so kill() reaches the renderer and storage processes too.
+    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const pid = child.pid
+  if (pid === undefined) throw new Error('Chromium did not start')
+  const kill = async () => {
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+    await exited
+  }
+  try {
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let seen = ''
+      child.stderr.on('data', (chunk: Buffer) => {
+        seen += chunk.toString()
+        const match = /DevTools listening on (ws:\/\/\S+)/.exec(seen)
+        if (match?.[1] !== undefined) resolve(match[1])
+      })
+      child.once('exit', (code) =>
+        reject(new Error(`Chromium exited (${code}) before it listened: ${seen.slice(-500)}`)),
+      )
+    })
+    const browser = await chromium.connectOverCDP(endpoint)
+    return { page: await openRunner(browser, url), kill }
+  } catch (error) {
+    await kill()
     throw error
   }
 }

@@ -337,6 +337,4 @@ const api = {
   appendAfterReload,
 }
 export type PageApi = typeof api
-;(globalThis as unknown as { posSdkPage: PageApi; pageApi: () => PageApi }).posSdkPage = api
-// Functions passed to page.evaluate are re-parsed in the page; they reach the API through this global.
-;(globalThis as unknown as { pageApi: () => PageApi }).pageApi = () => api
+;(globalThis as unknown as { posSdkPage: PageApi }).posSdkPage = api
