@@ -12,10 +12,18 @@ const installed = chromiumAvailable()
 const notCalled = () => {
   throw new Error('listing names only')
 }
-const contracts = {
-  IndexedDbQueueStore: queueStoreContract(notCalled).map((c) => c.name),
-  BrowserSecureStore: secureStoreContract(notCalled).map((c) => c.name),
-}
+const contracts = [
+  {
+    adapter: 'IndexedDbQueueStore',
+    port: 'QueueStore',
+    names: queueStoreContract(notCalled).map((c) => c.name),
+  },
+  {
+    adapter: 'BrowserSecureStore',
+    port: 'SecureStore',
+    names: secureStoreContract(notCalled).map((c) => c.name),
+  },
+]
 
 describe.skipIf(!installed)('browser adapters in Chromium', () => {
   let served: ServedPage
@@ -33,11 +41,11 @@ describe.skipIf(!installed)('browser adapters in Chromium', () => {
     await served?.close()
   })
 
-  for (const [suite, names] of Object.entries(contracts)) {
-    describe(`${suite} passes the ${suite === 'BrowserSecureStore' ? 'SecureStore' : 'QueueStore'} contract`, () => {
+  for (const { adapter, port, names } of contracts) {
+    describe(`${adapter} passes the ${port} contract`, () => {
       for (const name of names) {
         it(name, async () => {
-          await page().evaluate(([s, n]) => posSdkPage.runCheck(s, n), [suite, name] as const)
+          await page().evaluate(([a, n]) => posSdkPage.runCheck(a, n), [adapter, name] as const)
         })
       }
     })

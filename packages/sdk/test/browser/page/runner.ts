@@ -42,9 +42,8 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   })
 }
 
-async function openRaw(name: string): Promise<IDBDatabase> {
-  const db = await request(indexedDB.open(name))
-  return db
+function openRaw(name: string): Promise<IDBDatabase> {
+  return request(indexedDB.open(name))
 }
 
 async function readAll(db: IDBDatabase, store: string): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {
@@ -169,10 +168,10 @@ async function sealedRecords(): Promise<{ names: string[]; fields: string[][]; t
 function sampleEvent(id: string): IngestEvent {
   return {
     id,
-    type: 'sale.completed',
+    type: 'order.completed',
     occurredAt: '2026-11-28T10:15:00.000Z',
     data: { storeId: 'berlin-1', orderId: id, total: { amount: 1250, currency: 'EUR' } },
-  } as unknown as IngestEvent
+  }
 }
 
 function batchFrom(
