@@ -18,8 +18,8 @@ export function openDatabase(
       db.onversionchange = () => db.close()
       resolve(db)
     }
+    // No onblocked: an upgrade waits until older connections close, which onversionchange above makes them do.
     request.onerror = () => reject(request.error ?? new Error(`cannot open IndexedDB database ${name}`))
-    request.onblocked = () => reject(new Error(`IndexedDB database ${name} is held open at an older version`))
   })
 }
 
