@@ -90,10 +90,26 @@ describe('deploy/Dockerfile', () => {
       'runtime',
     ])
     expect(runtime.some((line) => /^RUN npm ci --omit=dev\b/.test(line))).toBe(true)
-    expect(runtime.some((line) => /^COPY --from=build \/app\/packages\/server\/dist /.test(line))).toBe(true)
-    // The migrations ship beside dist/, where the built server looks for them.
+    expect(runtime).toContain('COPY --from=build /runtime/ ./')
+  })
+
+  it('ships every built workspace the server imports, and the migrations where the server looks for them', () => {
+    const assembled = lines.find((line) => line.startsWith('RUN mkdir /runtime'))
+    expect(assembled).toContain('for dist in packages/*/dist; do cp -r --parents "$dist" /runtime/; done')
+    // The server's own imports of other workspaces resolve to their dist/, which the loop above carries.
+    const server = JSON.parse(readRepoFile('packages/server/package.json')) as {
+      dependencies: Record<string, string>
+    }
+    const workspaces = Object.keys(server.dependencies).filter((name) => name.startsWith('@pos/'))
+    for (const name of workspaces) {
+      const manifest = JSON.parse(readRepoFile(`packages/${name.slice('@pos/'.length)}/package.json`)) as {
+        exports: Record<string, { default: string }>
+      }
+      for (const target of Object.values(manifest.exports))
+        expect(target.default, name).toMatch(/^\.\/dist\//)
+    }
+    expect(assembled).toContain('cp -r --parents packages/server/drizzle /runtime/')
     expect(MIGRATIONS_FOLDER).toBe(`${repoRoot}packages/server/drizzle/`)
-    expect(runtime).toContain('COPY --from=build /app/packages/server/drizzle packages/server/drizzle')
   })
 
   it('runs as a user other than root', () => {
