@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { findTool, missingToolMessage } from '../helpers/tools.js'
+import { findTool, needingTool } from '../helpers/tools.js'
 import { ALERT_RULES_PATH, alertRules, deployDir, readRepoFile, readYaml } from './deploy-files.js'
 
 const promtool = findTool('promtool', 'prometheus')
@@ -52,24 +52,23 @@ describe('the Prometheus alert rules', () => {
     }
   })
 
-  describe.skipIf(promtool === undefined)('with promtool', () => {
-    const run = (args: string[]) =>
-      execFileSync(promtool!, args, { cwd: `${deployDir}prometheus`, encoding: 'utf8', stdio: 'pipe' })
+  describe.skipIf(promtool === undefined)(
+    needingTool('with promtool', promtool, 'promtool', 'prometheus'),
+    () => {
+      const run = (args: string[]) =>
+        execFileSync(promtool!, args, { cwd: `${deployDir}prometheus`, encoding: 'utf8', stdio: 'pipe' })
 
-    it('promtool check rules accepts the rule file', () => {
-      expect(run(['check', 'rules', ALERT_RULES_PATH.split('/').at(-1)!])).toContain('SUCCESS')
-    })
+      it('promtool check rules accepts the rule file', () => {
+        expect(run(['check', 'rules', ALERT_RULES_PATH.split('/').at(-1)!])).toContain('SUCCESS')
+      })
 
-    it('promtool test rules passes every unit test', () => {
-      expect(run(['test', 'rules', 'alerts.test.yml'])).toContain('SUCCESS')
-    })
+      it('promtool test rules passes every unit test', () => {
+        expect(run(['test', 'rules', 'alerts.test.yml'])).toContain('SUCCESS')
+      })
 
-    it('promtool check config accepts the Prometheus configuration of compose.yaml', () => {
-      expect(run(['check', 'config', 'prometheus.yml'])).toContain('SUCCESS')
-    })
-  })
-
-  it.runIf(promtool === undefined)('skipped: the promtool tests', () => {
-    console.warn(missingToolMessage('promtool', 'prometheus'))
-  })
+      it('promtool check config accepts the Prometheus configuration of compose.yaml', () => {
+        expect(run(['check', 'config', 'prometheus.yml'])).toContain('SUCCESS')
+      })
+    },
+  )
 })

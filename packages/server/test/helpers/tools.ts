@@ -16,9 +16,16 @@ export function findTool(name: string, packageName: string): string | undefined 
   }
 }
 
-/** Why a test is skipped when the program is absent. */
-export function missingToolMessage(name: string, packageName: string): string {
-  return `${name} not found on PATH: install Debian's ${packageName} package to run these tests`
+/** A describe title that says, when the program is absent, why its tests are skipped. */
+export function needingTool(
+  title: string,
+  path: string | undefined,
+  name: string,
+  packageName: string,
+): string {
+  return path === undefined
+    ? `${title} (skipped: ${name} not on PATH; install Debian's ${packageName})`
+    : title
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

@@ -4,15 +4,9 @@ import { PUSH_JOB, pushMetrics } from '../../src/platform/pushgateway.js'
 import { ADMIN_TOKEN } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js'
-import {
-  findTool,
-  freePort,
-  missingToolMessage,
-  type Pushgateway,
-  startPushgateway,
-} from '../helpers/tools.js'
+import { findTool, freePort, needingTool, type Pushgateway, startPushgateway } from '../helpers/tools.js'
 
-/** The samples of `name` whose labels include all of `labels`, as label text and value. */
+/** The values of the samples of `name` whose labels include all of `labels`. */
 function samples(text: string, name: string, labels: Record<string, string>): number[] {
   return text
     .split('\n')
@@ -61,7 +55,13 @@ describe('the final metrics snapshot and the Pushgateway', () => {
     expect(server!.lines.some((l) => l.msg === 'final metrics snapshot')).toBe(true)
   })
 
-  describe.skipIf(binary === undefined)('against a real prometheus-pushgateway', () => {
+  const title = needingTool(
+    'against a real prometheus-pushgateway',
+    binary,
+    'prometheus-pushgateway',
+    'prometheus-pushgateway',
+  )
+  describe.skipIf(binary === undefined)(title, () => {
     let gateway: Pushgateway
 
     beforeAll(async () => {
@@ -107,9 +107,5 @@ describe('the final metrics snapshot and the Pushgateway', () => {
       expect(outcome).toMatchObject({ pushed: false })
       expect(outcome.pushed === false && outcome.error).toMatch(/^HTTP 400/)
     })
-  })
-
-  it.runIf(binary === undefined)('skipped: the real Pushgateway tests', () => {
-    console.warn(missingToolMessage('prometheus-pushgateway', 'prometheus-pushgateway'))
   })
 })
