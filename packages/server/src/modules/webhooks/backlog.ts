@@ -4,6 +4,7 @@
 // same fleet-wide values, so they are read with max(), never summed.
 import type { FastifyInstance } from 'fastify'
 import { webhookDeliveriesPending, webhookOldestDueSeconds } from '../../platform/metrics.js'
+import { schedulePeriodic } from '../../platform/periodic.js'
 import type { WebhooksRepository } from './repository.js'
 
 /** As often as Prometheus usually scrapes: a fresher value would never be seen. */
@@ -16,25 +17,11 @@ export async function refreshBacklogGauges(repository: WebhooksRepository): Prom
   webhookOldestDueSeconds.set(oldestDueSeconds)
 }
 
-/** Refreshes the gauges every BACKLOG_INTERVAL_MS once start-up is complete (one read at a time). */
+/** Refreshes the gauges every BACKLOG_INTERVAL_MS once start-up is complete. */
 export function scheduleBacklogGauges(app: FastifyInstance, repository: WebhooksRepository): void {
-  const { lifecycle, log } = app.platform
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  const refresh = () => {
-    if (lifecycle.phase !== 'started' || running) return
-    running = refreshBacklogGauges(repository)
-      .catch((err: unknown) => log.warn({ err }, 'webhook backlog gauges not refreshed'))
-      .finally(() => {
-        running = undefined
-      })
-  }
-  app.addHook('onReady', async () => {
-    timer = setInterval(refresh, BACKLOG_INTERVAL_MS)
-    timer.unref()
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
+  schedulePeriodic(app, {
+    intervalMs: BACKLOG_INTERVAL_MS,
+    failure: 'webhook backlog gauges not refreshed',
+    run: () => refreshBacklogGauges(repository),
   })
 }
