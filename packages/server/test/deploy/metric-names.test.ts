@@ -24,7 +24,7 @@ describe('the monitoring pack names only what the service exports', () => {
 
   beforeAll(async () => {
     t = await startTestApp()
-    // A request of each kind the rules watch, though every registered family is listed even without samples.
+    // A readiness probe, as the kubelet makes; prom-client lists every registered family even without samples.
     expect((await t.app.inject('/readyz')).statusCode).toBe(200)
     const res = await t.app.inject('/metrics')
     expect(res.statusCode).toBe(200)
