@@ -99,6 +99,8 @@ export interface Config {
   readonly shutdownGraceMs: number
   readonly shutdownReadinessDelayMs: number
   readonly metricsSnapshotPath: string | undefined
+  /** Prometheus Pushgateway the final metrics snapshot is also pushed to at shutdown. */
+  readonly metricsPushgatewayUrl: string | undefined
   readonly migrateOnStart: boolean
   /** Largest request body accepted, in bytes; larger ones get 413. */
   readonly bodyLimitBytes: number
@@ -304,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: integer(r, 'SHUTDOWN_GRACE_MS', 15_000, 0, 3_600_000),
     shutdownReadinessDelayMs: integer(r, 'SHUTDOWN_READINESS_DELAY_MS', 5000, 0, 600_000),
     metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
+    metricsPushgatewayUrl: url(r, 'METRICS_PUSHGATEWAY_URL', ['http:', 'https:']),
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     requestTimeoutMs: integer(r, 'REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),

@@ -173,6 +173,19 @@ export const webhookFanOutTotal = new Counter({
   registers,
 })
 
+// Set from the table by every replica (modules/webhooks/backlog.ts): fleet-wide values, read with max().
+export const webhookDeliveriesPending = new Gauge({
+  name: 'webhook_deliveries_pending',
+  help: 'Webhook deliveries still owed to enabled endpoints (due now or waiting for a retry), fleet-wide',
+  registers,
+})
+
+export const webhookOldestDueSeconds = new Gauge({
+  name: 'webhook_oldest_due_delivery_seconds',
+  help: 'How long the oldest due webhook delivery to an enabled endpoint has been waiting for an attempt, fleet-wide',
+  registers,
+})
+
 // POS connectors (modules/connectors). `provider` is square or shopify; never a source id.
 export const connectorDeadLetters = new Gauge({
   name: 'connector_dead_letters',
