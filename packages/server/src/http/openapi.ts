@@ -51,7 +51,8 @@ function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>):
   if (config.scope) types.add('forbidden')
   // Probes are never limited; every other route is, by credential or, without one, by client address.
   if (!config.probe) types.add('rate-limited')
-  if (schema.params || schema.querystring || schema.headers) types.add('invalid-parameters')
+  // The parameter guard (http/validation.ts) refuses unstorable path and query text on every route.
+  types.add('invalid-parameters')
   if (schema.body) for (const type of BODY_PROBLEMS) types.add(type)
   if (hasIdempotencyKey(schema.headers)) {
     types.add('idempotency-key-required')
