@@ -45,7 +45,12 @@ export function shellSamples(file: string, text: string): Sample[] {
     while (previous >= 0 && (lines[previous] ?? '').trim() === '') previous--
     const marker = SKIP_MARKER.exec((lines[previous] ?? '').trim())
     const reason = marker?.[1]?.replace(/^\((.*)\)$/, '$1')
-    samples.push({ file, line: start + 1, code: body.join('\n'), ...(marker ? { skip: reason || 'marked' } : {}) })
+    samples.push({
+      file,
+      line: start + 1,
+      code: body.join('\n'),
+      ...(marker ? { skip: reason || 'marked' } : {}),
+    })
   }
   return samples
 }
@@ -153,7 +158,10 @@ async function sampleCredentials(url: string, adminToken: string) {
   const call = async (path: string, body?: object) => {
     const res = await fetch(`${url}${path}`, {
       method: body ? 'POST' : 'GET',
-      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     })
     if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`)
@@ -172,9 +180,7 @@ async function sampleCredentials(url: string, adminToken: string) {
 /** The sample as it runs here: the documented address becomes the test server's, placeholders variables. */
 function runnable(code: string, url: string): string {
   const host = new URL(url).host
-  return code
-    .replaceAll(/\b(?:localhost|127\.0\.0\.1):3000\b/g, host)
-    .replaceAll('<tenantId>', '"$TENANT"')
+  return code.replaceAll(/\b(?:localhost|127\.0\.0\.1):3000\b/g, host).replaceAll('<tenantId>', '"$TENANT"')
 }
 
 // curl as `curl -fsS`: an HTTP error fails the sample, and its message is shown.
@@ -238,7 +244,9 @@ async function main(): Promise<void> {
     process.exitCode = 1
     return
   }
-  console.log(`docs:check: version ${version} everywhere; ${ran} samples ran, ${samples.length - ran} skipped`)
+  console.log(
+    `docs:check: version ${version} everywhere; ${ran} samples ran, ${samples.length - ran} skipped`,
+  )
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main()

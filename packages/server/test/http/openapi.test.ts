@@ -149,7 +149,9 @@ describe('the OpenAPI document', () => {
   })
 
   it('is a valid OpenAPI 3.1 document, with both security schemes', async () => {
-    const result = await new Validator().validate(structuredClone(document) as object)
+    const result = await new Validator().validate(
+      structuredClone(document) as unknown as Record<string, unknown>,
+    )
     expect(result.errors ?? [], JSON.stringify(result.errors, null, 1)).toEqual([])
     expect(result.valid).toBe(true)
     expect(document.openapi).toBe('3.1.0')
