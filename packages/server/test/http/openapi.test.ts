@@ -79,6 +79,13 @@ describe('the OpenAPI document', () => {
     }
   })
 
+  it('documents what every operation answers when it succeeds', () => {
+    for (const [name, operation] of operations) {
+      const success = Object.keys(operation.responses).filter((status) => /^[23]/.test(status))
+      expect(success, name).not.toEqual([])
+    }
+  })
+
   it('gives every operation a 500, a 503 and a 4xx', () => {
     for (const [name, operation] of operations) {
       expect(operation.responses['500'], name).toBeDefined()
