@@ -12,7 +12,9 @@ export default function setup(project: TestProject): () => void {
   project.provide('responseRecordDir', dir)
   return () => {
     try {
+      const started = performance.now()
       const { checked, failures } = checkRecordedResponses(dir, project.config.root)
+      const took = Math.round(performance.now() - started)
       if (failures.length > 0) {
         // Vitest reports an error thrown here but still exits 0: the exit code is set instead.
         console.error(
@@ -21,7 +23,8 @@ export default function setup(project: TestProject): () => void {
         process.exitCode = 1
         return
       }
-      if (checked > 0) console.log(`OpenAPI: ${checked} recorded answers fit the document`)
+      if (checked > 0)
+        console.log(`OpenAPI: ${checked} recorded answers fit the document (checked in ${took} ms)`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
