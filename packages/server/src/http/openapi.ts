@@ -2,8 +2,10 @@
 // what the service does. The route's config says which credential it takes (the same config auth.ts
 // enforces) and, with its schema, which problems it can answer with: the error responses are written here,
 // once. A handler's own problems beyond those (a 409, a signature) are listed in its schema's `problems`; a
-// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a `title` (the shared shapes of contracts/) becomes one
-// component, referenced wherever it is used.
+// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a
+// `title` (the shared shapes of contracts/) becomes one component, referenced wherever it is used. The
+// response headers follow from the config too (rate limit state, Retry-After, Idempotent-Replayed), and a
+// route's `examples` (contracts/examples.ts) become the named examples of its body and responses.
 //
 // All of this is documentation only: the problem responses are not added to the route's own schema, so
 // Fastify compiles no serializer for them, and the problems plugin keeps sending its documents as they are.
