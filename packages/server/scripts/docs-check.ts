@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const SERVER = join(ROOT, 'packages/server/dist/main.js')
@@ -249,4 +249,5 @@ async function main(): Promise<void> {
   )
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main()
+// Run as a script, not when a test imports its parsers.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main()

@@ -105,7 +105,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       await app.webhooks.deleteEndpoint(principalOf(request).tenantId, request.params.endpointId)
-      return reply.code(204).send()
+      return reply.code(204).send(null)
     },
   )
 

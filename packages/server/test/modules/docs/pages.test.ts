@@ -117,5 +117,7 @@ describe('GET /docs', () => {
         await browser.close()
       }
     },
+    // Chromium's start and the page's first render are slow on a busy machine.
+    60_000,
   )
 })
