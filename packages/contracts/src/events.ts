@@ -57,7 +57,10 @@ export const IngestBody = Type.Object(
 )
 export type IngestBody = Static<typeof IngestBody>
 
-/** The answer to a batch (201); a replay with the same Idempotency-Key gets the same answer, with Idempotent-Replayed: true. */
+/**
+ * The answer to a batch (201); a replay with the same Idempotency-Key gets the same answer, marked
+ * `Idempotent-Replayed: true`.
+ */
 export const IngestAccepted = Type.Object(
   {
     accepted: Type.Integer({ description: 'Events stored by this request' }),
