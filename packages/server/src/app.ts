@@ -24,6 +24,7 @@ import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import connectorsModule from './modules/connectors/plugin.js'
 import connectorRoutes from './modules/connectors/routes.js'
+import docsPages from './modules/docs/pages.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -128,6 +129,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     healthRoutes,
     metricsRoute,
     docsRoutes,
+    docsPages,
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,
