@@ -40,10 +40,14 @@ export async function openNodeSecureStore(options: NodeSecureStoreOptions = {}):
   return keychainSecureStore(service)
 }
 
+// On Linux only the Secret Service counts as a keychain: the library's fallback, the kernel keyring, forgets
+// everything at a reboot (a device would lose its credentials) and is readable by every process of the session.
+const ENTRY_OPTIONS = { linux: { store: 'secret-service' } } as const
+
 /** Why the keychain cannot be used, or undefined when it can. */
 export function keychainUnavailable(service = 'pos-sdk'): string | undefined {
   try {
-    new Entry(service, '__probe__').getPassword()
+    new Entry(service, '__probe__', ENTRY_OPTIONS).getPassword()
     return undefined
   } catch (error) {
     return (error as Error).message
@@ -51,7 +55,7 @@ export function keychainUnavailable(service = 'pos-sdk'): string | undefined {
 }
 
 function keychainSecureStore(service: string): SecureStore {
-  const entry = (name: string) => new Entry(service, name)
+  const entry = (name: string) => new Entry(service, name, ENTRY_OPTIONS)
   return {
     async get(name) {
       return entry(name).getPassword() ?? undefined
