@@ -26,6 +26,7 @@ export const DEFAULT_REMOTE_CONFIG: RemoteConfig = {
 }
 
 const STATE_NAME = 'remote-config'
+const RETRY_AFTER_FAILURE_MS = 60_000
 
 interface SavedConfig {
   readonly config: RemoteConfig
@@ -36,6 +37,8 @@ interface SavedConfig {
 export class RemoteConfigPoller {
   #saved: SavedConfig | undefined
   #loaded = false
+  /** After a failed poll, not again before this (ms since the epoch): an offline device does not hammer it. */
+  #retryAt = 0
 
   constructor(
     private readonly transport: Transport,
@@ -62,7 +65,13 @@ export class RemoteConfigPoller {
     }
     const interval = Math.max(this.pollIntervalMs, this.current.minFlushIntervalSec * 1000)
     if (this.#saved !== undefined && this.now() - this.#saved.fetchedAt < interval) return false
-    return this.refresh()
+    if (this.now() < this.#retryAt) return false
+    try {
+      return await this.refresh()
+    } catch (error) {
+      this.#retryAt = this.now() + Math.min(interval, RETRY_AFTER_FAILURE_MS)
+      throw error
+    }
   }
 
   async refresh(): Promise<boolean> {

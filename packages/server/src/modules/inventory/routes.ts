@@ -1,5 +1,5 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU.
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
 import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
