@@ -8,6 +8,7 @@ import {
   type Answer,
   notFound,
   type ScriptedServer,
+  type SeenRequest,
   startScriptedServer,
   stored,
 } from './helpers/scripted-server.js'
@@ -25,10 +26,7 @@ describe('delivery against a scripted server', () => {
   })
 
   async function setUp(
-    answer: (
-      request: { method: string; path: string; headers: Record<string, unknown> },
-      ingestIndex: number,
-    ) => Answer,
+    answer: (request: SeenRequest, ingestIndex: number) => Answer,
     options: Partial<ClientOptions> = {},
   ) {
     let ingestIndex = 0
@@ -162,6 +160,69 @@ describe('delivery against a scripted server', () => {
     expect(server.ingests()).toHaveLength(5)
     expect(results.reduce((sum, r) => sum + r.delivered, 0)).toBe(5)
     expect(new Set(server.ingests().map((r) => r.headers['idempotency-key'])).size).toBe(5)
+  })
+
+  it('isolates an event refused by a 422 that names none, by halving the batches, and stores the rest', async () => {
+    const unstorable: Answer = {
+      status: 422,
+      body: {
+        type: '/problems/unstorable-data',
+        title: 'The request holds a value that cannot be stored',
+        status: 422,
+      },
+    }
+    const { server, client } = await setUp(
+      (r) => {
+        if (r.method === 'GET') return notFound
+        const { events } = JSON.parse(r.body) as { events: { id: string }[] }
+        return events.some((e) => e.id === 'bad') ? unstorable : stored(events.length)
+      },
+      { maxBatchSize: 8 },
+    )
+    for (let i = 0; i < 8; i++) await client.record(saleEvent(i === 5 ? { id: 'bad' } : {}))
+    expect(await client.flush()).toEqual({ delivered: 7, rejected: 1 })
+    expect((await client.rejected()).map((r) => [r.event.id, r.problem.type])).toEqual([
+      ['bad', '/problems/unstorable-data'],
+    ])
+    // 8 refused; 4 stored; 4 refused; 2 refused; 1 stored; the bad one alone, set aside; the last 2 stored.
+    expect(server.ingests().map((r) => (JSON.parse(r.body) as { events: unknown[] }).events.length)).toEqual([
+      8, 4, 4, 2, 1, 1, 2,
+    ])
+  })
+
+  it('reports a reused key as a protocol error and delivers the events again under a new key', async () => {
+    const { server, client } = await setUp(
+      (r, i) =>
+        configOr(
+          r,
+          i === 0
+            ? {
+                status: 422,
+                body: {
+                  type: '/problems/idempotency-key-reused',
+                  title: 'The Idempotency-Key was already used',
+                  status: 422,
+                },
+              }
+            : stored(2),
+        ),
+      { retryCapMs: 50 },
+    )
+    const errors: { kind: string }[] = []
+    client.on('error', (e) => errors.push(e))
+    await client.record(saleEvent())
+    await client.record(saleEvent())
+    expect(await client.flush()).toMatchObject({ delivered: 0, stoppedBy: 'backoff' })
+    expect(errors).toEqual([
+      expect.objectContaining({ kind: 'protocol', problemType: '/problems/idempotency-key-reused' }),
+    ])
+    expect(await client.status()).toMatchObject({ queued: 2, batched: 0, rejected: 0 })
+    await waitFor(async () => (await client.flush()).delivered === 2, {
+      description: 'the events under a new key',
+    })
+    const [first, second] = server.ingests()
+    expect(second!.headers['idempotency-key']).not.toBe(first!.headers['idempotency-key'])
+    expect(second!.body).toBe(first!.body)
   })
 
   it('obeys the remote configuration: no delivery while sync is off or in maintenance, smaller batches, outdated SDK', async () => {

@@ -118,7 +118,10 @@ export class DeviceClient extends Emitter<ClientEvents> {
   #authStopped: AuthError | undefined
   #lastError: FailureSummary | undefined
   #nextAttemptAt: number | undefined
-  /** Set after a 422/413 that named no event: the next batches are halved until the bad event is alone. */
+  /**
+   * Set after a 422/413 that named no event: the next batches are halved until the refused event is alone in
+   * one (then it is set aside) or the queue is empty.
+   */
   #isolating: number | undefined
   #ignoreBackoff = false
   /** Not before this time (ms since the epoch) for any batch: what the server asked for. */
@@ -313,7 +316,10 @@ export class DeviceClient extends Emitter<ClientEvents> {
       this.#isolating ?? MAX_BATCH,
     )
     const records = await this.#queue.unbatched(size)
-    if (records.length === 0) return undefined
+    if (records.length === 0) {
+      this.#isolating = undefined
+      return undefined
+    }
     const batch: StoredBatch = {
       key: `sdk-${uuidV4(this.#crypto)}`,
       body: JSON.stringify({ events: records.map((r) => r.event) }),
@@ -346,7 +352,6 @@ export class DeviceClient extends Emitter<ClientEvents> {
     if (status === 200 || status === 201 || status === 204) {
       const answer = (await response.json().catch(() => ({}))) as { duplicateEventIds?: unknown }
       await this.#queue.completeBatch(batch.key)
-      this.#isolating = undefined
       const replayed = response.headers.get('idempotent-replayed') === 'true'
       const duplicateEventIds = Array.isArray(answer.duplicateEventIds) ? answer.duplicateEventIds : []
       this.emit('flushed', { events: batch.seqs.length, replayed, duplicateEventIds })
@@ -400,7 +405,9 @@ export class DeviceClient extends Emitter<ClientEvents> {
       )
       this.#fail({ kind: 'protocol', message: error.message, status, problemType: doc.type }, true)
       await this.#queue.rejectFromBatch(batch.key, [], now)
-      return { kind: 'requeued' }
+      // Not at once: were the server to say it again, a loop of requests would follow.
+      this.#pausedUntil = now + this.#o.retryCapMs
+      return { kind: 'wait', until: this.#pausedUntil }
     }
     const indexes = new Set<number>()
     for (const issue of doc.errors ?? []) {
@@ -412,7 +419,11 @@ export class DeviceClient extends Emitter<ClientEvents> {
       await this.#queue.rejectFromBatch(batch.key, [], now)
       return { kind: 'requeued' }
     }
-    if (indexes.size === 0) indexes.add(0)
+    if (indexes.size === 0) {
+      // The refused event is alone in its batch: found, and the batches grow back to their size.
+      indexes.add(0)
+      this.#isolating = undefined
+    }
     const refused = [...indexes].map((i) => ({ seq: batch.seqs[i] as number, problem: doc }))
     const refusedSeqs = new Set(refused.map((r) => r.seq))
     const events = (await this.#queue.batchRecords(batch.key))
