@@ -21,6 +21,7 @@ interface Device {
   lastRecorded: number
   inFlight: number | undefined
   flushes: number
+  sends: number
   readonly lines: string[]
   readonly exited: Promise<void>
 }
@@ -49,6 +50,7 @@ function startDevice(dir: string, url: string, source: string, from: number): De
     lastRecorded: from - 1,
     inFlight: undefined,
     flushes: 0,
+    sends: 0,
     lines: [],
     exited: new Promise((resolve) => child.on('exit', () => resolve())),
   }
@@ -66,10 +68,22 @@ function startDevice(dir: string, url: string, source: string, from: number): De
         device.inFlight = undefined
       }
       if (word === 'flushed') device.flushes++
+      if (word === 'sending') device.sends++
     }
   })
   child.stderr!.on('data', (chunk: Buffer) => device.lines.push(`stderr ${chunk.toString('utf8')}`))
   return device
+}
+
+/** Waits for the device to reach a point; a timeout says what the device printed last. */
+async function waitForDevice(device: Device, reached: () => boolean, description: string, timeoutMs: number) {
+  try {
+    await waitFor(() => reached() || device.child.exitCode !== null, { description, timeoutMs })
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; the device's last lines: ${device.lines.slice(-8).join(' | ')}`,
+    )
+  }
 }
 
 describe('a device that is killed again and again never loses a sale', () => {
@@ -100,18 +114,31 @@ describe('a device that is killed again and again never loses a sale', () => {
       // A random moment: after some more records (the device flushes every 20 ms meanwhile), so the kill
       // falls while it writes or while a batch is in flight.
       const target = Math.min(TOTAL - 1, from + 200 + Math.floor(random() * 500))
-      await waitFor(() => device.lastRecorded >= target || device.child.exitCode !== null, {
-        description: `the device to record up to ${target}`,
-        timeoutMs: 30_000,
-      })
+      await waitForDevice(
+        device,
+        () => device.lastRecorded >= target,
+        `the device to record up to ${target}`,
+        45_000,
+      )
+      expect(
+        device.child.exitCode,
+        `the device exited early: ${device.lines.slice(-8).join(' | ')}`,
+      ).toBeNull()
+      if (kill % 2 === 1) {
+        // Mid-flush: the moment a batch is on its way.
+        const sends = device.sends
+        await waitForDevice(device, () => device.sends > sends, 'the device to send a batch', 45_000)
+      }
       if (kill === 2) {
         // The server goes down under the device (which goes on recording, its flushes failing) and comes back.
         await server.stop('SIGKILL')
         const during = device.lastRecorded + 100
-        await waitFor(() => device.lastRecorded >= Math.min(during, TOTAL - 1), {
-          description: 'the device to record while the server is down',
-          timeoutMs: 30_000,
-        })
+        await waitForDevice(
+          device,
+          () => device.lastRecorded >= Math.min(during, TOTAL - 1),
+          'the device to record while the server is down',
+          45_000,
+        )
         await server.start()
         serverRestarted = true
       }
@@ -125,10 +152,12 @@ describe('a device that is killed again and again never loses a sale', () => {
 
     // The last run records the rest and drains the queue.
     const last = startDevice(dir, server.url, server.source, from)
-    await waitFor(() => last.lines.includes('drained') || last.child.exitCode !== null, {
-      description: 'the last device run to drain its queue',
-      timeoutMs: 45_000,
-    })
+    await waitForDevice(
+      last,
+      () => last.lines.includes('drained'),
+      'the last device run to drain its queue',
+      60_000,
+    )
     await last.exited
     allLines.push(...last.lines)
     expect(last.lines).toContain('drained')
@@ -161,5 +190,5 @@ describe('a device that is killed again and again never loses a sale', () => {
       `device crash test: ${KILLS} kills, ${flushed.length} batches answered, ` +
         `${flushed.filter((l) => l.includes(' replayed')).length} of them replays, ${duplicates.length} duplicate ids`,
     )
-  }, 120_000)
+  }, 180_000)
 })

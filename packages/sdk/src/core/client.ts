@@ -66,6 +66,8 @@ export interface SyncStatus {
 
 export interface ClientEvents extends Record<string, unknown> {
   status: SyncStatus
+  /** A batch is being sent (`attempt` 1 the first time): for a "syncing…" indicator. */
+  sending: { readonly events: number; readonly attempt: number }
   /** Events the server refused, with its problem; they are in `client.rejected()` until deleted. */
   rejected: { readonly eventIds: readonly string[]; readonly problem: ProblemDocument }
   'auth-error': AuthError
@@ -333,6 +335,7 @@ export class DeviceClient extends Emitter<ClientEvents> {
   }
 
   async #send(batch: StoredBatch): Promise<Outcome> {
+    this.emit('sending', { events: batch.seqs.length, attempt: batch.attempts + 1 })
     let response: Response
     try {
       response = await this.#transport.send('POST', `/v1/ingest/${encodeURIComponent(this.source)}`, {
