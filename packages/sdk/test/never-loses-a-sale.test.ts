@@ -41,7 +41,12 @@ function startDevice(dir: string, url: string, source: string, from: number): De
     ],
     {
       cwd: sdkDir,
-      env: { PATH: process.env.PATH ?? '', DEVICE_PASSPHRASE: PASSPHRASE, DEVICE_FROM: String(from) },
+      env: {
+        NODE_ENV: 'test',
+        PATH: process.env.PATH ?? '',
+        DEVICE_PASSPHRASE: PASSPHRASE,
+        DEVICE_FROM: String(from),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )

@@ -50,6 +50,7 @@ describe('the credentials leave no trace outside the secure store', () => {
       {
         cwd: sdkDir,
         env: {
+          NODE_ENV: 'test',
           PATH: process.env.PATH ?? '',
           SCAN_API_KEY: server.apiKey,
           SCAN_SIGNING_SECRET: SIGNING_SECRET,
