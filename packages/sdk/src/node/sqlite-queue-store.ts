@@ -11,63 +11,15 @@ import type {
   RejectedRecord,
   StoredBatch,
 } from '../core/ports.js'
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS batches (
-  key TEXT PRIMARY KEY,
-  body TEXT NOT NULL,
-  seqs TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  not_before INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS records (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  event TEXT NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  batch_key TEXT REFERENCES batches (key)
-);
-CREATE INDEX IF NOT EXISTS records_unbatched ON records (seq) WHERE batch_key IS NULL;
-CREATE INDEX IF NOT EXISTS records_batch ON records (batch_key) WHERE batch_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS rejected (
-  seq INTEGER PRIMARY KEY,
-  event TEXT NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  problem TEXT NOT NULL,
-  rejected_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-`
-
-interface RecordRow {
-  seq: number
-  event: string
-  recorded_at: number
-}
-
-interface BatchRow {
-  key: string
-  body: string
-  seqs: string
-  created_at: number
-  attempts: number
-  not_before: number
-}
-
-const toRecord = (row: RecordRow): QueuedRecord => ({
-  seq: row.seq,
-  event: JSON.parse(row.event) as IngestEvent,
-  recordedAt: row.recorded_at,
-})
-
-const toBatch = (row: BatchRow): StoredBatch => ({
-  key: row.key,
-  body: row.body,
-  seqs: JSON.parse(row.seqs) as number[],
-  createdAt: row.created_at,
-  attempts: row.attempts,
-  notBefore: row.not_before,
-})
+import {
+  type BatchRow,
+  QUEUE_SCHEMA,
+  type RecordRow,
+  type RejectedRow,
+  toQueuedRecord,
+  toRejectedRecord,
+  toStoredBatch,
+} from '../sqlite/queue-schema.js'
 
 /** Opens (creating when absent) the queue at `path`, a file the app owns; the SDK adds `-wal` and `-shm`. */
 export function openSqliteQueueStore(path: string): QueueStore {
@@ -75,8 +27,7 @@ export function openSqliteQueueStore(path: string): QueueStore {
   db.pragma('journal_mode = WAL')
   // FULL: the WAL is synced at every commit, so an acknowledged append survives a power cut (NORMAL would not).
   db.pragma('synchronous = FULL')
-  db.pragma('foreign_keys = ON')
-  db.exec(SCHEMA)
+  db.exec(QUEUE_SCHEMA)
 
   const insertRecord = db.prepare<[string, number]>(
     'INSERT INTO records (event, recorded_at) VALUES (?, ?) RETURNING seq',
@@ -105,9 +56,7 @@ export function openSqliteQueueStore(path: string): QueueStore {
      SELECT seq, event, recorded_at, ?, ? FROM records WHERE batch_key = ? AND seq = ?`,
   )
   const deleteRecord = db.prepare<[number]>('DELETE FROM records WHERE seq = ?')
-  const rejected = db.prepare<[number], RecordRow & { problem: string; rejected_at: number }>(
-    'SELECT * FROM rejected ORDER BY seq LIMIT ?',
-  )
+  const rejected = db.prepare<[number], RejectedRow>('SELECT * FROM rejected ORDER BY seq LIMIT ?')
   const deleteRejected = db.prepare<[number]>('DELETE FROM rejected WHERE seq = ?')
   const counts = db.prepare<[], QueueCounts>(
     `SELECT (SELECT count(*) FROM records WHERE batch_key IS NULL) AS queued,
@@ -162,16 +111,16 @@ export function openSqliteQueueStore(path: string): QueueStore {
       return append(events, recordedAt)
     },
     async unbatched(limit) {
-      return unbatched.all(limit).map(toRecord)
+      return unbatched.all(limit).map(toQueuedRecord)
     },
     async saveBatch(batch) {
       saveBatch(batch)
     },
     async openBatches() {
-      return openBatches.all().map(toBatch)
+      return openBatches.all().map(toStoredBatch)
     },
     async batchRecords(key) {
-      return batchRecords.all(key).map(toRecord)
+      return batchRecords.all(key).map(toQueuedRecord)
     },
     async deferBatch(key, attempts, notBefore) {
       defer.run(attempts, notBefore, key)
@@ -183,11 +132,7 @@ export function openSqliteQueueStore(path: string): QueueStore {
       rejectFromBatch(key, refused, at)
     },
     async rejected(limit): Promise<RejectedRecord[]> {
-      return rejected.all(limit).map((row) => ({
-        ...toRecord(row),
-        problem: JSON.parse(row.problem) as ProblemDocument,
-        rejectedAt: row.rejected_at,
-      }))
+      return rejected.all(limit).map(toRejectedRecord)
     },
     async deleteRejected(seqs) {
       deleteRejectedMany(seqs)
