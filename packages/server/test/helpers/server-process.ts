@@ -26,7 +26,11 @@ export function startServerProcess(env: Record<string, string>): ServerProcess {
   const encryption = env.DATABASE_URL === undefined ? {} : { ENCRYPTION_KEY: TEST_ENCRYPTION_KEY }
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...encryption, ...env },
+    // A plain record: the SDK's tests type-check this helper beside expo's types, which require NODE_ENV.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...encryption, ...env } as Record<
+      string,
+      string
+    > as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []

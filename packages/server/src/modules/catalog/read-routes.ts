@@ -1,7 +1,7 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '@pos/contracts/pagination'
-import { Product } from '@pos/contracts/product'
+import { Page } from '@pos/contracts/pagination'
+import { Product, ProductListQuery } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
 
 const read = { scope: 'read' } as const
@@ -14,12 +14,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Lists the products of the catalog',
-        querystring: Type.Object({
-          sku: Type.Optional(Type.String({ minLength: 1 })),
-          barcode: Type.Optional(Type.String({ minLength: 1 })),
-          includeDeleted: Type.Boolean({ default: false, description: 'Also list deleted products' }),
-          ...pageQuery,
-        }),
+        querystring: ProductListQuery,
         response: { 200: Page(Product) },
       },
     },

@@ -1,7 +1,7 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU.
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { StockLevel } from '@pos/contracts/inventory'
-import { Page, pageQuery } from '@pos/contracts/pagination'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,11 +12,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['inventory'],
         summary: 'Lists stock levels, per store and SKU',
-        querystring: Type.Object({
-          storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-          sku: Type.Optional(Type.String({ minLength: 1 })),
-          ...pageQuery,
-        }),
+        querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
       },
     },

@@ -1,7 +1,7 @@
 // The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Order, OrderDetail, OrderStatus } from '@pos/contracts/order'
-import { Page, pageQuery } from '@pos/contracts/pagination'
+import { Order, OrderDetail, OrderListQuery } from '@pos/contracts/order'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 
 const read = { scope: 'read' } as const
@@ -14,14 +14,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['orders'],
         summary: 'Lists orders',
-        querystring: Type.Object({
-          storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-          status: Type.Optional(OrderStatus),
-          updatedSince: Type.Optional(
-            Type.String({ format: 'date-time', description: 'RFC 3339; orders updated at or after it' }),
-          ),
-          ...pageQuery,
-        }),
+        querystring: OrderListQuery,
         response: { 200: Page(Order) },
       },
     },
