@@ -24,6 +24,8 @@ import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import connectorsModule from './modules/connectors/plugin.js'
 import connectorRoutes from './modules/connectors/routes.js'
+import deviceConfigModule from './modules/device-config/plugin.js'
+import deviceConfigRoutes from './modules/device-config/routes.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -98,6 +100,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantsModule,
     apiKeysModule,
     sourcesModule,
+    deviceConfigModule,
     ingestModule,
     catalogModule,
     inventoryModule,
@@ -131,6 +134,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,
+    deviceConfigRoutes,
     ingestRoutes,
     catalogReadRoutes,
     catalogWriteRoutes,

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { compileBodyValidator } from '../http/validation.js'
 import type { ApiKeysService } from '../modules/api-keys/service.js'
+import type { DeviceConfigService } from '../modules/device-config/service.js'
 import type { SourcesService } from '../modules/sources/service.js'
 import type { TenantsService } from '../modules/tenants/service.js'
 import type { DatabaseHandle } from '../platform/database.js'
@@ -33,6 +34,7 @@ export interface CliServices {
   readonly tenants: TenantsService
   readonly apiKeys: ApiKeysService
   readonly sources: SourcesService
+  readonly deviceConfig: DeviceConfigService
 }
 
 /** What an action gets once the arguments were accepted: the open database, its keys, the services. */

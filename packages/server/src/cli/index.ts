@@ -1,4 +1,4 @@
-// `npm run cli -- <command>`: tenants, API keys, sources and stored secrets from the command line. This file
+// `npm run cli -- <command>`: tenants, API keys, sources, device configuration and stored secrets from the command line. This file
 // parses the command line and dispatches to the command groups beside it (tenants.ts, api-keys.ts, sources.ts,
 // secrets.ts). They talk to the database the server would use (DATABASE_URL, or the embedded one under
 // DATA_DIR) through the services, not over HTTP, so no admin token is needed. With REDIS_URL set, a change is
@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.js'
 import { ApiKeysService } from '../modules/api-keys/service.js'
+import { DeviceConfigService } from '../modules/device-config/service.js'
 import { SourcesService } from '../modules/sources/service.js'
 import { TenantsService } from '../modules/tenants/service.js'
 import { openDatabase } from '../platform/database.js'
@@ -20,6 +21,7 @@ import { loadSecrets } from '../platform/secrets.js'
 import { apiKeyCommands } from './api-keys.js'
 import { type Action, type CliIo, type Command, type CommandGroup, UsageError } from './command.js'
 import { connectorCommands } from './connectors.js'
+import { deviceConfigCommands } from './device-config.js'
 import { secretsCommands } from './secrets.js'
 import { sourceCommands } from './sources.js'
 import { tenantCommands } from './tenants.js'
@@ -33,6 +35,7 @@ const commands = commandTable({
   tenants: tenantCommands,
   apiKeys: apiKeyCommands,
   sources: sourceCommands,
+  deviceConfig: deviceConfigCommands,
   secrets: secretsCommands,
   webhooks: webhookCommands,
   connectors: connectorCommands,
@@ -134,10 +137,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
   const tenants = new TenantsService(database.db, invalidation)
+  const sources = new SourcesService(database.db, secrets, tenants, invalidation)
   const services = {
     tenants,
     apiKeys: new ApiKeysService(database.db, tenants, invalidation),
-    sources: new SourcesService(database.db, secrets, tenants, invalidation),
+    sources,
+    deviceConfig: new DeviceConfigService(database.db, tenants, sources, invalidation),
   }
   try {
     const output = await invocation.action({ database, config, log, secrets, services })
