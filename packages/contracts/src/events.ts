@@ -42,7 +42,9 @@ export const IngestBody = Type.Object(
       Type.Object(
         {
           id: Type.String({ minLength: 1, maxLength: 255, description: 'Unique per tenant and source' }),
-          type: Type.Enum(EVENT_TYPES, { description: 'The event type; its data is checked against that type' }),
+          type: Type.Enum(EVENT_TYPES, {
+            description: 'The event type; its data is checked against that type',
+          }),
           occurredAt: Type.String({ format: 'date-time' }),
           data: Type.Object({}, { additionalProperties: true, description: DATA_DESCRIPTION }),
         },
@@ -62,6 +64,12 @@ export const IngestAccepted = Type.Object(
     duplicates: Type.Integer({ description: 'Events skipped because their id was stored before' }),
     eventIds: Type.Array(Type.String(), { description: 'Ids of the events stored by this request' }),
     duplicateEventIds: Type.Array(Type.String()),
+    detail: Type.Optional(
+      Type.String({
+        description:
+          'Only when nothing was stored because every event was a duplicate: says so in words, for a person',
+      }),
+    ),
   },
   { title: 'IngestAccepted' },
 )

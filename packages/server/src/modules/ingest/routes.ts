@@ -85,9 +85,16 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         duplicates: result.duplicateIds.length,
         eventIds: result.acceptedIds,
         duplicateEventIds: result.duplicateIds,
+        ...(result.acceptedIds.length === 0 && { detail: duplicatesOnly(result.duplicateIds.length) }),
       })
     },
   )
+}
+
+/** Said plainly when a batch stored nothing: a 201 alone reads as if it had. */
+function duplicatesOnly(count: number): string {
+  const events = count === 1 ? 'Its one event was' : `All ${count} events were`
+  return `Nothing new was stored. ${events} stored before from this source under the same event id; an event with a new id is stored.`
 }
 
 export default ingestRoutes
