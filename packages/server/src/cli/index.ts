@@ -12,7 +12,7 @@ import { ApiKeysService } from '../modules/api-keys/service.js'
 import { DeviceConfigService } from '../modules/device-config/service.js'
 import { SourcesService } from '../modules/sources/service.js'
 import { TenantsService } from '../modules/tenants/service.js'
-import { openDatabase } from '../platform/database.js'
+import { type DatabaseHandle, DataDirInUseError, openDatabase } from '../platform/database.js'
 import { openInvalidation } from '../platform/invalidation.js'
 import { createLogger } from '../platform/logger.js'
 import { ProblemError } from '../platform/problems.js'
@@ -70,7 +70,8 @@ function usage(): string {
     '  help',
     '      Shows this text',
     '',
-    'Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: it holds that database).',
+    'Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: it holds that database;',
+    'or use the admin API while it runs).',
     '--json prints the answer as the admin API would. No admin token is needed.',
     '',
   ].join('\n')
@@ -113,6 +114,20 @@ function parseInvocation(argv: readonly string[]): Invocation | 'help' {
   return { action: command.prepare(parsed.positionals, options), json: json === true }
 }
 
+/** What to do when the server holds the embedded database: the CLI cannot open it beside the server. */
+function dataDirInUse(err: DataDirInUseError, port: number): string {
+  return [
+    `error: the embedded database in ${err.dataDir} is in use by process ${err.ownerPid} (the server, most`,
+    'likely), and only one process may open it at a time. Either stop the server (Ctrl-C) and run this',
+    'command again, or do the same through the admin API while the server runs, with the admin token it',
+    'printed at start, e.g. a new API key for a tenant:',
+    '',
+    `  curl -X POST http://localhost:${port}/v1/admin/tenants/<tenantId>/api-keys -H 'Authorization: Bearer <admin token>' \\`,
+    '    -H \'Content-Type: application/json\' -d \'{"name":"demo"}\'',
+    '',
+  ].join('\n')
+}
+
 /** Runs one command line; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let invocation: Invocation | 'help'
@@ -132,7 +147,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // Warnings go to stderr, so that stdout holds only the answer.
   const log = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } })
   const secrets = loadSecrets(config)
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  let database: DatabaseHandle
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  } catch (err) {
+    if (!(err instanceof DataDirInUseError)) throw err
+    io.stderr(dataDirInUse(err, config.port))
+    return 1
+  }
   // Connected only when a change is published; a listing never touches Redis.
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })

@@ -122,7 +122,10 @@ describe('graceful shutdown of the real server process', () => {
     expect(await s.exited).toBe(130)
     // Long before the 60 s readiness delay would have ended.
     expect(Date.now() - began).toBeLessThan(20_000)
-    expect(s.lines.find(secondHeard)).toMatchObject({ level: expect.anything(), inFlight: expect.any(Number) })
+    expect(s.lines.find(secondHeard)).toMatchObject({
+      level: expect.anything(),
+      inFlight: expect.any(Number),
+    })
     expect(s.lines.find((l) => l.msg === 'shutdown drained')).toBeUndefined()
   })
 

@@ -94,6 +94,11 @@ export function startBanner(options: StartBannerOptions): string {
       '  Read the catalog back:',
       `    curl ${url}/v1/products ${auth}`,
       '',
+      '  Lost the key? Make a new one with the admin token while the server runs:',
+      `    curl -X POST ${url}/v1/admin/tenants/${demo.tenantId}/api-keys -H 'Authorization: Bearer <admin token>' -H 'Content-Type: application/json' -d '{"name":"demo"}'`,
+      '  or, with the server stopped (the CLI opens the embedded database itself):',
+      `    npm run cli -- key:create ${demo.tenantId} demo`,
+      '',
     )
   }
   return `${lines.join('\n')}\n`

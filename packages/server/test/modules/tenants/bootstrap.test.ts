@@ -67,6 +67,9 @@ describe('the start banner', () => {
         `-d '${JSON.stringify(events)}'\n`,
     )
     expect(banner).toContain("curl http://localhost:3000/v1/products -H 'Authorization: Bearer pos_KEY'\n")
+    // How to get a new key, both ways.
+    expect(banner).toContain('curl -X POST http://localhost:3000/v1/admin/tenants/t/api-keys')
+    expect(banner).toContain('npm run cli -- key:create t demo\n')
     expect(banner).not.toContain('Admin token')
   })
 })
