@@ -4,7 +4,7 @@
 import type { Static, TSchema } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { compileBodyValidator } from '../http/validation.js'
+import { compileBodyValidator, fieldName, schemaIssues } from '../http/validation.js'
 import type { ApiKeysService } from '../modules/api-keys/service.js'
 import type { DeviceConfigService } from '../modules/device-config/service.js'
 import type { SourcesService } from '../modules/sources/service.js'
@@ -66,8 +66,8 @@ export type CommandGroup = Readonly<Record<string, Command>>
 export function validated<S extends TSchema>(schema: S, value: unknown): Static<S> {
   const validate = compileBodyValidator(schema)
   if (validate(value)) return value as Static<S>
-  const [issue] = validate.errors ?? []
-  const field = issue?.instancePath.replace(/^\//, '') || 'argument'
+  const [issue] = schemaIssues(validate.errors ?? [])
+  const field = (issue && fieldName(issue.pointer)) || 'argument'
   throw new UsageError(`invalid ${field}: ${issue?.message ?? 'is invalid'}`)
 }
 

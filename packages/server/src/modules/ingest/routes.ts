@@ -6,6 +6,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { IngestAccepted, IngestBody } from '@pos/contracts/events'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
+import { describeIssue } from '../../http/validation.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { StoredSource } from '../sources/repository.js'
 import { validateEventData } from './events.js'
@@ -65,7 +66,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const checked = validateEventData(request.body.events)
       if ('issue' in checked) {
         const { pointer, message } = checked.issue
-        throw new ProblemError('validation-failed', `body${pointer} ${message}`, {
+        throw new ProblemError('validation-failed', describeIssue('the body', checked.issue), {
           errors: [{ location: 'body', pointer, message }],
         })
       }
