@@ -58,6 +58,15 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         request.ingestSource = source
       },
+      // An invalid batch (422 from the schema or from an event's data) counts its events as rejected.
+      onError: async (request, _reply, error) => {
+        const invalid =
+          error instanceof ProblemError
+            ? error.problemType === 'validation-failed'
+            : error.validation !== undefined && error.validationContext === 'body'
+        if (invalid && request.ingestSource !== null)
+          app.ingest.countRejectedBatch(request.ingestSource.name, request.body)
+      },
     },
     async (request, reply) => {
       const { tenantId } = principalOf(request)
