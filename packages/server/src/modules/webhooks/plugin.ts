@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildInfo } from '../../platform/build-info.js'
+import { CursorSeal } from '../../platform/pagination.js'
 import { WebhookDispatcher } from './dispatcher.js'
 import { WebhooksRepository } from './repository.js'
 import { scheduleDeliveryPruning } from './retention.js'
@@ -18,7 +19,7 @@ declare module 'fastify' {
 async function webhooksModule(app: FastifyInstance): Promise<void> {
   const { config, database, secrets, outbound, lifecycle, log } = app.platform
   const repository = new WebhooksRepository(database.db, secrets)
-  app.decorate('webhooks', new WebhooksService(repository, config.webhooks, outbound))
+  app.decorate('webhooks', new WebhooksService(repository, config.webhooks, CursorSeal.of(secrets), outbound))
   scheduleDeliveryPruning(app, repository)
   if (!config.webhooks.dispatcherEnabled) {
     log.info('webhook dispatcher disabled on this replica (WEBHOOK_DISPATCHER_ENABLED=false)')
