@@ -24,6 +24,8 @@ import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import connectorsModule from './modules/connectors/plugin.js'
 import connectorRoutes from './modules/connectors/routes.js'
+import deviceConfigModule from './modules/device-config/plugin.js'
+import deviceConfigRoutes from './modules/device-config/routes.js'
 import docsPages from './modules/docs/pages.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
@@ -99,6 +101,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantsModule,
     apiKeysModule,
     sourcesModule,
+    deviceConfigModule,
     ingestModule,
     catalogModule,
     inventoryModule,
@@ -133,6 +136,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,
+    deviceConfigRoutes,
     ingestRoutes,
     catalogReadRoutes,
     catalogWriteRoutes,

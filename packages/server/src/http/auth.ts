@@ -1,5 +1,5 @@
 // Authentication, authorisation and rate limiting, declared per route in its config: `admin: true` needs
-// the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
+// the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope (`'any'`: any key); routes with
 // neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
 // compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
 // Provider webhooks (`providerWebhook: true`, authenticated by their signature in the route) count per
@@ -39,7 +39,8 @@ export interface AuthOptions {
 declare module 'fastify' {
   interface FastifyContextConfig {
     admin?: boolean
-    scope?: Scope
+    /** `any`: an API key of the tenant with whatever scopes (GET /v1/config, which every device reads). */
+    scope?: Scope | 'any'
     providerWebhook?: boolean
   }
   interface FastifyRequest {
@@ -125,7 +126,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
           policy: principal.rateLimit ?? defaultPolicy,
           tenantId: principal.tenantId,
         }
-        if (principal.scopes.includes(scope)) request.principal = principal
+        if (scope === 'any' || principal.scopes.includes(scope)) request.principal = principal
         else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
       }
     }

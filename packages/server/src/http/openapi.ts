@@ -50,7 +50,7 @@ function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>):
   const schema: FastifySchema = route.schema ?? {}
   const types = new Set<ProblemType>()
   if (config.admin || config.scope) types.add('unauthorized')
-  if (config.scope) types.add('forbidden')
+  if (config.scope && config.scope !== 'any') types.add('forbidden')
   // Probes are never limited; every other route is, by credential or, without one, by client address.
   if (!config.probe) types.add('rate-limited')
   // The parameter guard (http/validation.ts) refuses unstorable path and query text on every route.
