@@ -1,21 +1,18 @@
 // The server's remote configuration for this source (GET /v1/config?source=), polled cheaply with its ETag
 // and kept in the queue store's state, so a device that restarts offline still obeys the last one it saw. A
 // server without the route (404) means the defaults.
+import type { DeviceConfig } from '@pos/contracts'
 import { ApiError } from './errors.js'
 import type { QueueStore } from './ports.js'
 import type { Transport } from './transport.js'
 
-/** The body of GET /v1/config. */
-export interface RemoteConfig {
-  readonly syncEnabled: boolean
-  readonly minFlushIntervalSec: number
-  readonly maxBatchSize: number
-  /** Seconds: the largest backoff delay. */
-  readonly retryCap: number
-  readonly maintenanceMode: boolean
-  readonly minSdkVersion: string | null
-}
+/** The body of GET /v1/config: the server's own contract. */
+export type RemoteConfig = Readonly<DeviceConfig>
 
+/**
+ * What a server without the route (404) means: nothing restricted. Not the server's defaults for a tenant that
+ * set nothing (DEFAULT_DEVICE_CONFIG), which that server sends itself.
+ */
 export const DEFAULT_REMOTE_CONFIG: RemoteConfig = {
   syncEnabled: true,
   minFlushIntervalSec: 0,
