@@ -24,6 +24,9 @@ import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import connectorsModule from './modules/connectors/plugin.js'
 import connectorRoutes from './modules/connectors/routes.js'
+import dashboardModule from './modules/dashboard/plugin.js'
+import dashboardRoutes from './modules/dashboard/routes.js'
+import dashboardStatic from './modules/dashboard/static.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -105,6 +108,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     changeFeedModule,
     webhooksModule,
     connectorsModule,
+    dashboardModule,
   ]
   for (const module of modules) await app.register(module)
 
@@ -120,7 +124,7 @@ export async function buildApp(platform: Platform): Promise<App> {
       'rate limits are counted per process (no REDIS_URL): each replica applies them on its own',
     )
   }
-  await app.register(auth, { apiKeys: app.apiKeys, rateLimits })
+  await app.register(auth, { apiKeys: app.apiKeys, adminSessions: app.adminSessions, rateLimits })
   await app.register(parameterGuard)
 
   // Routes last, so every hook above applies to them.
@@ -139,6 +143,8 @@ export async function buildApp(platform: Platform): Promise<App> {
     eventsRoutes,
     webhooksRoutes,
     connectorRoutes,
+    dashboardRoutes,
+    dashboardStatic,
   ]
   for (const plugin of routes) await app.register(plugin)
   return app
