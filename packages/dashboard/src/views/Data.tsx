@@ -13,6 +13,14 @@ import { type Column, ErrorNote, message, PagedTable, when } from './common.js'
 const FEED_REFRESH_MS = 2000
 const FEED_KEPT = 200
 
+const DATA_SHOWN = 160
+
+/** The start of an event's data, short enough for a table cell. */
+function summary(data: unknown): string {
+  const text = JSON.stringify(data)
+  return text.length > DATA_SHOWN ? `${text.slice(0, DATA_SHOWN)}…` : text
+}
+
 const money = (value: Static<typeof Money>) => `${(value.amount / 100).toFixed(2)} ${value.currency}`
 
 /** Reads the feed from its start and then follows it, keeping the newest FEED_KEPT events. */
@@ -92,7 +100,7 @@ export function EventFeed(props: { tenantId: string }) {
                   <code>{event.id}</code>
                 </td>
                 <td>
-                  <code className="data">{JSON.stringify(event.data)}</code>
+                  <code className="data">{summary(event.data)}</code>
                 </td>
               </tr>
             ))}
