@@ -42,6 +42,7 @@ import sourcesModule from './modules/sources/plugin.js'
 import sourceRoutes from './modules/sources/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
 import tenantRoutes from './modules/tenants/routes.js'
+import webhooksAdminRoutes from './modules/webhooks/admin-routes.js'
 import webhooksModule from './modules/webhooks/plugin.js'
 import webhooksRoutes from './modules/webhooks/routes.js'
 import type { Platform } from './platform/platform.js'
@@ -142,6 +143,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     ordersRoutes,
     eventsRoutes,
     webhooksRoutes,
+    webhooksAdminRoutes,
     connectorRoutes,
     dashboardRoutes,
     dashboardStatic,

@@ -6,6 +6,7 @@ import { ErrorNote, message, useResource } from './common.js'
 import { EventFeed, Inventory, Orders, Products } from './Data.js'
 import { ApiKeys } from './Keys.js'
 import { Sources } from './Sources.js'
+import { Webhooks } from './Webhooks.js'
 
 const TABS = [
   ['keys', 'API keys'],
@@ -14,6 +15,7 @@ const TABS = [
   ['orders', 'Orders'],
   ['inventory', 'Stock'],
   ['products', 'Products'],
+  ['webhooks', 'Webhooks'],
 ] as const
 
 function RateLimit(props: { tenant: Tenant; onChange: () => Promise<void> }) {
@@ -96,6 +98,7 @@ export function TenantPage(props: { tenantId: string; tab: string }) {
           {props.tab === 'orders' && <Orders tenantId={tenant.id} />}
           {props.tab === 'inventory' && <Inventory tenantId={tenant.id} />}
           {props.tab === 'products' && <Products tenantId={tenant.id} />}
+          {props.tab === 'webhooks' && <Webhooks tenantId={tenant.id} />}
         </>
       )}
     </>

@@ -239,6 +239,7 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
       ['orders', 'Orders'],
       ['inventory', 'Stock by store and SKU'],
       ['products', 'Products'],
+      ['webhooks', 'Webhook endpoints'],
     ] as const) {
       await page.goto(`${url}/dashboard/tenants/${tenant.id}/${tab}`)
       await page.getByRole('heading', { name: 'Tablet tenant' }).waitFor()
