@@ -49,5 +49,18 @@ export const Stats = Type.Object({
     duplicates: Type.Integer(),
   }),
   health: Type.Record(Type.String(), Check),
+  outbound: Type.Object({
+    openBreakers: Type.Record(Type.String(), Type.Integer(), {
+      description: 'Per kind of target, the breakers this replica last saw open or half-open',
+    }),
+  }),
+  connectors: Type.Object({
+    deadLetters: Type.Record(Type.String(), Type.Integer(), {
+      description: 'Per provider, the provider webhooks in the dead letters, fleet-wide',
+    }),
+    reconciliationDrift: Type.Record(Type.String(), Type.Number(), {
+      description: 'Per provider, the share of objects the last reconciliation found missing',
+    }),
+  }),
 })
 export type Stats = Static<typeof Stats>

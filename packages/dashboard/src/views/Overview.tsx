@@ -103,6 +103,38 @@ export function Overview() {
               )}
             </dl>
           </section>
+          <section aria-labelledby="outbound-heading" className="card">
+            <h2 id="outbound-heading">Outbound calls and connectors</h2>
+            <dl className="figures">
+              {Object.entries(stats.outbound.openBreakers).map(([kind, open]) => (
+                <Figure
+                  key={kind}
+                  id={`breakers-${kind}`}
+                  label={`Open breakers: ${kind}`}
+                  value={String(open)}
+                />
+              ))}
+              {Object.keys(stats.outbound.openBreakers).length === 0 && (
+                <Figure id="breakers" label="Open breakers" value="none seen" />
+              )}
+              {Object.entries(stats.connectors.deadLetters).map(([provider, count]) => (
+                <Figure
+                  key={provider}
+                  id={`dead-letters-${provider}`}
+                  label={`Dead letters: ${provider}`}
+                  value={String(count)}
+                />
+              ))}
+              {Object.entries(stats.connectors.reconciliationDrift).map(([provider, drift]) => (
+                <Figure
+                  key={provider}
+                  id={`drift-${provider}`}
+                  label={`Drift: ${provider}`}
+                  value={percent(drift)}
+                />
+              ))}
+            </dl>
+          </section>
         </>
       )}
     </>

@@ -37,6 +37,16 @@ async function valuesOf(name: string): Promise<Values> {
   return metric === undefined ? [] : (await metric.get()).values
 }
 
+/** A gauge's values by one label, e.g. open breakers by target kind. */
+async function byLabel(name: string, label: string): Promise<Record<string, number>> {
+  const values: Record<string, number> = {}
+  for (const value of await valuesOf(name)) {
+    const key = String(value.labels[label] ?? '')
+    values[key] = (values[key] ?? 0) + value.value
+  }
+  return values
+}
+
 function sum(values: Values, keep: (value: MetricValue<string>) => boolean = () => true): number {
   let total = 0
   for (const value of values) if (keep(value)) total += value.value
@@ -110,7 +120,12 @@ export class StatsSampler {
       Math.max(0, (current[key] - base[key]) / seconds)
     const events = current.events - base.events
     const commits = current.groupCommits - base.groupCommits
-    const inFlight = sum(await valuesOf('http_requests_in_flight'))
+    const [inFlight, openBreakers, deadLetters, reconciliationDrift] = await Promise.all([
+      valuesOf('http_requests_in_flight').then((values) => sum(values)),
+      byLabel('circuit_breakers_open', 'target_kind'),
+      byLabel('connector_dead_letters', 'provider'),
+      byLabel('reconciliation_drift_ratio', 'provider'),
+    ])
     return {
       at: new Date(now).toISOString(),
       windowSeconds: Math.round(seconds * 10) / 10,
@@ -137,6 +152,8 @@ export class StatsSampler {
         duplicates: current.duplicates,
       },
       health,
+      outbound: { openBreakers },
+      connectors: { deadLetters, reconciliationDrift },
     }
   }
 

@@ -3,6 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Stats } from '@pos/contracts/dashboard'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  circuitBreakersOpen,
+  connectorDeadLetters,
+  reconciliationDriftRatio,
+} from '../../../src/platform/metrics.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../../helpers/app.js'
 import { ingest, orderEvent, productUpserted } from '../../helpers/ingest.js'
 import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
@@ -48,6 +53,24 @@ describe('the dashboard API', () => {
     expect(after.http.inFlight).toBeGreaterThanOrEqual(1)
     expect(after.health.database).toMatchObject({ status: 'ok' })
     expect(after.health.redis).toMatchObject({ status: 'ok' })
+  })
+
+  it("shows the breakers this replica sees open, and the connectors' dead letters and drift", async () => {
+    circuitBreakersOpen.set({ target_kind: 'webhook' }, 2)
+    connectorDeadLetters.set({ provider: 'square' }, 3)
+    reconciliationDriftRatio.set({ provider: 'square' }, 0.25)
+    try {
+      const shown = await stats(t)
+      expect(shown.outbound.openBreakers).toMatchObject({ webhook: 2 })
+      expect(shown.connectors).toMatchObject({
+        deadLetters: { square: 3 },
+        reconciliationDrift: { square: 0.25 },
+      })
+    } finally {
+      circuitBreakersOpen.set({ target_kind: 'webhook' }, 0)
+      connectorDeadLetters.set({ provider: 'square' }, 0)
+      reconciliationDriftRatio.set({ provider: 'square' }, 0)
+    }
   })
 
   it('reads a tenant’s feed, orders, stock and products through the admin API', async () => {
