@@ -42,7 +42,9 @@ export const IngestBody = Type.Object(
       Type.Object(
         {
           id: Type.String({ minLength: 1, maxLength: 255, description: 'Unique per tenant and source' }),
-          type: Type.Enum(EVENT_TYPES, { description: 'The event type; its data is checked against that type' }),
+          type: Type.Enum(EVENT_TYPES, {
+            description: 'The event type; its data is checked against that type',
+          }),
           occurredAt: Type.String({ format: 'date-time' }),
           data: Type.Object({}, { additionalProperties: true, description: DATA_DESCRIPTION }),
         },

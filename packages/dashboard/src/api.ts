@@ -90,6 +90,7 @@ export interface Source {
   readonly name: string
   readonly kind: string
   readonly signed: boolean
-  readonly connector: Record<string, unknown> | null
+  /** A square or shopify source's connector: its settings, and the names of the secrets it holds. */
+  readonly connector: { settings: Record<string, string>; secretsSet: string[] } | null
   readonly createdAt: string
 }

@@ -40,9 +40,81 @@ function SecretRotation(props: { path: string; onDone: (secret: string) => Promi
   )
 }
 
-function ConnectorDetails(props: { path: string; source: Source }) {
-  const deadLetters = useResource<{ data: Record<string, unknown>[] }>(`${props.path}/dead-letters`)
-  const runs = useResource<{ data: Record<string, unknown>[] }>(`${props.path}/reconciliations`)
+type ConnectorView = NonNullable<Source['connector']>
+
+interface DeadLetter {
+  readonly id: string
+  readonly topic: string
+  readonly reason: string | null
+  readonly attempts: number
+  readonly failedAt: string
+}
+
+interface Reconciliation {
+  readonly id: string
+  readonly status: string
+  readonly trigger: string
+  readonly objects: number
+  readonly drift: number
+  readonly driftRatio: number
+  readonly unmappable: number
+  readonly lastError: string | null
+  readonly startedAt: string
+}
+
+/** Changes the connector's settings and secrets; a secret left blank stays as it is. */
+function ConnectorSettings(props: { path: string; connector: ConnectorView; onSaved: () => Promise<void> }) {
+  const [values, setValues] = useState<Record<string, string>>({ ...props.connector.settings })
+  const [error, setError] = useState<string | null>(null)
+  const [saved, setSaved] = useState(false)
+  const save = async (event: FormEvent) => {
+    event.preventDefault()
+    const patch = Object.fromEntries(
+      Object.entries(values).filter(([name, value]) =>
+        name in props.connector.settings ? value !== props.connector.settings[name] : value !== '',
+      ),
+    )
+    try {
+      await api('PATCH', `${props.path}/connector`, patch)
+      setError(null)
+      setSaved(true)
+      await props.onSaved()
+    } catch (err) {
+      setError(message(err))
+    }
+  }
+  const field = (name: string, secret: boolean) => (
+    <label key={name}>
+      {secret ? `${name} (blank: unchanged)` : name}
+      <input
+        type={secret ? 'password' : 'text'}
+        autoComplete="off"
+        value={values[name] ?? ''}
+        onChange={(event) => {
+          setSaved(false)
+          setValues({ ...values, [name]: event.target.value })
+        }}
+      />
+    </label>
+  )
+  return (
+    <form className="inline-form" onSubmit={save}>
+      {Object.keys(props.connector.settings).map((name) => field(name, false))}
+      {props.connector.secretsSet.map((name) => field(name, true))}
+      <button type="submit">Save connector</button>
+      {saved && <p role="status">Saved.</p>}
+      <ErrorNote error={error} />
+    </form>
+  )
+}
+
+function ConnectorDetails(props: {
+  path: string
+  source: Source & { connector: ConnectorView }
+  onSaved: () => Promise<void>
+}) {
+  const deadLetters = useResource<{ data: DeadLetter[] }>(`${props.path}/dead-letters`)
+  const runs = useResource<{ data: Reconciliation[] }>(`${props.path}/reconciliations`)
   const [error, setError] = useState<string | null>(null)
   const act = async (run: () => Promise<unknown>) => {
     try {
@@ -56,19 +128,17 @@ function ConnectorDetails(props: { path: string; source: Source }) {
   return (
     <div className="connector">
       <h4>Connector settings</h4>
-      <pre>{JSON.stringify(props.source.connector, null, 2)}</pre>
+      <ConnectorSettings path={props.path} connector={props.source.connector} onSaved={props.onSaved} />
       <h4>Dead letters</h4>
       <ErrorNote error={deadLetters.error ?? error} />
       <ul>
         {deadLetters.data?.data.map((letter) => (
-          <li key={String(letter.id)}>
-            <code>{String(letter.id)}</code> {String(letter.lastError ?? letter.error ?? '')}{' '}
+          <li key={letter.id}>
+            {letter.topic}: {letter.reason ?? 'failed'} ({letter.attempts} attempts, {when(letter.failedAt)}){' '}
             <button
               type="button"
               className="secondary"
-              onClick={() =>
-                void act(() => api('POST', `${props.path}/dead-letters/${String(letter.id)}/replay`))
-              }
+              onClick={() => void act(() => api('POST', `${props.path}/dead-letters/${letter.id}/replay`))}
             >
               Replay
             </button>
@@ -85,7 +155,16 @@ function ConnectorDetails(props: { path: string; source: Source }) {
         Reconcile now
       </button>
       <ErrorNote error={runs.error} />
-      <pre className="runs">{JSON.stringify(runs.data?.data ?? [], null, 2)}</pre>
+      <ul>
+        {runs.data?.data.map((run) => (
+          <li key={run.id}>
+            {when(run.startedAt)} ({run.trigger}): {run.status}, {run.objects} objects, drift {run.drift} (
+            {(run.driftRatio * 100).toFixed(1)} %), {run.unmappable} unmappable
+            {run.lastError && `, last error: ${run.lastError}`}
+          </li>
+        ))}
+        {runs.data?.data.length === 0 && <li>None yet.</li>}
+      </ul>
     </div>
   )
 }
@@ -163,35 +242,45 @@ export function Sources(props: { tenantId: string }) {
           <p>
             {source.signed ? 'Signed requests required.' : 'Unsigned.'} Created {when(source.createdAt)}.
           </p>
-          <SecretRotation
-            path={`${path}/${source.id}`}
-            onDone={async () => {
-              setNotice(
-                `The signing secret of ${source.name} was rotated; the previous one is valid until retired.`,
-              )
-              await reload()
-            }}
-          />
+          {source.connector === null && (
+            <>
+              <SecretRotation
+                path={`${path}/${source.id}`}
+                onDone={async () => {
+                  setNotice(
+                    `The signing secret of ${source.name} was rotated; the previous one is valid until retired.`,
+                  )
+                  await reload()
+                }}
+              />
+              <button
+                type="button"
+                className="secondary"
+                onClick={() =>
+                  void act(
+                    () => api('POST', `${path}/${source.id}/retire-previous-secret`),
+                    `The previous signing secret of ${source.name} is no longer accepted.`,
+                  )
+                }
+              >
+                Retire previous secret
+              </button>
+            </>
+          )}
           <div className="actions">
-            <button
-              type="button"
-              className="secondary"
-              onClick={() =>
-                void act(
-                  () => api('POST', `${path}/${source.id}/retire-previous-secret`),
-                  `The previous signing secret of ${source.name} is no longer accepted.`,
-                )
-              }
-            >
-              Retire previous secret
-            </button>
             <ConfirmButton
               label="Delete"
               question={`Delete the source ${source.name}?`}
               onConfirm={() => act(() => api('DELETE', `${path}/${source.id}`))}
             />
           </div>
-          {source.connector !== null && <ConnectorDetails path={`${path}/${source.id}`} source={source} />}
+          {source.connector !== null && (
+            <ConnectorDetails
+              path={`${path}/${source.id}`}
+              source={{ ...source, connector: source.connector }}
+              onSaved={reload}
+            />
+          )}
         </article>
       ))}
       {data?.data.length === 0 && (

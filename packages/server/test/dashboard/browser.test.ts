@@ -96,7 +96,7 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
       execFileSync('npm', ['run', 'build', '-w', '@pos/dashboard'], { cwd: REPO, stdio: 'inherit' })
     }
     mkdirSync(ARTIFACTS, { recursive: true })
-    t = await startTestApp({ redis: true })
+    t = await startTestApp({ redis: true, env: { RECONCILE_INTERVAL_MINUTES: '0' } })
     url = await t.app.listen({ host: '127.0.0.1', port: 0 })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
   }, 120_000)
@@ -221,6 +221,22 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
       body: JSON.stringify({ name: 'Tablet tenant' }),
     })
     const tenant = (await create.json()) as { id: string }
+    // A Square source, so the Sources tab shows a connector (nothing is fetched from its base URL here).
+    const square = await fetch(`${url}/v1/admin/tenants/${tenant.id}/sources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'square-main',
+        kind: 'square',
+        connector: {
+          signatureKey: 'square-signature-key-0123456789',
+          notificationUrl: 'https://pos.example.com/v1/webhooks/square',
+          accessToken: 'square-access-token-0123456789',
+          baseUrl: 'https://connect.squareupsandbox.com',
+        },
+      }),
+    })
+    expect(square.status).toBe(201)
     const context = await browser.newContext({ viewport: { width: 768, height: 1024 } })
     const page = await context.newPage()
     await page.goto(`${url}/dashboard/`)
@@ -244,8 +260,33 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
       await page.goto(`${url}/dashboard/tenants/${tenant.id}/${tab}`)
       await page.getByRole('heading', { name: 'Tablet tenant' }).waitFor()
       if (tab !== 'sources') await page.getByRole('table', { name: ready }).waitFor()
+      else await page.getByRole('heading', { name: 'Connector settings' }).waitFor()
       await checkView(page, `tablet-${tab}`)
     }
+
+    // The connector's settings change through the form; the secrets left blank stay as they are.
+    await page.goto(`${url}/dashboard/tenants/${tenant.id}/sources`)
+    await page.getByLabel('notificationUrl').fill('https://pos.example.com/v1/webhooks/square-2')
+    await page.getByRole('button', { name: 'Save connector' }).click()
+    await page.getByText('Saved.').waitFor()
+    const sources = await fetch(`${url}/v1/admin/tenants/${tenant.id}/sources`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+    const [source] = (
+      (await sources.json()) as { data: { connector: { settings: Record<string, string> } }[] }
+    ).data
+    expect(source?.connector.settings.notificationUrl).toBe('https://pos.example.com/v1/webhooks/square-2')
+
+    // A source's signing secret is rotated, then the previous one retired.
+    await page.getByLabel("New source's name").fill('till-2')
+    await page.getByRole('button', { name: 'Create source' }).click()
+    await page.getByRole('heading', { name: /till-2/ }).waitFor()
+    await page.getByRole('button', { name: 'Generate' }).click()
+    await page.getByRole('button', { name: 'Rotate' }).click()
+    await page.getByText(/signing secret of till-2 was rotated/).waitFor()
+    await page.getByRole('button', { name: 'Retire previous secret' }).click()
+    await page.getByText(/previous signing secret of till-2 is no longer accepted/).waitFor()
+    await page.getByText(/Signed requests required/).waitFor()
     await context.close()
   }, 180_000)
 })
