@@ -1,4 +1,5 @@
-// The console's shell: the sign-in form until a session exists, then the navigation and the page the path names.
+// The console's shell: the sign-in form until a session exists, then the navigation and the page
+// the path names.
 import type { Session } from '@pos/contracts/dashboard'
 import { useEffect, useState } from 'react'
 import { ApiError, api, rememberSession, whenSignedOut } from './api.js'

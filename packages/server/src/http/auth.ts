@@ -1,8 +1,9 @@
 // Authentication, authorisation and rate limiting, declared per route in its config: `admin: true` needs
-// the ADMIN_TOKEN (or the dashboard's session cookie standing for it; a change made with the cookie also needs
-// the session's X-CSRF-Token header), `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
-// neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
-// compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
+// the ADMIN_TOKEN (or the dashboard's session cookie standing for it; a change made with the cookie also
+// needs the session's X-CSRF-Token header), `scope: 'ingest' | 'read' | 'write'` needs an API key with that
+// scope; routes with neither are public, and probes (`probe: true`) are neither authenticated nor limited.
+// Secrets are compared in constant time; a bad credential is 401, a missing scope or CSRF token 403, an
+// exhausted limit 429.
 // Provider webhooks (`providerWebhook: true`, authenticated by their signature in the route) count per
 // connector source, not per client IP: Square and Shopify send bursts from few addresses. Each one whose
 // signature fails (401) counts in the IP's anonymous bucket instead, and an IP that exhausted it is refused
