@@ -47,6 +47,8 @@ export interface WebhookSettings {
   readonly leaseMs: number
   /** Attempts one replica makes at the same time. */
   readonly concurrency: number
+  /** The fewest attempts in flight while delivery yields to ingest (at most `concurrency`: then it never yields). */
+  readonly minConcurrency: number
   /** An endpoint whose deliveries all failed for this long is disabled. */
   readonly disableAfterFailingMs: number
   /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
@@ -97,6 +99,8 @@ export interface Config {
   readonly shutdownGraceMs: number
   readonly shutdownReadinessDelayMs: number
   readonly metricsSnapshotPath: string | undefined
+  /** Prometheus Pushgateway the final metrics snapshot is also pushed to at shutdown. */
+  readonly metricsPushgatewayUrl: string | undefined
   readonly migrateOnStart: boolean
   /** Largest request body accepted, in bytes; larger ones get 413. */
   readonly bodyLimitBytes: number
@@ -258,6 +262,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
     concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 256, 1, 4096),
+    minConcurrency: integer(r, 'WEBHOOK_MIN_CONCURRENCY', 8, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
     dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
     retentionMs: integer(r, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
@@ -305,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: integer(r, 'SHUTDOWN_GRACE_MS', 15_000, 0, 3_600_000),
     shutdownReadinessDelayMs: integer(r, 'SHUTDOWN_READINESS_DELAY_MS', 5000, 0, 600_000),
     metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
+    metricsPushgatewayUrl: url(r, 'METRICS_PUSHGATEWAY_URL', ['http:', 'https:']),
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     requestTimeoutMs: integer(r, 'REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),

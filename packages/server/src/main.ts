@@ -3,6 +3,7 @@
 // The listener is up before start-up reaches the dependencies, so probes answer while it waits for them
 // (platform/startup.ts); only what retrying cannot fix ends the process with exit code 1.
 import { writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -18,6 +19,7 @@ import { createLogger } from './platform/logger.js'
 import { registry } from './platform/metrics.js'
 import { createOutbound } from './platform/outbound/outbound.js'
 import type { Platform } from './platform/platform.js'
+import { PUSH_JOB, pushMetrics } from './platform/pushgateway.js'
 import { openRedis } from './platform/redis.js'
 import { loadSecrets } from './platform/secrets.js'
 import { completeStartup } from './platform/startup.js'
@@ -47,14 +49,22 @@ async function drain(app: FastifyInstance, graceMs: number): Promise<DrainOutcom
   return { outcome: 'timeout', inFlight }
 }
 
-async function writeMetricsSnapshot(log: Logger, path: string | undefined): Promise<void> {
+/** The final snapshot: always to the log, and to METRICS_SNAPSHOT_PATH and the Pushgateway when set. */
+async function writeMetricsSnapshot(log: Logger, config: Config): Promise<void> {
   const snapshot = await registry.metrics()
   log.info({ metrics: snapshot }, 'final metrics snapshot')
-  if (path === undefined) return
-  try {
-    await writeFile(path, snapshot)
-  } catch (err) {
-    log.error({ err }, 'could not write the metrics snapshot')
+  if (config.metricsSnapshotPath !== undefined) {
+    try {
+      await writeFile(config.metricsSnapshotPath, snapshot)
+    } catch (err) {
+      log.error({ err }, 'could not write the metrics snapshot')
+    }
+  }
+  if (config.metricsPushgatewayUrl !== undefined) {
+    const target = { url: config.metricsPushgatewayUrl, job: PUSH_JOB, instance: hostname() }
+    const outcome = await pushMetrics(target, snapshot)
+    if (outcome.pushed) log.info({ url: outcome.url }, 'final metrics snapshot pushed')
+    else log.warn({ url: outcome.url, error: outcome.error }, 'could not push the final metrics snapshot')
   }
 }
 
@@ -101,7 +111,7 @@ async function main(): Promise<void> {
     await sleep(readinessDelayMs)
     const result = await drain(app, config.shutdownGraceMs)
     log.info(result, result.outcome === 'drained' ? 'shutdown drained' : 'shutdown timed out')
-    await writeMetricsSnapshot(log, config.metricsSnapshotPath)
+    await writeMetricsSnapshot(log, config)
     await closeWithin(log, CLOSE_TIMEOUT_MS, [database.close(), invalidation.close(), redis?.close()])
     log.flush()
     process.exit(result.outcome === 'drained' ? 0 : 1)
