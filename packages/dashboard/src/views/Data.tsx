@@ -21,7 +21,15 @@ function summary(data: unknown): string {
   return text.length > DATA_SHOWN ? `${text.slice(0, DATA_SHOWN)}…` : text
 }
 
-const money = (value: Static<typeof Money>) => `${(value.amount / 100).toFixed(2)} ${value.currency}`
+/** An amount in minor units, in its currency's own number of decimals (2 for EUR, 0 for JPY). */
+function money(value: Static<typeof Money>): string {
+  try {
+    const format = new Intl.NumberFormat(undefined, { style: 'currency', currency: value.currency })
+    return format.format(value.amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2))
+  } catch {
+    return `${value.amount} ${value.currency} (minor units)`
+  }
+}
 
 /** Reads the feed from its start and then follows it, keeping the newest FEED_KEPT events. */
 export function EventFeed(props: { tenantId: string }) {
