@@ -1,23 +1,14 @@
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../../helpers/app.js'
 import { ingest, productUpserted } from '../../helpers/ingest.js'
 import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
+import { freePort } from '../../helpers/tools.js'
 import { waitFor } from '../../helpers/wait.js'
 
 interface Delivery {
   id: string
   status: string
   attempts: { statusCode: number | null; error: string | null }[]
-}
-
-/** A local port nothing listens on: every delivery to it fails at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe("the admin API's view of a tenant's webhooks", () => {
@@ -43,7 +34,8 @@ describe("the admin API's view of a tenant's webhooks", () => {
       method: 'POST',
       url: '/v1/webhook-endpoints',
       headers: { authorization: `Bearer ${tenant.key}` },
-      payload: { url: `http://127.0.0.1:${await closedPort()}/hook` },
+      // Nothing listens on a port that was free a moment ago: every delivery to it fails at once.
+      payload: { url: `http://127.0.0.1:${await freePort()}/hook` },
     })
     expect(created.statusCode).toBe(201)
     endpointId = created.json().id
