@@ -15,5 +15,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Records every answer of the API and checks it against the OpenAPI document at the end of the run.
+    globalSetup: ['test/global-setup.ts'],
   },
 })

@@ -57,7 +57,10 @@ export const IngestBody = Type.Object(
 )
 export type IngestBody = Static<typeof IngestBody>
 
-/** The answer to a batch stored now (201); a replay of a stored batch is 204 without a body. */
+/**
+ * The answer to a batch (201); a replay with the same Idempotency-Key gets the same answer, marked
+ * `Idempotent-Replayed: true`.
+ */
 export const IngestAccepted = Type.Object(
   {
     accepted: Type.Integer({ description: 'Events stored by this request' }),
@@ -67,6 +70,7 @@ export const IngestAccepted = Type.Object(
   },
   { title: 'IngestAccepted' },
 )
+export type IngestAccepted = Static<typeof IngestAccepted>
 
 /** A stored event, as the change feed shows it. */
 export const FeedEvent = Type.Object(

@@ -2,6 +2,7 @@
 // responses with them, and the SDK types its requests and events with them, so the two cannot drift.
 export * from './dashboard.js'
 export * from './events.js'
+export * from './examples.js'
 export * from './inventory.js'
 export * from './money.js'
 export * from './order.js'

@@ -27,6 +27,7 @@ import connectorRoutes from './modules/connectors/routes.js'
 import dashboardModule from './modules/dashboard/plugin.js'
 import dashboardRoutes from './modules/dashboard/routes.js'
 import dashboardStatic from './modules/dashboard/static.js'
+import docsPages from './modules/docs/pages.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -133,6 +134,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     healthRoutes,
     metricsRoute,
     docsRoutes,
+    docsPages,
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,

@@ -4,6 +4,7 @@
 // a 2xx. A replay is answered 201 with the ids the original stored, and `Idempotent-Replayed: true`.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { IngestAccepted, IngestBody } from '@pos/contracts/events'
+import { ingestAcceptedExamples, ingestBatchExamples } from '@pos/contracts/examples'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
@@ -34,6 +35,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: IngestBody,
         response: { 201: IngestAccepted },
         problems: ['signature-required', 'signature-invalid', 'unstorable-data'],
+        examples: { body: ingestBatchExamples, responses: { 201: ingestAcceptedExamples } },
       },
       preValidation: async (request) => {
         const { tenantId } = principalOf(request)

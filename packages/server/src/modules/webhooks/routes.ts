@@ -96,11 +96,16 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/webhook-endpoints/:endpointId',
     {
       config: change,
-      schema: { tags, summary: 'Deletes a webhook endpoint and its deliveries', params: endpointParams },
+      schema: {
+        tags,
+        summary: 'Deletes a webhook endpoint and its deliveries',
+        params: endpointParams,
+        response: { 204: Type.Null({ description: 'Deleted' }) },
+      },
     },
     async (request, reply) => {
       await app.webhooks.deleteEndpoint(principalOf(request).tenantId, request.params.endpointId)
-      return reply.code(204).send()
+      return reply.code(204).send(null)
     },
   )
 
