@@ -67,6 +67,12 @@ export const IngestAccepted = Type.Object(
     duplicates: Type.Integer({ description: 'Events skipped because their id was stored before' }),
     eventIds: Type.Array(Type.String(), { description: 'Ids of the events stored by this request' }),
     duplicateEventIds: Type.Array(Type.String()),
+    detail: Type.Optional(
+      Type.String({
+        description:
+          'Only when nothing was stored because every event was a duplicate: says so in words, for a person',
+      }),
+    ),
   },
   { title: 'IngestAccepted' },
 )

@@ -27,6 +27,8 @@ import connectorRoutes from './modules/connectors/routes.js'
 import dashboardModule from './modules/dashboard/plugin.js'
 import dashboardRoutes from './modules/dashboard/routes.js'
 import dashboardStatic from './modules/dashboard/static.js'
+import deviceConfigModule from './modules/device-config/plugin.js'
+import deviceConfigRoutes from './modules/device-config/routes.js'
 import docsPages from './modules/docs/pages.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
@@ -103,6 +105,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantsModule,
     apiKeysModule,
     sourcesModule,
+    deviceConfigModule,
     ingestModule,
     catalogModule,
     inventoryModule,
@@ -138,6 +141,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,
+    deviceConfigRoutes,
     ingestRoutes,
     catalogReadRoutes,
     catalogWriteRoutes,

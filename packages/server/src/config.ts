@@ -1,5 +1,7 @@
 // The service's settings: every one comes from an environment variable, is validated once at start-up,
 // and yields a typed, frozen Config. A bad value is reported by name with what was expected.
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -280,6 +282,23 @@ function connectorSettings(r: Reader): ConnectorSettings {
   })
 }
 
+/**
+ * The repository's root (the npm workspace): three folders above this file, whether it runs as
+ * packages/server/src/config.ts (tsx) or packages/server/dist/config.js (npm start).
+ */
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+/**
+ * Where the embedded database lives: `.data` at the repository's root by default, where a user looks, not in
+ * packages/server where npm runs the server. A relative DATA_DIR is taken from the folder the user ran npm in
+ * (INIT_CWD, which npm sets), or else from the current one.
+ */
+function dataDirectory(r: Reader): string {
+  const given = raw(r, 'DATA_DIR')
+  if (given === undefined) return resolve(REPOSITORY_ROOT, '.data')
+  return resolve(raw(r, 'INIT_CWD') ?? process.cwd(), given)
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r: Reader = { env, problems: [] }
   const databaseUrl = url(r, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -299,7 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(r, 'PORT', 3000, 0, 65535),
     host: raw(r, 'HOST') ?? '0.0.0.0',
     databaseUrl,
-    dataDir: raw(r, 'DATA_DIR') ?? './.data',
+    dataDir: dataDirectory(r),
     redisUrl: url(r, 'REDIS_URL', ['redis:', 'rediss:']),
     redisKeyPrefix: raw(r, 'REDIS_KEY_PREFIX') ?? 'pos:',
     adminToken,

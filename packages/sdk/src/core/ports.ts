@@ -103,3 +103,13 @@ export interface SecureStore {
   set(name: string, value: string): Promise<void>
   delete(name: string): Promise<void>
 }
+
+/**
+ * The cryptography the core needs, from the platform: HMAC-SHA256 (request signatures, webhook verification)
+ * and random bytes (event ids, idempotency keys). `webCrypto()` (core/crypto.ts) provides it wherever WebCrypto
+ * exists (Node 20+, browsers); React Native, where `crypto.subtle` may be absent, passes its own.
+ */
+export interface CryptoPort {
+  hmacSha256(key: Uint8Array, message: Uint8Array): Promise<Uint8Array>
+  randomBytes(length: number): Uint8Array
+}

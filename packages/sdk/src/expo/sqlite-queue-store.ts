@@ -17,6 +17,15 @@ import type {
   RejectedRecord,
   StoredBatch,
 } from '../core/ports.js'
+import {
+  type BatchRow,
+  QUEUE_SCHEMA,
+  type RecordRow,
+  type RejectedRow,
+  toQueuedRecord,
+  toRejectedRecord,
+  toStoredBatch,
+} from '../sqlite/queue-schema.js'
 
 /** The part of expo-sqlite's SQLiteDatabase this store uses. */
 export type QueueDatabase = Pick<
@@ -27,50 +36,7 @@ export type QueueDatabase = Pick<
 const SCHEMA = `
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
-CREATE TABLE IF NOT EXISTS records (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  event TEXT NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  batch_key TEXT
-);
-CREATE INDEX IF NOT EXISTS records_by_batch ON records (batch_key, seq);
-CREATE TABLE IF NOT EXISTS batches (
-  key TEXT PRIMARY KEY,
-  body TEXT NOT NULL,
-  seqs TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  not_before INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejected (
-  seq INTEGER PRIMARY KEY,
-  event TEXT NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  problem TEXT NOT NULL,
-  rejected_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-`
-
-interface RecordRow {
-  seq: number
-  event: string
-  recorded_at: number
-}
-
-interface BatchRow {
-  key: string
-  body: string
-  seqs: string
-  created_at: number
-  attempts: number
-  not_before: number
-}
-
-interface RejectedRow extends RecordRow {
-  problem: string
-  rejected_at: number
-}
+${QUEUE_SCHEMA}`
 
 export class ExpoSqliteQueueStore implements QueueStore {
   private lock: Promise<unknown> = Promise.resolve()
@@ -220,11 +186,7 @@ export class ExpoSqliteQueueStore implements QueueStore {
         'SELECT seq, event, recorded_at, problem, rejected_at FROM rejected ORDER BY seq LIMIT ?',
         limit,
       )
-      return rows.map((row) => ({
-        ...toQueuedRecord(row),
-        problem: JSON.parse(row.problem) as ProblemDocument,
-        rejectedAt: row.rejected_at,
-      }))
+      return rows.map(toRejectedRecord)
     })
   }
 
@@ -271,20 +233,5 @@ export class ExpoSqliteQueueStore implements QueueStore {
 
   close(): Promise<void> {
     return this.exclusive(() => this.db.closeAsync())
-  }
-}
-
-function toQueuedRecord(row: RecordRow): QueuedRecord {
-  return { seq: row.seq, event: JSON.parse(row.event) as IngestEvent, recordedAt: row.recorded_at }
-}
-
-function toStoredBatch(row: BatchRow): StoredBatch {
-  return {
-    key: row.key,
-    body: row.body,
-    seqs: JSON.parse(row.seqs) as number[],
-    createdAt: row.created_at,
-    attempts: row.attempts,
-    notBefore: row.not_before,
   }
 }

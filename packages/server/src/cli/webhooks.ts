@@ -5,6 +5,7 @@ import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
 import { NewWebhookEndpoint, type WebhookEndpoint } from '@pos/contracts/webhook'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
+import { CursorSeal } from '../platform/pagination.js'
 import { type CliContext, type CommandGroup, table, UsageError, validated } from './command.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -15,7 +16,11 @@ function uuid(name: string, value: string): string {
 }
 
 function webhooksOf({ database, secrets, config }: CliContext): WebhooksService {
-  return new WebhooksService(new WebhooksRepository(database.db, secrets), config.webhooks)
+  return new WebhooksService(
+    new WebhooksRepository(database.db, secrets),
+    config.webhooks,
+    CursorSeal.of(secrets),
+  )
 }
 
 export const webhookCommands: CommandGroup = {

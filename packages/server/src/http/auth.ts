@@ -1,9 +1,9 @@
 // Authentication, authorisation and rate limiting, declared per route in its config: `admin: true` needs
 // the ADMIN_TOKEN (or the dashboard's session cookie standing for it; a change made with the cookie also
 // needs the session's X-CSRF-Token header), `scope: 'ingest' | 'read' | 'write'` needs an API key with that
-// scope; routes with neither are public, and probes (`probe: true`) are neither authenticated nor limited.
-// Secrets are compared in constant time; a bad credential is 401, a missing scope or CSRF token 403, an
-// exhausted limit 429.
+// scope (`'any'`: any key); routes with neither are public, and probes (`probe: true`) are neither
+// authenticated nor limited. Secrets are compared in constant time; a bad credential is 401, a missing scope
+// or CSRF token 403, an exhausted limit 429.
 // Provider webhooks (`providerWebhook: true`, authenticated by their signature in the route) count per
 // connector source, not per client IP: Square and Shopify send bursts from few addresses. Each one whose
 // signature fails (401) counts in the IP's anonymous bucket instead, and an IP that exhausted it is refused
@@ -59,7 +59,8 @@ export interface AuthOptions {
 declare module 'fastify' {
   interface FastifyContextConfig {
     admin?: boolean
-    scope?: Scope
+    /** `any`: an API key of the tenant with whatever scopes (GET /v1/config, which every device reads). */
+    scope?: Scope | 'any'
     providerWebhook?: boolean
   }
   interface FastifyRequest {
@@ -175,7 +176,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
           policy: principal.rateLimit ?? defaultPolicy,
           tenantId: principal.tenantId,
         }
-        if (principal.scopes.includes(scope)) request.principal = principal
+        if (scope === 'any' || principal.scopes.includes(scope)) request.principal = principal
         else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
       }
     }

@@ -51,7 +51,7 @@ function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url' | 
   const schema: FastifySchema = route.schema ?? {}
   const types = new Set<ProblemType>()
   if (config.admin || config.scope) types.add('unauthorized')
-  if (config.scope) types.add('forbidden')
+  if (config.scope && config.scope !== 'any') types.add('forbidden')
   // A change made with the dashboard's session cookie needs its CSRF header (http/auth.ts).
   const methods = [route.method].flat()
   if (config.admin && methods.some((method) => !['GET', 'HEAD', 'OPTIONS'].includes(method)))

@@ -310,9 +310,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body/price/amount must be integer',
+      detail: 'price.amount must be a whole number',
       instance: '/v1/products',
-      errors: [{ location: 'body', pointer: '/price/amount', message: 'must be integer' }],
+      errors: [{ location: 'body', pointer: '/price/amount', message: 'must be a whole number' }],
     })
   })
 
@@ -328,9 +328,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body must NOT have additional properties',
+      detail: 'colour is not a field of this object',
       instance: '/v1/admin/tenants',
-      errors: [{ location: 'body', pointer: '/', message: 'must NOT have additional properties' }],
+      errors: [{ location: 'body', pointer: '/colour', message: 'is not a field of this object' }],
     })
   })
 
@@ -345,9 +345,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body/events/0/data/price/amount must be >= 0',
+      detail: 'events[0].data.price.amount must be 0 or more',
       instance: '/v1/ingest/pos',
-      errors: [{ location: 'body', pointer: '/events/0/data/price/amount', message: 'must be >= 0' }],
+      errors: [{ location: 'body', pointer: '/events/0/data/price/amount', message: 'must be 0 or more' }],
     })
   })
 })

@@ -1,19 +1,12 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list; the admin
 // API lists any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '@pos/contracts/pagination'
-import { Product } from '@pos/contracts/product'
+import { Page } from '@pos/contracts/pagination'
+import { Product, ProductListQuery } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
 import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
-
-const ProductsQuery = Type.Object({
-  sku: Type.Optional(Type.String({ minLength: 1 })),
-  barcode: Type.Optional(Type.String({ minLength: 1 })),
-  includeDeleted: Type.Boolean({ default: false, description: 'Also list deleted products' }),
-  ...pageQuery,
-})
 
 const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -23,7 +16,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Lists the products of the catalog',
-        querystring: ProductsQuery,
+        querystring: ProductListQuery,
         response: { 200: Page(Product) },
       },
     },
@@ -58,17 +51,13 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: "Lists a tenant's products, as GET /v1/products does",
         params: TenantParams,
-        querystring: ProductsQuery,
+        querystring: ProductListQuery,
         response: { 200: Page(Product) },
       },
     },
     async (request) => {
       const { sku, barcode, includeDeleted } = request.query
-      return app.catalog.listProducts(
-        request.params.tenantId,
-        { sku, barcode, includeDeleted },
-        request.query,
-      )
+      return app.catalog.listProducts(request.params.tenantId, { sku, barcode, includeDeleted }, request.query)
     },
   )
 }

@@ -87,6 +87,8 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Creates or replaces the product with this SKU',
+        description:
+          'The body is the whole product without its SKU, which the path gives: `{name, price, barcode?}`. A field left out is removed (a replace, not a merge); a `sku` in the body is refused with 422.',
         params: SkuParams,
         body: ProductUpdate,
         response: { 200: Product },

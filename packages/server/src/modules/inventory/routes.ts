@@ -1,16 +1,10 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU; the admin API reads any
 // tenant's the same way (the dashboard).
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { StockLevel } from '@pos/contracts/inventory'
-import { Page, pageQuery } from '@pos/contracts/pagination'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 import { TenantParams } from '../tenants/schemas.js'
-
-const StockQuery = Type.Object({
-  storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-  sku: Type.Optional(Type.String({ minLength: 1 })),
-  ...pageQuery,
-})
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -20,7 +14,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['inventory'],
         summary: 'Lists stock levels, per store and SKU',
-        querystring: StockQuery,
+        querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
       },
     },
@@ -42,17 +36,13 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: "Lists a tenant's stock levels, as GET /v1/inventory does",
         params: TenantParams,
-        querystring: StockQuery,
+        querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
       },
     },
     async (request) => {
       const { storeId, sku } = request.query
-      return app.inventory.listStockLevels(
-        request.params.tenantId,
-        { storeCode: storeId, sku },
-        request.query,
-      )
+      return app.inventory.listStockLevels(request.params.tenantId, { storeCode: storeId, sku }, request.query)
     },
   )
 }

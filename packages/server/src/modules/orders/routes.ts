@@ -1,22 +1,13 @@
 // The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full;
 // the admin API reads any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Order, OrderDetail, OrderStatus } from '@pos/contracts/order'
-import { Page, pageQuery } from '@pos/contracts/pagination'
+import { Order, OrderDetail, OrderListQuery } from '@pos/contracts/order'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
 const admin = { admin: true } as const
-
-const OrdersQuery = Type.Object({
-  storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-  status: Type.Optional(OrderStatus),
-  updatedSince: Type.Optional(
-    Type.String({ format: 'date-time', description: 'RFC 3339; orders updated at or after it' }),
-  ),
-  ...pageQuery,
-})
 const OrderParams = Type.Object({ orderId: Type.String({ minLength: 1 }) })
 
 const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -27,7 +18,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['orders'],
         summary: 'Lists orders',
-        querystring: OrdersQuery,
+        querystring: OrderListQuery,
         response: { 200: Page(Order) },
       },
     },
@@ -62,7 +53,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: "Lists a tenant's orders, as GET /v1/orders does",
         params: TenantParams,
-        querystring: OrdersQuery,
+        querystring: OrderListQuery,
         response: { 200: Page(Order) },
       },
     },

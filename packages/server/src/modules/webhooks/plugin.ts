@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestsInFlight } from '../../http/observability.js'
 import { buildInfo } from '../../platform/build-info.js'
+import { CursorSeal } from '../../platform/pagination.js'
 import { scheduleBacklogGauges } from './backlog.js'
 import { WebhookDispatcher } from './dispatcher.js'
 import { LoadSampler } from './pacer.js'
@@ -21,7 +22,7 @@ declare module 'fastify' {
 async function webhooksModule(app: FastifyInstance): Promise<void> {
   const { config, database, secrets, outbound, lifecycle, log } = app.platform
   const repository = new WebhooksRepository(database.db, secrets)
-  app.decorate('webhooks', new WebhooksService(repository, config.webhooks, outbound))
+  app.decorate('webhooks', new WebhooksService(repository, config.webhooks, CursorSeal.of(secrets), outbound))
   scheduleDeliveryPruning(app, repository)
   scheduleBacklogGauges(app, repository)
   if (!config.webhooks.dispatcherEnabled) {
