@@ -57,7 +57,11 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { sku, barcode, includeDeleted } = request.query
-      return app.catalog.listProducts(request.params.tenantId, { sku, barcode, includeDeleted }, request.query)
+      return app.catalog.listProducts(
+        request.params.tenantId,
+        { sku, barcode, includeDeleted },
+        request.query,
+      )
     },
   )
 }

@@ -42,7 +42,11 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { storeId, sku } = request.query
-      return app.inventory.listStockLevels(request.params.tenantId, { storeCode: storeId, sku }, request.query)
+      return app.inventory.listStockLevels(
+        request.params.tenantId,
+        { storeCode: storeId, sku },
+        request.query,
+      )
     },
   )
 }
