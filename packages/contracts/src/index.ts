@@ -1,5 +1,6 @@
 // The public API's shapes, defined once in TypeBox: the server validates requests and documents its
 // responses with them, and the SDK types its requests and events with them, so the two cannot drift.
+export * from './dashboard.js'
 export * from './device-config.js'
 export * from './events.js'
 export * from './examples.js'

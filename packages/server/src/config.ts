@@ -124,6 +124,10 @@ export interface Config {
   readonly outbound: OutboundSettings
   readonly webhooks: WebhookSettings
   readonly connectors: ConnectorSettings
+  /** How long a dashboard session lasts after sign-in with the admin token. */
+  readonly dashboardSessionTtlMs: number
+  /** Where the built dashboard is; by default packages/dashboard/dist of this checkout. */
+  readonly dashboardDir: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -339,6 +343,8 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundSettings(r),
     webhooks: webhookSettings(r),
     connectors: connectorSettings(r),
+    dashboardSessionTtlMs: integer(r, 'DASHBOARD_SESSION_TTL_MINUTES', 480, 1, 7 * 24 * 60) * 60_000,
+    dashboardDir: raw(r, 'DASHBOARD_DIR'),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildInfo } from '../platform/build-info.js'
 import { type ProblemType, problemTypes, problemTypeUri } from '../platform/problems.js'
+import { SESSION_COOKIE } from './auth.js'
 
 /** Named examples of a body, each checked against the schema it illustrates (test/http/openapi.test.ts). */
 type Examples = Readonly<Record<string, NamedExample<unknown>>>
@@ -45,12 +46,16 @@ function hasIdempotencyKey(headers: unknown): boolean {
 }
 
 /** Every problem type a route can answer with, from its config, its schema and its URL. */
-function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>): ProblemType[] {
+function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url' | 'method'>): ProblemType[] {
   const config = route.config ?? {}
   const schema: FastifySchema = route.schema ?? {}
   const types = new Set<ProblemType>()
   if (config.admin || config.scope) types.add('unauthorized')
   if (config.scope && config.scope !== 'any') types.add('forbidden')
+  // A change made with the dashboard's session cookie needs its CSRF header (http/auth.ts).
+  const methods = [route.method].flat()
+  if (config.admin && methods.some((method) => !['GET', 'HEAD', 'OPTIONS'].includes(method)))
+    types.add('csrf-token-invalid')
   // Probes are never limited; every other route is, by credential or, without one, by client address.
   if (!config.probe) types.add('rate-limited')
   // The parameter guard (http/validation.ts) refuses unstorable path and query text on every route.
@@ -116,13 +121,12 @@ function responseHeaders(config: RouteOptions['config'], status: number): Record
 const withExamples = (schema: unknown, examples: Examples | undefined) =>
   examples === undefined ? schema : { ...(schema as object), 'x-examples': examples }
 
+// The admin token, or the dashboard's session cookie that stands for it.
+const ADMIN_SECURITY: Record<string, string[]>[] = [{ adminToken: [] }, { dashboardSession: [] }]
+
 const documentRoute: SwaggerTransform = ({ schema, url, route }) => {
   const { problems: _problems, examples, ...documented } = schema ?? {}
-  const security = route.config?.admin
-    ? [{ adminToken: [] }]
-    : route.config?.scope
-      ? [{ apiKey: [] }]
-      : undefined
+  const security = route.config?.admin ? ADMIN_SECURITY : route.config?.scope ? [{ apiKey: [] }] : undefined
   // A response the route declares itself is kept as it is; numeric keys list in ascending order.
   const declared: Record<string, unknown> = {
     ...problemResponses(problemTypesOf(route)),
@@ -192,6 +196,13 @@ async function openapi(app: FastifyInstance): Promise<void> {
             description: "A tenant's API key (pos_…), with the route's scope",
           },
           adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment' },
+          dashboardSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description:
+              'The session POST /v1/admin/session answers for the ADMIN_TOKEN; a change also needs its X-CSRF-Token header',
+          },
         },
       },
       info: {

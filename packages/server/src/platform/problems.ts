@@ -18,6 +18,10 @@ export const problemTypes = {
   'signature-required': { status: 401, title: 'This source requires a signed request' },
   'signature-invalid': { status: 403, title: 'The request signature is wrong or expired' },
   forbidden: { status: 403, title: 'The credentials do not allow this' },
+  'csrf-token-invalid': {
+    status: 403,
+    title: 'A change made with the dashboard session cookie needs its X-CSRF-Token header',
+  },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The method is not allowed on this resource' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },

@@ -16,8 +16,8 @@ import { answerIdempotently } from '../../http/idempotency.js'
 const tags = ['webhooks']
 const read = { scope: 'webhooks' } as const
 const change = { scope: 'webhooks' } as const
-const endpointParams = Type.Object({ endpointId: Type.String({ format: 'uuid' }) })
-const deliveryParams = Type.Object({
+export const endpointParams = Type.Object({ endpointId: Type.String({ format: 'uuid' }) })
+export const deliveryParams = Type.Object({
   endpointId: Type.String({ format: 'uuid' }),
   deliveryId: Type.String({ pattern: '^[1-9][0-9]{0,15}$' }),
 })
