@@ -323,8 +323,12 @@ async function main(): Promise<number> {
       ...(consumer === undefined
         ? {}
         : { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }),
-      // Tuning knobs of the write path pass through, to compare settings run against run.
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_'))),
+      // Tuning knobs of the write path and of delivery pass through, to compare settings run against run.
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([name]) => name.startsWith('INGEST_') || name.startsWith('WEBHOOK_'),
+        ),
+      ),
     })
     const credentials = await provisionSignedSource(ingest.url, adminToken, {
       tenant: 'Bench',

@@ -4,11 +4,14 @@
 // random order and --concurrency at a time, so repeats of a key race its first request. Expected: 201 once
 // per key, a replay (201 with Idempotent-Replayed: true and the same body) for every repeat, and ingest_dedup_total of that tenant and source up by the repeats. Writes
 // a JSON summary and the /metrics text after the run under artifacts/; exits 1 when anything differs or
-// P95 latency exceeds --p95-max seconds.
+// P95 latency exceeds --p95-max seconds. With METRICS_PUSHGATEWAY_URL set, that /metrics text is also pushed
+// to the Pushgateway (job pos-integration-service-loadtest); a failed push is reported, never fails the run.
 import { randomInt, randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import { LOADTEST_PUSH_JOB, pushMetrics } from '../src/platform/pushgateway.js'
 import { artifactsDir, userPath, writeArtifact } from './support/artifacts.js'
 import { tillBatch } from './support/events.js'
 import { type IngestCredentials, ingestHeaders, provisionSignedSource } from './support/ingest-client.js'
@@ -256,6 +259,7 @@ async function main(): Promise<number> {
   await writeArtifact(options.out, summary)
   if (options.out !== latest) await writeArtifact(latest, summary)
   await writeArtifact(resolve(artifactsDir, 'metrics-after-loadtest.prom'), metricsAfter)
+  await pushSnapshot(metricsAfter)
 
   const failed = Object.entries(checks)
     .filter(([, passed]) => !passed)
@@ -274,6 +278,15 @@ async function main(): Promise<number> {
   )
   for (const example of summary.otherExamples) process.stderr.write(`${JSON.stringify(example)}\n`)
   return ok ? 0 : 1
+}
+
+/** With METRICS_PUSHGATEWAY_URL set, the server's metrics after the run go to the Pushgateway too. */
+async function pushSnapshot(text: string): Promise<void> {
+  const url = process.env.METRICS_PUSHGATEWAY_URL?.trim()
+  if (url === undefined || url === '') return
+  const outcome = await pushMetrics({ url, job: LOADTEST_PUSH_JOB, instance: hostname() }, text)
+  if (outcome.pushed) process.stdout.write(`metrics pushed: ${outcome.url}\n`)
+  else process.stderr.write(`could not push the metrics to ${outcome.url}: ${outcome.error}\n`)
 }
 
 try {

@@ -24,6 +24,12 @@ import catalogReadRoutes from './modules/catalog/read-routes.js'
 import catalogWriteRoutes from './modules/catalog/write-routes.js'
 import connectorsModule from './modules/connectors/plugin.js'
 import connectorRoutes from './modules/connectors/routes.js'
+import dashboardModule from './modules/dashboard/plugin.js'
+import dashboardRoutes from './modules/dashboard/routes.js'
+import dashboardStatic from './modules/dashboard/static.js'
+import deviceConfigModule from './modules/device-config/plugin.js'
+import deviceConfigRoutes from './modules/device-config/routes.js'
+import docsPages from './modules/docs/pages.js'
 import docsRoutes from './modules/docs/routes.js'
 import changeFeedModule from './modules/events/plugin.js'
 import eventsRoutes from './modules/events/routes.js'
@@ -39,6 +45,7 @@ import sourcesModule from './modules/sources/plugin.js'
 import sourceRoutes from './modules/sources/routes.js'
 import tenantsModule from './modules/tenants/plugin.js'
 import tenantRoutes from './modules/tenants/routes.js'
+import webhooksAdminRoutes from './modules/webhooks/admin-routes.js'
 import webhooksModule from './modules/webhooks/plugin.js'
 import webhooksRoutes from './modules/webhooks/routes.js'
 import type { Platform } from './platform/platform.js'
@@ -98,6 +105,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     tenantsModule,
     apiKeysModule,
     sourcesModule,
+    deviceConfigModule,
     ingestModule,
     catalogModule,
     inventoryModule,
@@ -105,6 +113,7 @@ export async function buildApp(platform: Platform): Promise<App> {
     changeFeedModule,
     webhooksModule,
     connectorsModule,
+    dashboardModule,
   ]
   for (const module of modules) await app.register(module)
 
@@ -120,7 +129,7 @@ export async function buildApp(platform: Platform): Promise<App> {
       'rate limits are counted per process (no REDIS_URL): each replica applies them on its own',
     )
   }
-  await app.register(auth, { apiKeys: app.apiKeys, rateLimits })
+  await app.register(auth, { apiKeys: app.apiKeys, adminSessions: app.adminSessions, rateLimits })
   await app.register(parameterGuard)
 
   // Routes last, so every hook above applies to them.
@@ -128,9 +137,11 @@ export async function buildApp(platform: Platform): Promise<App> {
     healthRoutes,
     metricsRoute,
     docsRoutes,
+    docsPages,
     tenantRoutes,
     apiKeyRoutes,
     sourceRoutes,
+    deviceConfigRoutes,
     ingestRoutes,
     catalogReadRoutes,
     catalogWriteRoutes,
@@ -138,7 +149,10 @@ export async function buildApp(platform: Platform): Promise<App> {
     ordersRoutes,
     eventsRoutes,
     webhooksRoutes,
+    webhooksAdminRoutes,
     connectorRoutes,
+    dashboardRoutes,
+    dashboardStatic,
   ]
   for (const plugin of routes) await app.register(plugin)
   return app

@@ -1,5 +1,7 @@
 // The service's settings: every one comes from an environment variable, is validated once at start-up,
 // and yields a typed, frozen Config. A bad value is reported by name with what was expected.
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -47,6 +49,8 @@ export interface WebhookSettings {
   readonly leaseMs: number
   /** Attempts one replica makes at the same time. */
   readonly concurrency: number
+  /** The fewest attempts in flight while delivery yields to ingest (at most `concurrency`: then it never yields). */
+  readonly minConcurrency: number
   /** An endpoint whose deliveries all failed for this long is disabled. */
   readonly disableAfterFailingMs: number
   /** false: this replica serves the API and ingest but delivers nothing (other replicas deliver). */
@@ -97,6 +101,8 @@ export interface Config {
   readonly shutdownGraceMs: number
   readonly shutdownReadinessDelayMs: number
   readonly metricsSnapshotPath: string | undefined
+  /** Prometheus Pushgateway the final metrics snapshot is also pushed to at shutdown. */
+  readonly metricsPushgatewayUrl: string | undefined
   readonly migrateOnStart: boolean
   /** Largest request body accepted, in bytes; larger ones get 413. */
   readonly bodyLimitBytes: number
@@ -118,6 +124,10 @@ export interface Config {
   readonly outbound: OutboundSettings
   readonly webhooks: WebhookSettings
   readonly connectors: ConnectorSettings
+  /** How long a dashboard session lasts after sign-in with the admin token. */
+  readonly dashboardSessionTtlMs: number
+  /** Where the built dashboard is; by default packages/dashboard/dist of this checkout. */
+  readonly dashboardDir: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -254,6 +264,7 @@ function webhookSettings(r: Reader): WebhookSettings {
     pollIntervalMs: integer(r, 'WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     leaseMs: integer(r, 'WEBHOOK_LEASE_MS', 120_000, 1000, 3_600_000),
     concurrency: integer(r, 'WEBHOOK_CONCURRENCY', 256, 1, 4096),
+    minConcurrency: integer(r, 'WEBHOOK_MIN_CONCURRENCY', 8, 1, 4096),
     disableAfterFailingMs: integer(r, 'WEBHOOK_DISABLE_AFTER_FAILING_HOURS', 120, 1, 24 * 365) * 3_600_000,
     dispatcherEnabled: boolean(r, 'WEBHOOK_DISPATCHER_ENABLED', true),
     retentionMs: integer(r, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
@@ -269,6 +280,23 @@ function connectorSettings(r: Reader): ConnectorSettings {
     maxAttempts: integer(r, 'CONNECTOR_MAX_ATTEMPTS', 10, 1, 100),
     webhookRateLimitMax: integer(r, 'CONNECTOR_WEBHOOK_RATE_LIMIT_MAX', 6000, 1, 10_000_000),
   })
+}
+
+/**
+ * The repository's root (the npm workspace): three folders above this file, whether it runs as
+ * packages/server/src/config.ts (tsx) or packages/server/dist/config.js (npm start).
+ */
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+/**
+ * Where the embedded database lives: `.data` at the repository's root by default, where a user looks, not in
+ * packages/server where npm runs the server. A relative DATA_DIR is taken from the folder the user ran npm in
+ * (INIT_CWD, which npm sets), or else from the current one.
+ */
+function dataDirectory(r: Reader): string {
+  const given = raw(r, 'DATA_DIR')
+  if (given === undefined) return resolve(REPOSITORY_ROOT, '.data')
+  return resolve(raw(r, 'INIT_CWD') ?? process.cwd(), given)
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -290,7 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(r, 'PORT', 3000, 0, 65535),
     host: raw(r, 'HOST') ?? '0.0.0.0',
     databaseUrl,
-    dataDir: raw(r, 'DATA_DIR') ?? './.data',
+    dataDir: dataDirectory(r),
     redisUrl: url(r, 'REDIS_URL', ['redis:', 'rediss:']),
     redisKeyPrefix: raw(r, 'REDIS_KEY_PREFIX') ?? 'pos:',
     adminToken,
@@ -301,6 +329,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: integer(r, 'SHUTDOWN_GRACE_MS', 15_000, 0, 3_600_000),
     shutdownReadinessDelayMs: integer(r, 'SHUTDOWN_READINESS_DELAY_MS', 5000, 0, 600_000),
     metricsSnapshotPath: raw(r, 'METRICS_SNAPSHOT_PATH'),
+    metricsPushgatewayUrl: url(r, 'METRICS_PUSHGATEWAY_URL', ['http:', 'https:']),
     migrateOnStart: boolean(r, 'MIGRATE_ON_START', true),
     bodyLimitBytes: integer(r, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     requestTimeoutMs: integer(r, 'REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
@@ -314,6 +343,8 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundSettings(r),
     webhooks: webhookSettings(r),
     connectors: connectorSettings(r),
+    dashboardSessionTtlMs: integer(r, 'DASHBOARD_SESSION_TTL_MINUTES', 480, 1, 7 * 24 * 60) * 60_000,
+    dashboardDir: raw(r, 'DASHBOARD_DIR'),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return Object.freeze(config)

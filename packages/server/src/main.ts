@@ -1,8 +1,10 @@
 // Process entry: read the config, open the database and Redis, build the app, listen, finish start-up, and
-// shut down gracefully on SIGTERM or SIGINT. Everything here is about the process, nothing about features.
+// shut down gracefully on SIGTERM or SIGINT (a second Ctrl-C exits at once, with 130). Everything here is about
+// the process, nothing about features.
 // The listener is up before start-up reaches the dependencies, so probes answer while it waits for them
 // (platform/startup.ts); only what retrying cannot fix ends the process with exit code 1.
 import { writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -18,11 +20,20 @@ import { createLogger } from './platform/logger.js'
 import { registry } from './platform/metrics.js'
 import { createOutbound } from './platform/outbound/outbound.js'
 import type { Platform } from './platform/platform.js'
+import { PUSH_JOB, pushMetrics } from './platform/pushgateway.js'
 import { openRedis } from './platform/redis.js'
 import { loadSecrets } from './platform/secrets.js'
 import { completeStartup } from './platform/startup.js'
 
 const CLOSE_TIMEOUT_MS = 5000
+/**
+ * One Ctrl-C reaches the process more than once: the terminal signals the whole process group, and npm and
+ * tsx relay the signal again. A SIGINT this soon after the one that began the shutdown is that same keypress,
+ * not a second one.
+ */
+const SAME_KEYPRESS_MS = 300
+/** The exit code of a process ended by SIGINT, as a shell reports it: 128 + 2. */
+const INTERRUPTED_EXIT_CODE = 130
 
 type DrainOutcome = { outcome: 'drained' } | { outcome: 'timeout'; inFlight: number }
 
@@ -47,14 +58,22 @@ async function drain(app: FastifyInstance, graceMs: number): Promise<DrainOutcom
   return { outcome: 'timeout', inFlight }
 }
 
-async function writeMetricsSnapshot(log: Logger, path: string | undefined): Promise<void> {
+/** The final snapshot: always to the log, and to METRICS_SNAPSHOT_PATH and the Pushgateway when set. */
+async function writeMetricsSnapshot(log: Logger, config: Config): Promise<void> {
   const snapshot = await registry.metrics()
   log.info({ metrics: snapshot }, 'final metrics snapshot')
-  if (path === undefined) return
-  try {
-    await writeFile(path, snapshot)
-  } catch (err) {
-    log.error({ err }, 'could not write the metrics snapshot')
+  if (config.metricsSnapshotPath !== undefined) {
+    try {
+      await writeFile(config.metricsSnapshotPath, snapshot)
+    } catch (err) {
+      log.error({ err }, 'could not write the metrics snapshot')
+    }
+  }
+  if (config.metricsPushgatewayUrl !== undefined) {
+    const target = { url: config.metricsPushgatewayUrl, job: PUSH_JOB, instance: hostname() }
+    const outcome = await pushMetrics(target, snapshot)
+    if (outcome.pushed) log.info({ url: outcome.url }, 'final metrics snapshot pushed')
+    else log.warn({ url: outcome.url, error: outcome.error }, 'could not push the final metrics snapshot')
   }
 }
 
@@ -88,20 +107,31 @@ async function main(): Promise<void> {
   const app = await buildApp(platform)
   const startup = new AbortController()
 
+  let shutdownBeganAt = 0
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     // A process that never became ready had no traffic routed to it: nothing to wait for before closing.
     const wasServing = lifecycle.phase === 'started'
     if (!lifecycle.beginShutdown()) {
+      // A person pressing Ctrl-C again does not want to wait; an orchestrator repeating SIGTERM does.
+      if (signal === 'SIGINT' && Date.now() - shutdownBeganAt >= SAME_KEYPRESS_MS) {
+        log.warn(
+          { signal, inFlight: requestsInFlight() },
+          'second SIGINT: exiting now; requests in flight and work not yet finished may be cut',
+        )
+        log.flush()
+        process.exit(INTERRUPTED_EXIT_CODE)
+      }
       log.warn({ signal }, 'shutdown already in progress; signal ignored')
       return
     }
+    shutdownBeganAt = Date.now()
     startup.abort()
     const readinessDelayMs = wasServing ? config.shutdownReadinessDelayMs : 0
     log.info({ signal, readinessDelayMs }, 'shutdown started; readiness is 503')
     await sleep(readinessDelayMs)
     const result = await drain(app, config.shutdownGraceMs)
     log.info(result, result.outcome === 'drained' ? 'shutdown drained' : 'shutdown timed out')
-    await writeMetricsSnapshot(log, config.metricsSnapshotPath)
+    await writeMetricsSnapshot(log, config)
     await closeWithin(log, CLOSE_TIMEOUT_MS, [database.close(), invalidation.close(), redis?.close()])
     log.flush()
     process.exit(result.outcome === 'drained' ? 0 : 1)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -19,12 +20,18 @@ describe('configuration', () => {
       port: 3000,
       host: '0.0.0.0',
       databaseUrl: undefined,
-      dataDir: './.data',
+      dataDir: fileURLToPath(new URL('../../../.data', import.meta.url)),
       redisUrl: undefined,
       logLevel: 'info',
       shutdownGraceMs: 15_000,
       migrateOnStart: true,
     })
+  })
+
+  it('keeps the embedded database at the repository root, and reads a relative DATA_DIR from where npm ran', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/pos' }).dataDir).toBe('/srv/pos')
+    expect(loadConfig({ DATA_DIR: 'db', INIT_CWD: '/home/me/pos' }).dataDir).toBe('/home/me/pos/db')
+    expect(loadConfig({ DATA_DIR: 'db' }).dataDir).toBe(`${process.cwd()}/db`)
   })
 
   it('reads every variable from the environment', () => {

@@ -4,8 +4,9 @@
 import type { Static, TSchema } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { compileBodyValidator } from '../http/validation.js'
+import { compileBodyValidator, fieldName, schemaIssues } from '../http/validation.js'
 import type { ApiKeysService } from '../modules/api-keys/service.js'
+import type { DeviceConfigService } from '../modules/device-config/service.js'
 import type { SourcesService } from '../modules/sources/service.js'
 import type { TenantsService } from '../modules/tenants/service.js'
 import type { DatabaseHandle } from '../platform/database.js'
@@ -33,6 +34,7 @@ export interface CliServices {
   readonly tenants: TenantsService
   readonly apiKeys: ApiKeysService
   readonly sources: SourcesService
+  readonly deviceConfig: DeviceConfigService
 }
 
 /** What an action gets once the arguments were accepted: the open database, its keys, the services. */
@@ -64,8 +66,8 @@ export type CommandGroup = Readonly<Record<string, Command>>
 export function validated<S extends TSchema>(schema: S, value: unknown): Static<S> {
   const validate = compileBodyValidator(schema)
   if (validate(value)) return value as Static<S>
-  const [issue] = validate.errors ?? []
-  const field = issue?.instancePath.replace(/^\//, '') || 'argument'
+  const [issue] = schemaIssues(validate.errors ?? [])
+  const field = (issue && fieldName(issue.pointer)) || 'argument'
   throw new UsageError(`invalid ${field}: ${issue?.message ?? 'is invalid'}`)
 }
 

@@ -2,15 +2,16 @@
 // reconciliation on demand. A reconciliation is carried out by the running servers (any replica takes it);
 // with --wait the command follows its progress, pages and objects, on stderr until it completes.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
+import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
 import type { ConnectorsService } from '../modules/connectors/service.js'
+import { CursorSeal } from '../platform/pagination.js'
 import { type CliContext, type CommandGroup, table, UsageError } from './command.js'
 
 const POLL_MS = 500
 const BAR_WIDTH = 20
 
 /** Loaded only when a connector command runs: the other commands do not pay for the write path's modules. */
-async function connectorsOf({ database, log, services }: CliContext): Promise<ConnectorsService> {
+async function connectorsOf({ database, log, secrets, services }: CliContext): Promise<ConnectorsService> {
   const [{ ConnectorsService }, { ConnectorsRepository }, { PROVIDERS }, { IngestService }] =
     await Promise.all([
       import('../modules/connectors/service.js'),
@@ -23,6 +24,7 @@ async function connectorsOf({ database, log, services }: CliContext): Promise<Co
     services.sources,
     new IngestService(database, log, { concurrency: 1 }),
     PROVIDERS,
+    CursorSeal.of(secrets),
   )
 }
 

@@ -53,11 +53,28 @@ async function run(command: string | undefined): Promise<number> {
       for (const statement of drift) process.stdout.write(`          ${statement.replaceAll('\n', ' ')}\n`)
     }
     const clean = status.pending.length === 0 && status.modified.length === 0 && drift.length === 0
-    process.stdout.write(clean ? `database (${database.mode}) is up to date\n` : 'migration gate: FAILED\n')
+    process.stdout.write(
+      `${verdict(database.mode, status.pending.length, status.modified.length, drift.length)}\n`,
+    )
     return clean ? 0 : 1
   } finally {
     await database.close()
   }
+}
+
+/**
+ * The last line of `db:status`, in plain words: pending migrations are the normal state of a database before
+ * `db:migrate` (CI checks that an empty one is reported so); edited migrations and drift are mistakes.
+ */
+export function verdict(mode: string, pending: number, modified: number, drift: number): string {
+  if (pending === 0 && modified === 0 && drift === 0) return `database (${mode}) is up to date`
+  const problems = [
+    ...(modified > 0 ? [`${modified} applied migration(s) edited since`] : []),
+    ...(drift > 0 ? ['src/db/schema.ts has changes no migration holds (npm run db:generate)'] : []),
+  ]
+  const waiting = pending > 0 ? `${pending} migration(s) pending: run npm run db:migrate` : ''
+  if (problems.length === 0) return `not up to date: ${waiting}`
+  return `migration gate: FAILED: ${[...problems, ...(waiting ? [waiting] : [])].join('; ')}`
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

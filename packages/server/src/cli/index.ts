@@ -1,4 +1,4 @@
-// `npm run cli -- <command>`: tenants, API keys, sources and stored secrets from the command line. This file
+// `npm run cli -- <command>`: tenants, API keys, sources, device configuration and stored secrets from the command line. This file
 // parses the command line and dispatches to the command groups beside it (tenants.ts, api-keys.ts, sources.ts,
 // secrets.ts). They talk to the database the server would use (DATABASE_URL, or the embedded one under
 // DATA_DIR) through the services, not over HTTP, so no admin token is needed. With REDIS_URL set, a change is
@@ -9,9 +9,10 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.js'
 import { ApiKeysService } from '../modules/api-keys/service.js'
+import { DeviceConfigService } from '../modules/device-config/service.js'
 import { SourcesService } from '../modules/sources/service.js'
 import { TenantsService } from '../modules/tenants/service.js'
-import { openDatabase } from '../platform/database.js'
+import { type DatabaseHandle, DataDirInUseError, openDatabase } from '../platform/database.js'
 import { openInvalidation } from '../platform/invalidation.js'
 import { createLogger } from '../platform/logger.js'
 import { ProblemError } from '../platform/problems.js'
@@ -20,6 +21,7 @@ import { loadSecrets } from '../platform/secrets.js'
 import { apiKeyCommands } from './api-keys.js'
 import { type Action, type CliIo, type Command, type CommandGroup, UsageError } from './command.js'
 import { connectorCommands } from './connectors.js'
+import { deviceConfigCommands } from './device-config.js'
 import { secretsCommands } from './secrets.js'
 import { sourceCommands } from './sources.js'
 import { tenantCommands } from './tenants.js'
@@ -33,6 +35,7 @@ const commands = commandTable({
   tenants: tenantCommands,
   apiKeys: apiKeyCommands,
   sources: sourceCommands,
+  deviceConfig: deviceConfigCommands,
   secrets: secretsCommands,
   webhooks: webhookCommands,
   connectors: connectorCommands,
@@ -67,7 +70,8 @@ function usage(): string {
     '  help',
     '      Shows this text',
     '',
-    'Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: it holds that database).',
+    'Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: it holds that database;',
+    'or use the admin API while it runs).',
     '--json prints the answer as the admin API would. No admin token is needed.',
     '',
   ].join('\n')
@@ -110,6 +114,20 @@ function parseInvocation(argv: readonly string[]): Invocation | 'help' {
   return { action: command.prepare(parsed.positionals, options), json: json === true }
 }
 
+/** What to do when the server holds the embedded database: the CLI cannot open it beside the server. */
+function dataDirInUse(err: DataDirInUseError, port: number): string {
+  return [
+    `error: the embedded database in ${err.dataDir} is in use by process ${err.ownerPid} (the server, most`,
+    'likely), and only one process may open it at a time. Either stop the server (Ctrl-C) and run this',
+    'command again, or do the same through the admin API while the server runs, with the admin token it',
+    'printed at start, e.g. a new API key for a tenant:',
+    '',
+    `  curl -X POST http://localhost:${port}/v1/admin/tenants/<tenantId>/api-keys -H 'Authorization: Bearer <admin token>' \\`,
+    '    -H \'Content-Type: application/json\' -d \'{"name":"demo"}\'',
+    '',
+  ].join('\n')
+}
+
 /** Runs one command line; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let invocation: Invocation | 'help'
@@ -129,15 +147,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // Warnings go to stderr, so that stdout holds only the answer.
   const log = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } })
   const secrets = loadSecrets(config)
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  let database: DatabaseHandle
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log })
+  } catch (err) {
+    if (!(err instanceof DataDirInUseError)) throw err
+    io.stderr(dataDirInUse(err, config.port))
+    return 1
+  }
   // Connected only when a change is published; a listing never touches Redis.
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
   const tenants = new TenantsService(database.db, invalidation)
+  const sources = new SourcesService(database.db, secrets, tenants, invalidation)
   const services = {
     tenants,
     apiKeys: new ApiKeysService(database.db, tenants, invalidation),
-    sources: new SourcesService(database.db, secrets, tenants, invalidation),
+    sources,
+    deviceConfig: new DeviceConfigService(database.db, tenants, sources, invalidation),
   }
   try {
     const output = await invocation.action({ database, config, log, secrets, services })

@@ -1,10 +1,11 @@
 // CLI commands on a tenant's webhook endpoints: create (prints the signing secret, once), list, delete. They run
 // through the webhooks service, with the same target policy (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS)
 // as the API.
-import { MAX_PAGE_LIMIT } from '../contracts/pagination.js'
-import { NewWebhookEndpoint, type WebhookEndpoint } from '../contracts/webhook.js'
+import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
+import { NewWebhookEndpoint, type WebhookEndpoint } from '@pos/contracts/webhook'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
+import { CursorSeal } from '../platform/pagination.js'
 import { type CliContext, type CommandGroup, table, UsageError, validated } from './command.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -15,7 +16,11 @@ function uuid(name: string, value: string): string {
 }
 
 function webhooksOf({ database, secrets, config }: CliContext): WebhooksService {
-  return new WebhooksService(new WebhooksRepository(database.db, secrets), config.webhooks)
+  return new WebhooksService(
+    new WebhooksRepository(database.db, secrets),
+    config.webhooks,
+    CursorSeal.of(secrets),
+  )
 }
 
 export const webhookCommands: CommandGroup = {

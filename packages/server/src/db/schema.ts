@@ -1,5 +1,7 @@
 // The one schema definition: every table, column and index the service stores. drizzle-kit generates the
 // SQL migrations in ../../drizzle/ from this file, and `db:status` fails when the two disagree.
+
+import { ORDER_STATUSES } from '@pos/contracts/order'
 import { sql } from 'drizzle-orm'
 import {
   bigint,
@@ -20,7 +22,6 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { ORDER_STATUSES } from '../contracts/order.js'
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
 const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
@@ -111,6 +112,32 @@ export const sources = pgTable(
   (t) => [
     uniqueIndex('sources_tenant_name_key').on(t.tenantId, t.name),
     check('sources_kind_check', sql`${t.kind} IN ('sdk', 'custom', 'square', 'shopify')`),
+  ],
+)
+
+/**
+ * Remote configuration of a tenant's devices (GET /v1/config): a row without a source holds the tenant's
+ * settings, a row with one that source's overrides. Every setting is nullable: null is "not set here", and the
+ * level above (or the default, @pos/contracts/device-config) applies.
+ */
+export const deviceConfigs = pgTable(
+  'device_configs',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    tenantId: tenantId(),
+    sourceId: uuid('source_id').references(() => sources.id, { onDelete: 'cascade' }),
+    syncEnabled: boolean('sync_enabled'),
+    minFlushIntervalSec: integer('min_flush_interval_sec'),
+    maxBatchSize: integer('max_batch_size'),
+    retryCap: integer('retry_cap'),
+    maintenanceMode: boolean('maintenance_mode'),
+    minSdkVersion: text('min_sdk_version'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('device_configs_tenant_key').on(t.tenantId).where(sql`${t.sourceId} IS NULL`),
+    uniqueIndex('device_configs_source_key').on(t.sourceId).where(sql`${t.sourceId} IS NOT NULL`),
+    check('device_configs_max_batch_size_check', sql`${t.maxBatchSize} BETWEEN 1 AND 500`),
   ],
 )
 

@@ -1,14 +1,17 @@
 // Authentication, authorisation and rate limiting, declared per route in its config: `admin: true` needs
-// the ADMIN_TOKEN, `scope: 'ingest' | 'read' | 'write'` needs an API key with that scope; routes with
-// neither are public, and probes (`probe: true`) are neither authenticated nor limited. Secrets are
-// compared in constant time; a bad credential is 401, a missing scope 403, an exhausted limit 429.
+// the ADMIN_TOKEN (or the dashboard's session cookie standing for it; a change made with the cookie also
+// needs the session's X-CSRF-Token header), `scope: 'ingest' | 'read' | 'write'` needs an API key with that
+// scope (`'any'`: any key); routes with neither are public, and probes (`probe: true`) are neither
+// authenticated nor limited. Secrets are compared in constant time; a bad credential is 401, a missing scope
+// or CSRF token 403, an exhausted limit 429.
 // Provider webhooks (`providerWebhook: true`, authenticated by their signature in the route) count per
 // connector source, not per client IP: Square and Shopify send bursts from few addresses. Each one whose
 // signature fails (401) counts in the IP's anonymous bucket instead, and an IP that exhausted it is refused
 // before its signature is even checked, so floods of unsigned garbage stay cheap.
 //
-// API keys are checked through the ApiKeyVerifier interface defined here; the API keys module provides it
-// (app.ts hands it in), so this layer depends on no feature module.
+// API keys are checked through the ApiKeyVerifier interface defined here, dashboard sessions through the
+// AdminSessionVerifier; their modules provide them (app.ts hands them in), so this layer depends on no feature
+// module.
 import type { FastifyInstance, FastifyRequest, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../db/schema.js'
@@ -31,19 +34,39 @@ export interface ApiKeyVerifier {
   authenticate(key: string): Promise<Principal | undefined>
 }
 
+/** A dashboard session: it stands for the admin token until it expires or is signed out. */
+export interface AdminSession {
+  /** Random; also the CSRF token the page sends back as X-CSRF-Token. */
+  readonly id: string
+  readonly expiresAt: Date
+}
+
+export interface AdminSessionVerifier {
+  /** The session a cookie value carries, or undefined when it is forged, expired or signed out. */
+  verify(cookie: string): Promise<AdminSession | undefined>
+}
+
+/** The name of the dashboard's session cookie. */
+export const SESSION_COOKIE = 'pos_admin_session'
+export const CSRF_HEADER = 'x-csrf-token'
+
 export interface AuthOptions {
   readonly apiKeys: ApiKeyVerifier
+  readonly adminSessions: AdminSessionVerifier
   readonly rateLimits: RateLimits
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     admin?: boolean
-    scope?: Scope
+    /** `any`: an API key of the tenant with whatever scopes (GET /v1/config, which every device reads). */
+    scope?: Scope | 'any'
     providerWebhook?: boolean
   }
   interface FastifyRequest {
     principal: Principal | null
+    /** The dashboard session an admin request came with; null when it sent the token itself. */
+    adminSession: AdminSession | null
   }
 }
 
@@ -56,6 +79,19 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1]
 }
 
+/** The value of the session cookie, if the request carries one. */
+export function sessionCookie(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie
+  if (header === undefined) return undefined
+  for (const pair of header.split(';')) {
+    const at = pair.indexOf('=')
+    if (at > 0 && pair.slice(0, at).trim() === SESSION_COOKIE) return pair.slice(at + 1).trim()
+  }
+  return undefined
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /** The authenticated principal of a route that requires an API key. */
 export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('route has no API key scope configured')
@@ -63,7 +99,7 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  const { apiKeys, rateLimits } = options
+  const { apiKeys, adminSessions, rateLimits } = options
   const { config } = app.platform
   const adminToken = config.adminToken
   const defaultPolicy = { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs }
@@ -74,6 +110,21 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     policy: anonymousPolicy,
   })
   app.decorateRequest('principal', null)
+  app.decorateRequest('adminSession', null)
+
+  /** An admin request without a bearer token: its session cookie, and for a change its CSRF header. */
+  async function sessionFailure(request: FastifyRequest): Promise<ProblemError | undefined> {
+    const cookie = sessionCookie(request)
+    if (cookie === undefined) return missingCredentials()
+    const session = await adminSessions.verify(cookie)
+    if (session === undefined)
+      return new ProblemError('unauthorized', 'The session expired or was signed out; sign in again')
+    const csrf = request.headers[CSRF_HEADER]
+    if (!SAFE_METHODS.has(request.method) && (typeof csrf !== 'string' || !sameSecret(csrf, session.id)))
+      return new ProblemError('csrf-token-invalid', `Send the session's CSRF token as ${CSRF_HEADER}`)
+    request.adminSession = session
+    return undefined
+  }
 
   /** The bucket of a provider webhook: its source's, or the IP's for a source id that cannot be one. */
   async function webhookBucket(request: FastifyRequest): Promise<RateLimitBucket> {
@@ -112,11 +163,11 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     } else if (admin) {
       if (token !== undefined && adminToken !== undefined && sameSecret(token, adminToken)) {
         bucket = { id: 'admin', policy: defaultPolicy }
+      } else if (token === undefined) {
+        failure = await sessionFailure(request)
+        if (failure === undefined) bucket = { id: 'admin', policy: defaultPolicy }
       } else {
-        failure =
-          token === undefined
-            ? missingCredentials()
-            : new ProblemError('unauthorized', 'The admin token is not valid', {}, CHALLENGE)
+        failure = new ProblemError('unauthorized', 'The admin token is not valid', {}, CHALLENGE)
       }
     } else if (scope) {
       const principal = token === undefined ? undefined : await apiKeys.authenticate(token)
@@ -131,7 +182,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
           policy: principal.rateLimit ?? defaultPolicy,
           tenantId: principal.tenantId,
         }
-        if (principal.scopes.includes(scope)) request.principal = principal
+        if (scope === 'any' || principal.scopes.includes(scope)) request.principal = principal
         else failure = new ProblemError('forbidden', `The API key lacks the ${scope} scope`)
       }
     }

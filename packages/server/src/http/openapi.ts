@@ -2,24 +2,33 @@
 // what the service does. The route's config says which credential it takes (the same config auth.ts
 // enforces) and, with its schema, which problems it can answer with: the error responses are written here,
 // once. A handler's own problems beyond those (a 409, a signature) are listed in its schema's `problems`; a
-// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a `title` (the shared shapes of contracts/) becomes one
-// component, referenced wherever it is used.
+// problem response a route declares itself (the admin routes still do) is kept as it is. Every schema with a
+// `title` (the shared shapes of contracts/) becomes one component, referenced wherever it is used. The
+// response headers follow from the config too (rate limit state, Retry-After, Idempotent-Replayed), and a
+// route's `examples` (contracts/examples.ts) become the named examples of its body and responses.
 //
 // All of this is documentation only: the problem responses are not added to the route's own schema, so
 // Fastify compiles no serializer for them, and the problems plugin keeps sending its documents as they are.
 import { isDeepStrictEqual } from 'node:util'
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger'
+import { EVENT_TYPES, eventDataSchemaName, eventDataSchemas } from '@pos/contracts/events'
+import type { NamedExample } from '@pos/contracts/examples'
+import { PROBLEM_CONTENT_TYPE, Problem } from '@pos/contracts/problem'
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { EVENT_TYPES, eventDataSchemaName, eventDataSchemas } from '../contracts/events.js'
-import { PROBLEM_CONTENT_TYPE, Problem } from '../contracts/problem.js'
 import { buildInfo } from '../platform/build-info.js'
 import { type ProblemType, problemTypes, problemTypeUri } from '../platform/problems.js'
+import { SESSION_COOKIE } from './auth.js'
+
+/** Named examples of a body, each checked against the schema it illustrates (test/http/openapi.test.ts). */
+type Examples = Readonly<Record<string, NamedExample<unknown>>>
 
 declare module 'fastify' {
   interface FastifySchema {
     /** Problems the handler itself may answer with, beyond those its config and schema imply. */
     problems?: readonly ProblemType[]
+    /** Examples of the request body and of the responses by status, for the document only. */
+    examples?: { readonly body?: Examples; readonly responses?: Readonly<Record<number, Examples>> }
   }
 }
 
@@ -37,15 +46,20 @@ function hasIdempotencyKey(headers: unknown): boolean {
 }
 
 /** Every problem type a route can answer with, from its config, its schema and its URL. */
-function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url'>): ProblemType[] {
+function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url' | 'method'>): ProblemType[] {
   const config = route.config ?? {}
   const schema: FastifySchema = route.schema ?? {}
   const types = new Set<ProblemType>()
   if (config.admin || config.scope) types.add('unauthorized')
-  if (config.scope) types.add('forbidden')
+  if (config.scope && config.scope !== 'any') types.add('forbidden')
+  // A change made with the dashboard's session cookie needs its CSRF header (http/auth.ts).
+  const methods = [route.method].flat()
+  if (config.admin && methods.some((method) => !['GET', 'HEAD', 'OPTIONS'].includes(method)))
+    types.add('csrf-token-invalid')
   // Probes are never limited; every other route is, by credential or, without one, by client address.
   if (!config.probe) types.add('rate-limited')
-  if (schema.params || schema.querystring || schema.headers) types.add('invalid-parameters')
+  // The parameter guard (http/validation.ts) refuses unstorable path and query text on every route.
+  types.add('invalid-parameters')
   if (schema.body) for (const type of BODY_PROBLEMS) types.add(type)
   if (hasIdempotencyKey(schema.headers)) {
     types.add('idempotency-key-required')
@@ -76,19 +90,59 @@ function problemResponses(types: readonly ProblemType[]): Record<string, object>
   return responses
 }
 
+/** A response header, as @fastify/swagger turns it into an OpenAPI header object. */
+const header = (description: string, type: 'string' | 'integer' = 'string') => ({ type, description })
+
+// What http/rate-limit.ts writes on every answer of a limited route, and what a refusal adds.
+const RATE_LIMIT_HEADERS = {
+  ratelimit: header('IETF draft: "default";r=<remaining>;t=<seconds until the window resets>'),
+  'ratelimit-policy': header('IETF draft: "default";q=<limit>;w=<window in seconds>'),
+  'x-ratelimit-limit': header('Requests allowed in the window', 'integer'),
+  'x-ratelimit-remaining': header('Requests left in the window', 'integer'),
+  'x-ratelimit-reset': header('Seconds until the window resets', 'integer'),
+}
+const REQUEST_ID_HEADER = { 'x-request-id': header('The id of this request, as the logs name it') }
+
+/** The headers a route's answer with this status carries, from the route's config. */
+function responseHeaders(config: RouteOptions['config'], status: number): Record<string, object> {
+  const headers: Record<string, object> = { ...REQUEST_ID_HEADER }
+  if (config?.probe) return headers
+  Object.assign(headers, RATE_LIMIT_HEADERS)
+  if (status === 429) headers['retry-after'] = header('Seconds to wait before the next request', 'integer')
+  if (status === 401) headers['www-authenticate'] = header('Bearer')
+  if (config?.idempotency && status >= 200 && status < 300) {
+    headers['idempotent-replayed'] = header(
+      'true when this answers a retry of a request already answered (the same Idempotency-Key and body)',
+    )
+  }
+  return headers
+}
+
+const withExamples = (schema: unknown, examples: Examples | undefined) =>
+  examples === undefined ? schema : { ...(schema as object), 'x-examples': examples }
+
+// The admin token, or the dashboard's session cookie that stands for it.
+const ADMIN_SECURITY: Record<string, string[]>[] = [{ adminToken: [] }, { dashboardSession: [] }]
+
 const documentRoute: SwaggerTransform = ({ schema, url, route }) => {
-  const { problems: _problems, ...documented } = schema ?? {}
-  const security = route.config?.admin
-    ? [{ adminToken: [] }]
-    : route.config?.scope
-      ? [{ apiKey: [] }]
-      : undefined
+  const { problems: _problems, examples, ...documented } = schema ?? {}
+  const security = route.config?.admin ? ADMIN_SECURITY : route.config?.scope ? [{ apiKey: [] }] : undefined
   // A response the route declares itself is kept as it is; numeric keys list in ascending order.
-  const response = {
+  const declared: Record<string, unknown> = {
     ...problemResponses(problemTypesOf(route)),
     ...(documented.response as Record<string, unknown> | undefined),
   }
-  return { schema: { ...documented, ...(security ? { security } : {}), response }, url }
+  const response = Object.fromEntries(
+    Object.entries(declared).map(([status, value]) => [
+      status,
+      {
+        ...(withExamples(value, examples?.responses?.[Number(status)]) as object),
+        headers: responseHeaders(route.config, Number(status)),
+      },
+    ]),
+  )
+  const body = documented.body === undefined ? {} : { body: withExamples(documented.body, examples?.body) }
+  return { schema: { ...documented, ...body, ...(security ? { security } : {}), response }, url }
 }
 
 const COMPONENT_NAME = /^[A-Za-z0-9._-]+$/
@@ -142,6 +196,13 @@ async function openapi(app: FastifyInstance): Promise<void> {
             description: "A tenant's API key (pos_…), with the route's scope",
           },
           adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment' },
+          dashboardSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description:
+              'The session POST /v1/admin/session answers for the ADMIN_TOKEN; a change also needs its X-CSRF-Token header',
+          },
         },
       },
       info: {

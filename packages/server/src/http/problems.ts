@@ -2,6 +2,7 @@
 // caused become 4xx with a stable type; anything else is our fault or a dependency's, a logged 5xx.
 import { maxHeaderSize, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
+import type { ErrorObject } from 'ajv'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnreachable } from '../platform/database-errors.js'
@@ -13,6 +14,7 @@ import {
   type ProblemType,
   problemBody,
 } from '../platform/problems.js'
+import { describeIssue, fieldName, schemaIssues } from './validation.js'
 
 interface MappedError {
   readonly type: ProblemType
@@ -40,28 +42,30 @@ const FASTIFY_CODES: Readonly<Record<string, MappedError>> = {
   FST_ERR_MAX_PARAM_LENGTH: invalidPath('has a parameter longer than the router accepts'),
 }
 
-interface ValidationIssue {
-  instancePath?: string
-  message?: string
-  params?: Record<string, unknown>
-}
-
 export function sendProblem(reply: FastifyReply, status: number, body: ProblemBody): FastifyReply {
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body))
 }
 
+/** How a detail names a field of each part of a request. */
+const LOCATION_WORDS: Readonly<Record<string, string>> = {
+  body: 'the body',
+  querystring: 'query parameter',
+  params: 'path parameter',
+  headers: 'header',
+}
+
 function describeValidation(error: FastifyError): { detail: string; errors: object[] } {
-  const issues = (error.validation ?? []) as ValidationIssue[]
   const location = error.validationContext ?? 'body'
-  const errors = issues.map((issue) => {
-    const missing = issue.params?.missingProperty
-    const pointer = `${issue.instancePath ?? ''}${typeof missing === 'string' ? `/${missing}` : ''}`
-    return { location, pointer: pointer || '/', message: issue.message ?? 'is invalid' }
-  })
-  const first = errors[0]
-  const detail = first
-    ? `${location}${first.pointer === '/' ? '' : first.pointer} ${first.message}`
-    : error.message
+  const issues = schemaIssues((error.validation ?? []) as ErrorObject[])
+  const errors = issues.map((issue) => ({ location, ...issue }))
+  const first = issues[0]
+  if (first === undefined) return { detail: error.message, errors }
+  const words = LOCATION_WORDS[location] ?? location
+  // A body's fields are named as they are (`events[0].type`); a parameter says which kind it is.
+  const detail =
+    location === 'body'
+      ? describeIssue(words, first)
+      : `${first.pointer === '/' ? words : `${words} ${fieldName(first.pointer)}`} ${first.message}`
   return { detail, errors }
 }
 

@@ -4,7 +4,7 @@
 // (U+0000, unpaired UTF-16 surrogates), percent-encoding that is not UTF-8, and overlong values, on every
 // route, with or without a schema, so none of it reaches a hook or a handler that queries the database.
 
-import { Ajv, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -34,6 +34,123 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
 /** Compiles a schema for a JSON document validated outside a route, as strictly as a request body. */
 export function compileBodyValidator(schema: object): ValidateFunction {
   return bodyAjv.compile(schema)
+}
+
+/** What is wrong with one field of a document, for a person: where (a JSON pointer) and why. */
+export interface SchemaIssue {
+  readonly pointer: string
+  readonly message: string
+}
+
+const unescapePointer = (segment: string) => segment.replaceAll('~1', '/').replaceAll('~0', '~')
+
+/** A JSON pointer as a person names the field: `/events/0/data/price` is `events[0].data.price`. */
+export function fieldName(pointer: string): string {
+  let name = ''
+  for (const segment of pointer.split('/').slice(1).map(unescapePointer)) {
+    name += /^\d+$/.test(segment) ? `[${segment}]` : `${name === '' ? '' : '.'}${segment}`
+  }
+  return name
+}
+
+const TYPE_WORDS: Readonly<Record<string, string>> = {
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  null: 'null',
+}
+
+const FORMAT_WORDS: Readonly<Record<string, string>> = {
+  'date-time': 'a date-time (RFC 3339, e.g. 2026-11-28T10:15:00Z)',
+  date: 'a date (YYYY-MM-DD)',
+  uuid: 'a UUID',
+  uri: 'a URL',
+  email: 'an e-mail address',
+}
+
+const plural = (count: number, one: string) => `${count} ${one}${count === 1 ? '' : 's'}`
+
+/** One ajv error in words; the field it concerns is said by the pointer beside it. */
+function issueMessage(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>
+  switch (error.keyword) {
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`
+    case 'type':
+      return `must be ${String(params.type)
+        .split(',')
+        .map((type) => TYPE_WORDS[type] ?? type)
+        .join(' or ')}`
+    case 'format':
+      return `must be ${FORMAT_WORDS[String(params.format)] ?? `in the format ${String(params.format)}`}`
+    case 'required':
+      return 'is required'
+    case 'additionalProperties':
+      return 'is not a field of this object'
+    case 'minLength':
+      return params.limit === 1
+        ? 'must not be empty'
+        : `must be at least ${plural(Number(params.limit), 'character')} long`
+    case 'maxLength':
+      return `must be at most ${plural(Number(params.limit), 'character')} long`
+    case 'minItems':
+      return `must hold at least ${plural(Number(params.limit), 'item')}`
+    case 'maxItems':
+      return `must hold at most ${plural(Number(params.limit), 'item')}`
+    case 'minimum':
+      return `must be ${String(params.limit)} or more`
+    case 'maximum':
+      return `must be ${String(params.limit)} or less`
+    case 'exclusiveMinimum':
+      return `must be more than ${String(params.limit)}`
+    case 'exclusiveMaximum':
+      return `must be less than ${String(params.limit)}`
+    case 'multipleOf':
+      return `must be a multiple of ${String(params.multipleOf)}`
+    case 'pattern':
+      return params.pattern === NO_CONTROL_CHARACTERS_PATTERN
+        ? 'must not contain control characters'
+        : `must match the pattern ${String(params.pattern)}`
+    default:
+      return error.message ?? 'is invalid'
+  }
+}
+
+/** Kept equal to tenants/schemas.ts's NO_CONTROL_CHARACTERS, which this layer must not import. */
+const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$'
+
+/**
+ * What ajv found wrong, one issue per field, in words: a field a union allows several forms of (`x | null`)
+ * gets one message naming each (`must be a string or null`), not one error per branch.
+ */
+export function schemaIssues(errors: readonly ErrorObject[]): SchemaIssue[] {
+  const byPointer = new Map<string, string[]>()
+  for (const error of errors) {
+    // The union's own error adds nothing to its branches' errors.
+    if (error.keyword === 'anyOf' || error.keyword === 'oneOf') continue
+    const params = error.params as Record<string, unknown>
+    const child = params.missingProperty ?? params.additionalProperty
+    const pointer = `${error.instancePath}${typeof child === 'string' ? `/${escapePointer(child)}` : ''}`
+    const messages = byPointer.get(pointer) ?? []
+    const message = issueMessage(error)
+    if (!messages.includes(message)) messages.push(message)
+    byPointer.set(pointer, messages)
+  }
+  return [...byPointer].map(([pointer, messages]) => ({
+    pointer: pointer || '/',
+    message: messages.length > 1 ? messages.join(', or ') : (messages[0] ?? 'is invalid'),
+  }))
+}
+
+/** An issue as one line: the field by name, then what is wrong (`events[0].type must be one of: …`). */
+export function describeIssue(where: string, issue: SchemaIssue): string {
+  const field = fieldName(issue.pointer)
+  return field === '' ? `${where} ${issue.message}` : `${field} ${issue.message}`
 }
 
 /** The longest name or value of a path or query parameter, in characters; a route's schema may say less. */

@@ -145,6 +145,17 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Datab
   }
 }
 
+/** The embedded database's directory is held by another live process (the server, usually). */
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly ownerPid: number,
+  ) {
+    super(`the embedded database in ${dataDir} is in use by process ${ownerPid}; stop it first`)
+    this.name = 'DataDirInUseError'
+  }
+}
+
 /**
  * The embedded database is for one process at a time: a second one (a second server, or the CLI while the
  * server runs) would corrupt it. A lock file with the owner's pid keeps it out; a lock left behind by a
@@ -160,7 +171,7 @@ function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const owner = Number(readFileSync(lockPath, 'utf8'))
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`the embedded database in ${dataDir} is in use by process ${owner}; stop it first`)
+        throw new DataDirInUseError(dataDir, owner)
       }
       rmSync(lockPath, { force: true })
     }

@@ -1,6 +1,8 @@
 // Dependency checks for readiness. Each check runs under its own timeout, and the timer is cleared as soon
 // as the check settles, whichever way: a readiness probe leaves nothing pending behind it.
+import type { DatabaseHandle } from './database.js'
 import { TIMED_OUT, withDeadline } from './deadline.js'
+import type { RedisHandle } from './redis.js'
 
 export interface HealthCheck {
   readonly name: string
@@ -16,6 +18,14 @@ export interface CheckResult {
   readonly error?: 'timeout' | 'unavailable'
   /** The underlying error, for the log only. */
   readonly cause?: unknown
+}
+
+/** The service's dependencies: PostgreSQL (or PGlite) is critical; Redis, when configured, is not. */
+export function dependencyChecks(database: DatabaseHandle, redis: RedisHandle | undefined): HealthCheck[] {
+  const checks: HealthCheck[] = [{ name: 'database', critical: true, run: () => database.ping() }]
+  // Redis holds only shared counters and caches; without it the per-process fallbacks take over.
+  if (redis) checks.push({ name: 'redis', critical: false, run: () => redis.ping() })
+  return checks
 }
 
 export async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckResult> {
@@ -40,4 +50,13 @@ export async function runChecks(
 
 function elapsedMs(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100
+}
+
+/** The results as a client may see them: the underlying errors stay in the log. */
+export function shownResults(
+  results: Record<string, CheckResult>,
+): Record<string, Omit<CheckResult, 'cause'>> {
+  return Object.fromEntries(
+    Object.entries(results).map(([name, { cause: _cause, ...shown }]) => [name, shown]),
+  )
 }

@@ -150,8 +150,14 @@ export async function timedQuery<T>(operation: string, run: () => Promise<T>): P
 // Outbound webhooks (modules/webhooks). `outcome` is a small fixed set; never an endpoint id or a URL.
 export const webhookDeliveriesTotal = new Counter({
   name: 'webhook_delivery_attempts_total',
-  help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry), dead (last attempt failed), gone (410), refused (forbidden target), postponed (open breaker)',
+  help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry), dead (last attempt failed), gone (410), refused (forbidden target), postponed (no attempt spent: a half-open breaker probing, or shutdown)',
   labelNames: ['outcome'] as const,
+  registers,
+})
+
+export const webhookDeliveryWindow = new Gauge({
+  name: 'webhook_delivery_window',
+  help: 'Webhook attempts this replica may have in flight now: WEBHOOK_CONCURRENCY, lower while delivery yields to API requests waiting on a saturated event loop (never below WEBHOOK_MIN_CONCURRENCY)',
   registers,
 })
 
@@ -164,6 +170,19 @@ export const webhookDeadLettersTotal = new Counter({
 export const webhookFanOutTotal = new Counter({
   name: 'webhook_fanout_events_total',
   help: 'Events the webhook fan-out read from the log',
+  registers,
+})
+
+// Set from the table by every replica (modules/webhooks/backlog.ts): fleet-wide values, read with max().
+export const webhookDeliveriesPending = new Gauge({
+  name: 'webhook_deliveries_pending',
+  help: 'Webhook deliveries still owed to enabled endpoints (due now or waiting for a retry), fleet-wide',
+  registers,
+})
+
+export const webhookOldestDueSeconds = new Gauge({
+  name: 'webhook_oldest_due_delivery_seconds',
+  help: 'How long the oldest due webhook delivery to an enabled endpoint has been waiting for an attempt, fleet-wide',
   registers,
 })
 

@@ -1,11 +1,16 @@
-// Cursor pagination at run time; the query and page schemas are in contracts/pagination.ts. A cursor is an
-// opaque base64url string naming its list and the sort key of the last item returned; the next page is
-// everything strictly after that key, so rows inserted meanwhile never shift a walk or repeat an item. (A
-// bigserial is taken at insert, not at commit: only the change feed, which sorts by transaction, promises
-// never to pass over a row that commits late.) A cursor that is not one of the list's own is 400
-// invalid-parameters.
-import type { PageQuery } from '../contracts/pagination.js'
+// Cursor pagination at run time; the query and page schemas are in contracts/pagination.ts. A cursor names
+// the sort key of the last item returned; the next page is everything strictly after that key, so rows
+// inserted meanwhile never shift a walk or repeat an item. (A bigserial is taken at insert, not at commit:
+// only the change feed, which sorts by transaction, promises never to pass over a row that commits late.)
+//
+// A cursor is sealed (CursorSeal): AES-256-GCM under a key derived from ENCRYPTION_KEY, bound to its list. So
+// it is tamper-evident (a forged, edited or another list's cursor is 400 invalid-parameters) and reveals
+// nothing: not the ids, sequence numbers or transaction ids it holds, which are counters of the whole service.
+
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import type { PageQuery } from '@pos/contracts/pagination'
 import { ProblemError } from './problems.js'
+import type { Secrets } from './secrets.js'
 
 /** What a repository needs to read one page: where to start and how many items. */
 export interface PageRequest<Position> {
@@ -46,26 +51,81 @@ const DECIMAL = /^(0|[1-9][0-9]{0,19})$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const CURSOR_PATTERN = /^[A-Za-z0-9_-]+$/
 
+const NONCE_BYTES = 12
+const TAG_BYTES = 16
+
+/**
+ * Seals and opens cursors: base64url of a random nonce, the AES-256-GCM ciphertext of the keys and its tag, with
+ * the list's name as additional data. A cursor of 20-digit keys stays far below MAX_CURSOR_LENGTH (200).
+ * During a key rotation, cursors sealed under the previous ENCRYPTION_KEY still open.
+ */
+export class CursorSeal {
+  readonly #keys: readonly Buffer[]
+
+  /** `keys`: the current key first, then any previous one, 32 bytes each. */
+  constructor(keys: readonly Buffer[]) {
+    if (keys.length === 0 || keys.some((key) => key.length !== 32))
+      throw new Error('cursor keys are 32 bytes')
+    this.#keys = keys
+  }
+
+  /** The seal of a process: keys derived from its ENCRYPTION_KEY (and ENCRYPTION_KEY_PREVIOUS). */
+  static of(secrets: Secrets): CursorSeal {
+    return new CursorSeal(secrets.deriveKeys('cursors'))
+  }
+
+  seal(list: string, payload: string): string {
+    const nonce = randomBytes(NONCE_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#keys[0] as Buffer, nonce)
+    cipher.setAAD(Buffer.from(`cursor:${list}`, 'utf8'))
+    const sealed = Buffer.concat([cipher.update(payload, 'utf8'), cipher.final(), cipher.getAuthTag()])
+    return Buffer.concat([nonce, sealed]).toString('base64url')
+  }
+
+  /** The payload sealed for this list, or undefined for anything else (forged, edited, another list's). */
+  open(list: string, cursor: string): string | undefined {
+    if (!CURSOR_PATTERN.test(cursor)) return undefined
+    const bytes = Buffer.from(cursor, 'base64url')
+    // Only the spelling seal() writes: base64url decoding forgives a stray last character and padding bits.
+    if (bytes.length < NONCE_BYTES + TAG_BYTES || bytes.toString('base64url') !== cursor) return undefined
+    const nonce = bytes.subarray(0, NONCE_BYTES)
+    const ciphertext = bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)
+    for (const key of this.#keys) {
+      const decipher = createDecipheriv('aes-256-gcm', key, nonce)
+      decipher.setAAD(Buffer.from(`cursor:${list}`, 'utf8'))
+      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
+      try {
+        return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')
+      } catch {
+        // Not sealed under this key: try the next one.
+      }
+    }
+    return undefined
+  }
+}
+
 /** Encodes and decodes the cursors of one list, whose sort key is `Position`. */
 export class CursorCodec<Position> {
   constructor(
     private readonly list: string,
+    private readonly seal: CursorSeal,
     private readonly toKeys: (position: Position) => readonly (string | number)[],
     /** The position the keys stand for, or undefined when they cannot be one. */
     private readonly fromKeys: (keys: readonly string[]) => Position | undefined,
   ) {}
 
   encode(position: Position): string {
-    return Buffer.from([this.list, ...this.toKeys(position)].join('.'), 'utf8').toString('base64url')
+    return this.seal.seal(this.list, this.toKeys(position).join('.'))
   }
 
   /** The position a client's cursor stands for; anything this codec did not write is refused with 400. */
   decode(cursor: string): Position {
     const refuse = () =>
       new ProblemError('invalid-parameters', 'The cursor in ?after= is not valid for this list')
-    if (!CURSOR_PATTERN.test(cursor)) throw refuse()
-    const [list, ...keys] = Buffer.from(cursor, 'base64url').toString('utf8').split('.')
-    if (list !== this.list || !keys.every((key) => DECIMAL.test(key) || UUID.test(key))) throw refuse()
+    const payload = this.seal.open(this.list, cursor)
+    if (payload === undefined) throw refuse()
+    const keys = payload.split('.')
+    if (!keys.every((key) => DECIMAL.test(key) || UUID.test(key))) throw refuse()
     let position: Position | undefined
     try {
       position = this.fromKeys(keys)
@@ -73,8 +133,8 @@ export class CursorCodec<Position> {
       // A key of the wrong kind for this list (a UUID where a number belongs) may throw while it is read.
       throw refuse()
     }
-    // Only the canonical spelling is accepted: base64url decoding forgives stray padding bits.
-    if (position === undefined || this.encode(position) !== cursor) throw refuse()
+    // Only the canonical spelling of the keys: a sealed cursor is one this service wrote, but say so anyway.
+    if (position === undefined || this.toKeys(position).join('.') !== payload) throw refuse()
     return position
   }
 
@@ -97,9 +157,10 @@ function safeInteger(key: string | undefined): number | undefined {
 }
 
 /** Cursors of a list ordered by its table's bigserial id. */
-export function idCursor(list: string): CursorCodec<number> {
+export function idCursor(list: string, seal: CursorSeal): CursorCodec<number> {
   return new CursorCodec<number>(
     list,
+    seal,
     (id) => [id],
     (keys) => (keys.length === 1 ? safeInteger(keys[0]) : undefined),
   )
@@ -115,9 +176,10 @@ export interface CreatedPosition {
 }
 
 /** Cursors of a list ordered by creation time, then UUID. */
-export function createdCursor(list: string): CursorCodec<CreatedPosition> {
+export function createdCursor(list: string, seal: CursorSeal): CursorCodec<CreatedPosition> {
   return new CursorCodec<CreatedPosition>(
     list,
+    seal,
     (position) => [position.createdAtMicros, position.id],
     (keys) => {
       const [micros, id] = keys

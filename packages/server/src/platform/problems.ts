@@ -1,9 +1,10 @@
 // Every error the API returns is an RFC 9457 problem document. Each kind of error has one entry here: a stable
 // `type` (a relative URI under /problems/ that serves its description), an HTTP status and a title.
-import type { Static } from 'typebox'
-import type { Problem } from '../contracts/problem.js'
 
-export { PROBLEM_CONTENT_TYPE } from '../contracts/problem.js'
+import type { Problem } from '@pos/contracts/problem'
+import type { Static } from 'typebox'
+
+export { PROBLEM_CONTENT_TYPE } from '@pos/contracts/problem'
 
 export const problemTypes = {
   'bad-request': { status: 400, title: 'The request is malformed' },
@@ -17,6 +18,10 @@ export const problemTypes = {
   'signature-required': { status: 401, title: 'This source requires a signed request' },
   'signature-invalid': { status: 403, title: 'The request signature is wrong or expired' },
   forbidden: { status: 403, title: 'The credentials do not allow this' },
+  'csrf-token-invalid': {
+    status: 403,
+    title: 'A change made with the dashboard session cookie needs its X-CSRF-Token header',
+  },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The method is not allowed on this resource' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },

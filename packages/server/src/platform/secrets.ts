@@ -5,7 +5,7 @@
 // Each value is bound to its row and purpose by the additional data (`aad`, e.g. `source:<id>:signing`): a
 // value copied to another row does not decrypt. The columns that hold such values are listed in
 // db/schema.ts (SEALED_COLUMNS); start-up checks the key against them before anything reads one.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eq, isNotNull, sql } from 'drizzle-orm'
@@ -129,6 +129,19 @@ export class Secrets {
   /** The value under the current key: itself when it is already, else decrypted and encrypted again. */
   reencrypt(stored: string, aad: string): string {
     return storedKeyId(stored) === this.keyId ? stored : this.encrypt(this.decrypt(stored, aad), aad)
+  }
+
+  /**
+   * Keys for another use than secrets at rest (`purpose`, e.g. `cursors`), derived with HKDF-SHA256 from each
+   * key held, the current one first: independent of the keys themselves and of each other's purposes.
+   */
+  deriveKeys(purpose: string): Buffer[] {
+    const ids = [this.keyId, ...(this.previousKeyId === undefined ? [] : [this.previousKeyId])]
+    return ids.map((id) =>
+      Buffer.from(
+        hkdfSync('sha256', this.#keys.get(id) as Buffer, '', `pos-integration-service:${purpose}`, KEY_BYTES),
+      ),
+    )
   }
 
   toJSON(): Record<string, string | undefined> {

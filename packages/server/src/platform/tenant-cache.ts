@@ -33,16 +33,19 @@ interface Entry<V> {
   readonly tenantId: string | undefined
 }
 
-/** A TTL cache whose entries belong to tenants, dropped per tenant on the credentials channel. */
+/**
+ * A TTL cache whose entries belong to tenants, dropped per tenant on an invalidation channel: the credentials
+ * channel unless another is named (the message is a tenant id, as publishCredentialsChange sends it).
+ */
 export class TenantCache<V> {
   readonly #entries: TtlCache<Entry<V>>
   /** Bumped by every drop: a lookup that started before it is not cached. */
   #generation = 0
 
   /** `V` must not include undefined, which `get` answers for a miss: cache a known absence as null. */
-  constructor(invalidation: Invalidation, ttlMs = AUTH_CACHE_TTL_MS) {
+  constructor(invalidation: Invalidation, ttlMs = AUTH_CACHE_TTL_MS, channel = CREDENTIALS_CHANNEL) {
     this.#entries = new TtlCache(ttlMs)
-    invalidation.subscribe(CREDENTIALS_CHANNEL, {
+    invalidation.subscribe(channel, {
       drop: (tenantId) => (areUuids(tenantId) ? this.dropTenant(tenantId) : this.dropAll()),
       dropAll: () => this.dropAll(),
     })

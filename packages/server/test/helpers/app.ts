@@ -16,6 +16,7 @@ import { openRedis } from '../../src/platform/redis.js'
 import { loadSecrets } from '../../src/platform/secrets.js'
 import { completeStartup } from '../../src/platform/startup.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
+import { recordResponses } from './response-record.js'
 import { TEST_ENCRYPTION_KEY } from './secrets.js'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -101,7 +102,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     }),
   }
   const app = await buildApp(platform)
+  // Routes a test adds for itself are not part of the API, so their answers are not checked against its document.
+  const testRoutes = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    testRoutes.add(route.url)
+  })
   options.routes?.(app)
+  recordResponses(app, testRoutes)
   await app.ready()
   const aborted = new AbortController()
   const started = completeStartup(platform, aborted.signal)

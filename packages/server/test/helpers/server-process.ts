@@ -21,12 +21,19 @@ export interface ServerProcess {
   kill(): void
 }
 
-/** With DATABASE_URL, the server gets the tests' encryption key unless env has its own. */
-export function startServerProcess(env: Record<string, string>): ServerProcess {
+/**
+ * With DATABASE_URL, the server gets the tests' encryption key unless env has its own. `entry` is the file
+ * run: src/main.ts as `npm start` runs it, or src/dev.ts as `npm run dev` does.
+ */
+export function startServerProcess(env: Record<string, string>, entry = 'src/main.ts'): ServerProcess {
   const encryption = env.DATABASE_URL === undefined ? {} : { ENCRYPTION_KEY: TEST_ENCRYPTION_KEY }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...encryption, ...env },
+    // A plain record: the SDK's tests type-check this helper beside expo's types, which require NODE_ENV.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...encryption, ...env } as Record<
+      string,
+      string
+    > as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []

@@ -1,28 +1,21 @@
 // The OpenAPI document, walked as a client generator would: every operation documents the problems it can
 // answer with, and the shared shapes of the API are components, each defined once.
+
+import { EVENT_TYPES, type EventType, eventDataSchemas } from '@pos/contracts/events'
+import { PROBLEM_CONTENT_TYPE } from '@pos/contracts/problem'
+import { Validator } from '@seriousme/openapi-schema-validator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROBLEM_CONTENT_TYPE } from '../../src/contracts/problem.js'
 import { hoistTitled } from '../../src/http/openapi.js'
+import { compileBodyValidator } from '../../src/http/validation.js'
 import { type ProblemType, problemTypes } from '../../src/platform/problems.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/app.js'
-import { ingest, productUpserted } from '../helpers/ingest.js'
+import { ingest, productUpserted, type TestEvent } from '../helpers/ingest.js'
+import {
+  type OpenApiDocument as Document,
+  DocumentSchemas,
+  type Operation,
+} from '../helpers/openapi-document.js'
 import { createTenant, type TenantFixture } from '../helpers/tenants.js'
-
-interface Response {
-  description: string
-  content?: Record<string, { schema: unknown }>
-}
-interface Operation {
-  tags?: string[]
-  security?: unknown[]
-  parameters?: { in: string; name: string }[]
-  requestBody?: unknown
-  responses: Record<string, Response>
-}
-interface Document {
-  paths: Record<string, Record<string, Operation>>
-  components: { schemas: Record<string, unknown> }
-}
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' }
 const SHARED = [
@@ -86,12 +79,18 @@ describe('the OpenAPI document', () => {
     }
   })
 
-  it('gives every operation a 500, and every one but the probes a 4xx', () => {
+  it('documents what every operation answers when it succeeds', () => {
+    for (const [name, operation] of operations) {
+      const success = Object.keys(operation.responses).filter((status) => /^[23]/.test(status))
+      expect(success, name).not.toEqual([])
+    }
+  })
+
+  it('gives every operation a 500, a 503 and a 4xx', () => {
     for (const [name, operation] of operations) {
       expect(operation.responses['500'], name).toBeDefined()
       expect(operation.responses['503'], name).toBeDefined()
-      // Probes take no input and no credential, and are never rate limited: no client error is possible.
-      if (operation.tags?.includes('health')) continue
+      // Even a probe refuses a query string the parameter guard finds unstorable.
       expect(
         problemStatuses(operation).filter((status) => status.startsWith('4')),
         name,
@@ -154,6 +153,98 @@ describe('the OpenAPI document', () => {
     expect(types('GET /problems/{type}', '404')).toEqual(['not-found'])
     // Only probes are neither authenticated nor limited.
     expect(types('GET /livez', '429')).toEqual([])
+  })
+
+  it('is a valid OpenAPI 3.1 document, with both security schemes', async () => {
+    const result = await new Validator().validate(
+      structuredClone(document) as unknown as Record<string, unknown>,
+    )
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 1)).toEqual([])
+    expect(result.valid).toBe(true)
+    expect(document.openapi).toBe('3.1.0')
+    expect(document.components.securitySchemes).toMatchObject({
+      apiKey: { type: 'http', scheme: 'bearer' },
+      adminToken: { type: 'http', scheme: 'bearer' },
+    })
+  })
+
+  it('gives the ingest route a batch of each event type, and every example fits its schema', () => {
+    const schemas = new DocumentSchemas(document)
+    let checked = 0
+    for (const [name, operation] of operations) {
+      const media = [
+        ...Object.entries(operation.requestBody?.content ?? {}).map(
+          ([type, m]) => [`request ${type}`, m] as const,
+        ),
+        ...Object.entries(operation.responses).flatMap(([status, response]) =>
+          Object.entries(response.content ?? {}).map(([type, m]) => [`${status} ${type}`, m] as const),
+        ),
+      ]
+      for (const [where, { schema, example, examples }] of media) {
+        const values = [
+          ...(example === undefined ? [] : [['example', example] as const]),
+          ...Object.entries(examples ?? {}).map(([key, named]) => [key, named.value] as const),
+        ]
+        for (const [key, value] of values) {
+          expect(schemas.check(schema, value), `${name} ${where} ${key}`).toBeUndefined()
+          checked++
+        }
+      }
+    }
+    const ingestBody = document.paths['/v1/ingest/{source}']?.post?.requestBody?.content['application/json']
+    const batches = Object.values(ingestBody?.examples ?? {}).map(
+      (named) => named.value as { events: { type: EventType; data: unknown }[] },
+    )
+    const types = batches.flatMap((batch) => batch.events.map((event) => event.type))
+    expect(new Set(types)).toEqual(new Set(EVENT_TYPES))
+    // The envelope's data is any object; each event's data must also fit its own type's schema.
+    for (const event of batches.flatMap((batch) => batch.events)) {
+      const validate = compileBodyValidator(eventDataSchemas[event.type])
+      expect(validate(event.data), `${event.type}: ${JSON.stringify(validate.errors)}`).toBe(true)
+    }
+    expect(checked).toBeGreaterThan(EVENT_TYPES.length)
+  })
+
+  it('shows batches the service stores: each example is answered 201', async () => {
+    const examples = document.paths['/v1/ingest/{source}']!.post!.requestBody!.content['application/json']!
+    for (const [name, { value }] of Object.entries(examples.examples ?? {})) {
+      const { events } = value as { events: TestEvent[] }
+      const res = await ingest(t.app, { key: a.key, events })
+      expect(res.statusCode, `${name}: ${res.body}`).toBe(201)
+      expect(res.json(), name).toMatchObject({ accepted: events.length })
+    }
+  })
+
+  it('documents the rate limit headers, Retry-After, Idempotency-Key and Idempotent-Replayed where they are sent', () => {
+    for (const [name, operation] of operations) {
+      // Probes (health, the home page, this document) are never limited; every other route is.
+      const probe = operation.tags?.includes('health') || name === 'GET /' || name === 'GET /openapi.json'
+      expect(operation.responses['429'] === undefined, name).toBe(probe)
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const headers = Object.keys(response.headers ?? {})
+        expect(headers, `${name} ${status}`).toContain('x-request-id')
+        if (probe) {
+          expect(headers, `${name} ${status}`).not.toContain('ratelimit')
+          continue
+        }
+        expect(headers, `${name} ${status}`).toEqual(
+          expect.arrayContaining([
+            'ratelimit',
+            'ratelimit-policy',
+            'x-ratelimit-limit',
+            'x-ratelimit-remaining',
+          ]),
+        )
+        if (status === '429') expect(headers, name).toContain('retry-after')
+      }
+    }
+    const ingestRoute = document.paths['/v1/ingest/{source}']!.post!
+    expect(Object.keys(ingestRoute.responses['201']!.headers ?? {})).toContain('idempotent-replayed')
+    expect(ingestRoute.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'idempotency-key' })]),
+    )
+    const productsList = document.paths['/v1/products']!.get!
+    expect(Object.keys(productsList.responses['200']!.headers ?? {})).not.toContain('idempotent-replayed')
   })
 
   it('defines Money, Product, Order and the other shared shapes once, as components everyone references', () => {
@@ -219,9 +310,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body/price/amount must be integer',
+      detail: 'price.amount must be a whole number',
       instance: '/v1/products',
-      errors: [{ location: 'body', pointer: '/price/amount', message: 'must be integer' }],
+      errors: [{ location: 'body', pointer: '/price/amount', message: 'must be a whole number' }],
     })
   })
 
@@ -237,9 +328,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body must NOT have additional properties',
+      detail: 'colour is not a field of this object',
       instance: '/v1/admin/tenants',
-      errors: [{ location: 'body', pointer: '/', message: 'must NOT have additional properties' }],
+      errors: [{ location: 'body', pointer: '/colour', message: 'is not a field of this object' }],
     })
   })
 
@@ -254,9 +345,9 @@ describe('problem documents, whatever their route documents', () => {
       type: '/problems/validation-failed',
       title: problemTypes['validation-failed'].title,
       status: 422,
-      detail: 'body/events/0/data/price/amount must be >= 0',
+      detail: 'events[0].data.price.amount must be 0 or more',
       instance: '/v1/ingest/pos',
-      errors: [{ location: 'body', pointer: '/events/0/data/price/amount', message: 'must be >= 0' }],
+      errors: [{ location: 'body', pointer: '/events/0/data/price/amount', message: 'must be 0 or more' }],
     })
   })
 })

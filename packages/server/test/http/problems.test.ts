@@ -71,7 +71,7 @@ describe('errors are problem documents', () => {
     })
     expectProblem(res, 422, 'validation-failed')
     expect(res.json()).toMatchObject({
-      detail: expect.stringContaining('/items/1/sku'),
+      detail: 'items[1].sku must not be empty',
       errors: [{ location: 'body', pointer: '/items/1/sku' }],
     })
     const missing = await t.app.inject({ method: 'POST', url: '/test/items', payload: {} })
@@ -163,9 +163,13 @@ describe('errors are problem documents', () => {
     expect(document.components.securitySchemes).toMatchObject({
       apiKey: { scheme: 'bearer' },
       adminToken: { scheme: 'bearer' },
+      dashboardSession: { type: 'apiKey', in: 'cookie', name: 'pos_admin_session' },
     })
     expect(document.paths['/v1/ingest/{source}'].post.security).toEqual([{ apiKey: [] }])
-    expect(document.paths['/v1/admin/tenants'].post.security).toEqual([{ adminToken: [] }])
+    expect(document.paths['/v1/admin/tenants'].post.security).toEqual([
+      { adminToken: [] },
+      { dashboardSession: [] },
+    ])
     expect(document.paths['/readyz'].get.security).toBeUndefined()
   })
 })

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { schemaDrift } from '../../src/cli/db.js'
+import { schemaDrift, verdict } from '../../src/cli/db.js'
 import { type DatabaseHandle, openDatabase } from '../../src/platform/database.js'
 import { MIGRATIONS_FOLDER, migrate, migrationStatus, readMigrations } from '../../src/platform/migrations.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
@@ -81,10 +81,23 @@ describe('migrations', () => {
     expect(drift).toEqual([expect.stringContaining('ADD COLUMN "name"')])
   })
 
+  it('words its verdict: pending migrations are not a failure, edits and drift are', () => {
+    expect(verdict('postgres', 0, 0, 0)).toBe('database (postgres) is up to date')
+    expect(verdict('postgres', 3, 0, 0)).toBe(
+      'not up to date: 3 migration(s) pending: run npm run db:migrate',
+    )
+    expect(verdict('postgres', 0, 1, 0)).toMatch(/^migration gate: FAILED: 1 applied migration\(s\) edited/)
+    expect(verdict('embedded', 1, 0, 2)).toMatch(/^migration gate: FAILED: .*db:generate.*; 1 migration/)
+  })
+
   it('db:status exits non-zero while a migration is pending and zero once db:migrate applied it', async () => {
     const env = { ...process.env, DATABASE_URL: database.url }
     const status = run('npx', ['tsx', 'src/cli/db.ts', 'status'], { cwd: serverDir, env })
-    await expect(status).rejects.toMatchObject({ code: 1, stdout: expect.stringContaining('pending') })
+    await expect(status).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/^not up to date: \d+ migration\(s\) pending: run npm run db:migrate$/m),
+    })
+    await expect(status).rejects.not.toMatchObject({ stdout: expect.stringContaining('FAILED') })
     const migrated = await run('npx', ['tsx', 'src/cli/db.ts', 'migrate'], { cwd: serverDir, env })
     expect(migrated.stdout).toContain('applied: 0000_init')
     const clean = await run('npx', ['tsx', 'src/cli/db.ts', 'status'], { cwd: serverDir, env })

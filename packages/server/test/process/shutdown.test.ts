@@ -103,6 +103,45 @@ describe('graceful shutdown of the real server process', () => {
     expect(snapshot).toMatch(/http_requests_total\{method="GET",route="\/readyz",status_code="200"\} [1-9]/)
   })
 
+  it('exits at once with 130 on a second Ctrl-C, saying that work in flight may be cut', async () => {
+    const s = start({ SHUTDOWN_READINESS_DELAY_MS: '60000' })
+    await startedAt(s)
+    const began = Date.now()
+    s.child.kill('SIGINT')
+    await s.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
+    // A SIGINT right after the first is taken for the same keypress (relayed by npm or tsx); pressing again
+    // a moment later is a second one. The test presses until the server says it heard a second one.
+    const secondHeard = (l: Record<string, unknown>) => String(l.msg).startsWith('second SIGINT: exiting now')
+    await waitFor(
+      () => {
+        if (s.child.exitCode === null) s.child.kill('SIGINT')
+        return s.lines.some(secondHeard)
+      },
+      { description: 'the server to take a SIGINT for a second Ctrl-C', intervalMs: 100 },
+    )
+    expect(await s.exited).toBe(130)
+    // Long before the 60 s readiness delay would have ended.
+    expect(Date.now() - began).toBeLessThan(20_000)
+    expect(s.lines.find(secondHeard)).toMatchObject({
+      level: expect.anything(),
+      inFlight: expect.any(Number),
+    })
+    expect(s.lines.find((l) => l.msg === 'shutdown drained')).toBeUndefined()
+  })
+
+  it('stops without a readiness delay when run as `npm run dev` runs it', async () => {
+    const url = new URL(database.url)
+    url.port = String(proxy.port)
+    server = startServerProcess({ DATABASE_URL: url.toString(), ADMIN_TOKEN }, 'src/dev.ts')
+    await startedAt(server)
+    server.child.kill('SIGINT')
+    await server.waitForLine((l) => l.msg === 'shutdown started; readiness is 503')
+    expect(await server.exited).toBe(0)
+    expect(server.lines.find((l) => l.msg === 'shutdown started; readiness is 503')).toMatchObject({
+      readinessDelayMs: 0,
+    })
+  })
+
   it('answers readiness 503 during the readiness delay while still serving', async () => {
     const s = start({ SHUTDOWN_READINESS_DELAY_MS: '5000' })
     const url = await startedAt(s)

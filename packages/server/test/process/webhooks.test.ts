@@ -311,13 +311,15 @@ describe('webhook delivery across replicas', () => {
         .join('\n---\n'),
     ).toBe(1)
 
-    // 3. While it stays down, deliveries fall to failed: each failed probe is an attempt of the schedule.
+    // 3. While it stays down, deliveries fall to failed on the schedule: each failed probe is an attempt, and so
+    //    is each attempt the open breaker refused (no request made, no retry spent).
     await waitFor(async () => (await deliveriesOf(a!, endpoint.id, 'failed')).length === 4, {
       description: 'every delivery failed',
       timeoutMs: 180_000,
     })
     // 4. The consumer is back: recover re-queues them, and they are all delivered.
     const failingArrivals = consumer.received.length
+    const recoveredAt = new Date()
     consumer.answer = () => ({ status: 204 })
     const recovered = await call(b!, 'POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since })
     expect(recovered.status).toBe(202)
@@ -347,17 +349,40 @@ describe('webhook delivery across replicas', () => {
         deliveryId: webhookAttempts.deliveryId,
         attemptedAt: webhookAttempts.attemptedAt,
         statusCode: webhookAttempts.statusCode,
+        error: webhookAttempts.error,
       })
       .from(webhookAttempts)
       .orderBy(webhookAttempts.id)
+    const refusal = { statusCode: null, error: 'circuit breaker open' }
+    let requestsWhileFailing = 0
     for (const id of failedLater) {
-      const failures = history.filter((x) => x.deliveryId === Number(id) && x.statusCode !== 204)
-      expect(failures.map((x) => x.statusCode)).toEqual([503, 503, 503])
+      const mine = history.filter((x) => x.deliveryId === Number(id))
+      // The first schedule: exactly its three attempts, each no sooner than its delay; each a 503 the consumer
+      // answered or a refusal by the open breaker.
+      const failures = mine.filter((x) => x.attemptedAt < recoveredAt)
+      expect(failures).toHaveLength(schedule.length)
+      for (const failure of failures)
+        if (failure.statusCode === null) expect(failure).toMatchObject(refusal)
+        else expect(failure).toMatchObject({ statusCode: 503, error: 'HTTP 503' })
+      requestsWhileFailing += failures.filter((x) => x.statusCode !== null).length
       for (let i = 1; i < failures.length; i++)
         expect(
           failures[i]!.attemptedAt.getTime() - failures[i - 1]!.attemptedAt.getTime(),
         ).toBeGreaterThanOrEqual(schedule[i]! * 1000 - 1)
+      // The recovered schedule: the success, after at most two attempts the still-open breaker refused.
+      const afterRecover = mine.filter((x) => x.attemptedAt >= recoveredAt)
+      expect(afterRecover.length).toBeLessThanOrEqual(schedule.length)
+      expect(afterRecover.at(-1)).toMatchObject({ statusCode: 204 })
+      for (const attempt of afterRecover.slice(0, -1)) expect(attempt).toMatchObject(refusal)
     }
+    expect(history.filter((x) => x.deliveryId === Number(dead.id)).slice(0, 3)).toMatchObject([
+      { statusCode: 503 },
+      { statusCode: 503 },
+      { statusCode: 503 },
+    ])
+    // A refused attempt made no request: while the consumer failed, it saw one request per attempt with a
+    // status, plus the first attempt's two retries.
+    expect(failingArrivals).toBe(requestsWhileFailing + 2)
     // Retries never went past the budget: none after the first event's first attempt.
     expect(await fleetSum(replicas, 'retry_attempts_total', { target_kind: 'webhook' })).toBe(2)
 

@@ -1,8 +1,10 @@
-// The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list.
+// The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list; the admin
+// API lists any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '../../contracts/pagination.js'
-import { Product } from '../../contracts/product.js'
+import { Page } from '@pos/contracts/pagination'
+import { Product, ProductListQuery } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
+import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
 
@@ -14,12 +16,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Lists the products of the catalog',
-        querystring: Type.Object({
-          sku: Type.Optional(Type.String({ minLength: 1 })),
-          barcode: Type.Optional(Type.String({ minLength: 1 })),
-          includeDeleted: Type.Boolean({ default: false, description: 'Also list deleted products' }),
-          ...pageQuery,
-        }),
+        querystring: ProductListQuery,
         response: { 200: Page(Product) },
       },
     },
@@ -43,6 +40,28 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       return app.catalog.getProduct(principalOf(request).tenantId, request.params.sku)
+    },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/products',
+    {
+      config: { admin: true },
+      schema: {
+        tags: ['admin'],
+        summary: "Lists a tenant's products, as GET /v1/products does",
+        params: TenantParams,
+        querystring: ProductListQuery,
+        response: { 200: Page(Product) },
+      },
+    },
+    async (request) => {
+      const { sku, barcode, includeDeleted } = request.query
+      return app.catalog.listProducts(
+        request.params.tenantId,
+        { sku, barcode, includeDeleted },
+        request.query,
+      )
     },
   )
 }

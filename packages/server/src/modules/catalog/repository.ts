@@ -1,8 +1,8 @@
 // SQL for the tenant's product catalog as the API shows it. Every query is scoped to one tenant.
 // Reads `products`, which only the ingest write path writes (WRITE_BATCH in ingest/statements.ts).
 import type { Static } from '@fastify/type-provider-typebox'
+import type { Product } from '@pos/contracts/product'
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm'
-import type { Product } from '../../contracts/product.js'
 import { products } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'

@@ -1,23 +1,25 @@
 // The catalog as the API shows it: the tenant's products, by SKU or a page at a time. Products are written
 // only through the ingest write path (POS events and the write routes), never here.
-import type { PageQuery } from '../../contracts/pagination.js'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type { Database } from '../../platform/database.js'
-import { idCursor } from '../../platform/pagination.js'
+import { type CursorCodec, type CursorSeal, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { CatalogRepository, type ProductFilter, type ProductView } from './repository.js'
-
-const productsCursor = idCursor('products')
 
 export class CatalogService {
   readonly #repository: CatalogRepository
 
-  constructor(db: Database) {
+  readonly #cursors: CursorCodec<number>
+
+  /** `cursors` seals the list's cursors (CursorSeal.of the process's secrets). */
+  constructor(db: Database, cursors: CursorSeal) {
     this.#repository = new CatalogRepository(db)
+    this.#cursors = idCursor('products', cursors)
   }
 
   async listProducts(tenantId: string, filter: ProductFilter, query: PageQuery) {
-    const slice = await this.#repository.listProducts(tenantId, filter, productsCursor.request(query))
-    return productsCursor.page(slice)
+    const slice = await this.#repository.listProducts(tenantId, filter, this.#cursors.request(query))
+    return this.#cursors.page(slice)
   }
 
   /** The product with this SKU, or undefined when there is none or it was deleted. */

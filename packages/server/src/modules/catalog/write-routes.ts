@@ -5,8 +5,8 @@
 // now, and `Idempotent-Replayed: true`.
 import { randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { NewProduct, Product, ProductUpdate, Sku } from '@pos/contracts/product'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { NewProduct, Product, ProductUpdate, Sku } from '../../contracts/product.js'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 import { ProblemError } from '../../platform/problems.js'
@@ -87,6 +87,8 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['products'],
         summary: 'Creates or replaces the product with this SKU',
+        description:
+          'The body is the whole product without its SKU, which the path gives: `{name, price, barcode?}`. A field left out is removed (a replace, not a merge); a `sku` in the body is refused with 422.',
         params: SkuParams,
         body: ProductUpdate,
         response: { 200: Product },

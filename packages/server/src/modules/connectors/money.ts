@@ -1,8 +1,9 @@
 // Provider amounts as our Money: integer minor units in each currency's ISO 4217 exponent (JPY 0, USD 2,
 // KWD 3, CLF 4). Providers send decimal strings ("19.99") or numbers; the conversion is exact, digit by digit,
 // and refuses anything it would have to round, because a cent lost on the way in is never found again.
+
+import type { Money } from '@pos/contracts/money'
 import type { Static } from 'typebox'
-import type { Money } from '../../contracts/money.js'
 
 export type MoneyValue = Static<typeof Money>
 

@@ -3,6 +3,7 @@
 // is ready and stopped when it closes (on every replica; they share the work through PostgreSQL).
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { CursorSeal } from '../../platform/pagination.js'
 import { PROVIDERS } from './providers.js'
 import { ConnectorsRepository } from './repository.js'
 import { ConnectorsService } from './service.js'
@@ -17,7 +18,13 @@ declare module 'fastify' {
 async function connectorsModule(app: FastifyInstance): Promise<void> {
   const { config, database, outbound, lifecycle, log } = app.platform
   const repository = new ConnectorsRepository(database.db)
-  const service = new ConnectorsService(repository, app.sources, app.ingest, PROVIDERS)
+  const service = new ConnectorsService(
+    repository,
+    app.sources,
+    app.ingest,
+    PROVIDERS,
+    CursorSeal.of(app.platform.secrets),
+  )
   app.decorate('connectors', service)
   const worker = new ConnectorWorker({
     database,

@@ -5,7 +5,7 @@
 // A provider never calls fetch itself: every request goes through ProviderHttp, i.e. the outbound layer
 // (timeouts, bounded retries, the retry budget and the fleet's breaker for this source).
 import type { IncomingHttpHeaders } from 'node:http'
-import type { EventType } from '../../contracts/events.js'
+import type { EventType } from '@pos/contracts/events'
 
 /** A canonical event, exactly what POST /v1/ingest accepts as one element of `events`. */
 export interface CanonicalEvent {

@@ -5,7 +5,7 @@
 // once, before any provider call (Square waits 10 s, Shopify 5 s). Admin: dead letters and their replay,
 // reconciliation on demand and its runs, under the source's admin routes (ADMIN_TOKEN).
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Page, pageQuery } from '@pos/contracts/pagination'
 import { ProblemError } from '../../platform/problems.js'
 import { SourceParams } from '../sources/schemas.js'
 import { Conflict, NotFound, Timestamp, Unauthorized } from '../tenants/schemas.js'

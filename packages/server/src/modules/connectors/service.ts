@@ -3,10 +3,10 @@
 // replay, reconciliation runs), and how mapped events reach the store: through IngestService.record, the
 // same write path, event log, projections and dedup as POST /v1/ingest, under the connector source's name.
 import type { IncomingHttpHeaders } from 'node:http'
-import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '../../contracts/events.js'
-import { DEFAULT_PAGE_LIMIT, type PageQuery } from '../../contracts/pagination.js'
+import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '@pos/contracts/events'
+import { DEFAULT_PAGE_LIMIT, type PageQuery } from '@pos/contracts/pagination'
 import { connectorDeadLetters } from '../../platform/metrics.js'
-import { idCursor } from '../../platform/pagination.js'
+import { type CursorCodec, type CursorSeal, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import { validateEventData } from '../ingest/events.js'
 import type { IngestService } from '../ingest/service.js'
@@ -25,15 +25,19 @@ export interface ActiveConnector {
   readonly provider: BoundProvider
 }
 
-const deadLetterCursors = idCursor('connector-dead-letters')
-
 export class ConnectorsService {
+  readonly #deadLetterCursors: CursorCodec<number>
+
   constructor(
     private readonly repository: ConnectorsRepository,
     private readonly sources: SourcesService,
     private readonly ingest: IngestService,
     private readonly registry: ProviderRegistry,
-  ) {}
+    /** Seals the dead letters' cursors (CursorSeal.of the process's secrets). */
+    cursors: CursorSeal,
+  ) {
+    this.#deadLetterCursors = idCursor('connector-dead-letters', cursors)
+  }
 
   /**
    * The source of this id as a connector of `kind`, with its provider; undefined when it is not one (no such
@@ -135,9 +139,9 @@ export class ConnectorsService {
     sourceId: string,
     query: PageQuery = { limit: DEFAULT_PAGE_LIMIT },
   ): Promise<{ data: DeadLetterRecord[]; nextCursor: string | null }> {
-    const page = deadLetterCursors.request(query)
+    const page = this.#deadLetterCursors.request(query)
     await this.#connectorSource(tenantId, sourceId)
-    return deadLetterCursors.page(await this.repository.listDeadLetters(sourceId, page))
+    return this.#deadLetterCursors.page(await this.repository.listDeadLetters(sourceId, page))
   }
 
   /** Makes a dead letter pending again, to be processed at once by any replica. */

@@ -4,7 +4,23 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { ProblemError, type ProblemType, problemTypes, problemTypeUri } from '../../platform/problems.js'
 
 const docsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/openapi.json', { config: { probe: true }, schema: { hide: true } }, async () => app.swagger())
+  app.get(
+    '/openapi.json',
+    {
+      config: { probe: true },
+      schema: {
+        tags: ['docs'],
+        summary: 'This OpenAPI document; /docs renders it',
+        response: {
+          200: {
+            description: 'An OpenAPI 3.1 document',
+            content: { 'application/json': { schema: Type.Object({}, { additionalProperties: true }) } },
+          },
+        },
+      },
+    },
+    async () => app.swagger(),
+  )
 
   app.get(
     '/problems/:type',

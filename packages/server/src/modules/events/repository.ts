@@ -4,8 +4,8 @@
 // event can later appear behind a position the feed has already handed out.
 // Reads `events`, which only the ingest write path appends to (WRITE_BATCH in ingest/statements.ts).
 import type { Static } from '@fastify/type-provider-typebox'
+import type { FeedEvent } from '@pos/contracts/events'
 import { and, asc, eq, sql } from 'drizzle-orm'
-import type { FeedEvent } from '../../contracts/events.js'
 import { events } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'

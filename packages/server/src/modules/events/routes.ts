@@ -1,10 +1,12 @@
 // The change feed (scope `read`): every event of the tenant, in the order it became visible. Unlike the
 // other lists the feed never ends: nextCursor is always the place to read on from, also when the page is
-// empty, and a page shorter than `limit` means the reader has caught up for now.
+// empty, and a page shorter than `limit` means the reader has caught up for now. The admin API reads any
+// tenant's feed the same way (the dashboard's live feed).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { FeedPage } from '../../contracts/events.js'
-import { pageQuery } from '../../contracts/pagination.js'
+import { FeedPage } from '@pos/contracts/events'
+import { pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
+import { TenantParams } from '../tenants/schemas.js'
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -21,6 +23,21 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       return app.changeFeed.readFeed(principalOf(request).tenantId, request.query)
     },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/events',
+    {
+      config: { admin: true },
+      schema: {
+        tags: ['admin'],
+        summary: "A tenant's change feed, as GET /v1/events reads it",
+        params: TenantParams,
+        querystring: Type.Object(pageQuery),
+        response: { 200: FeedPage },
+      },
+    },
+    async (request) => app.changeFeed.readFeed(request.params.tenantId, request.query),
   )
 }
 

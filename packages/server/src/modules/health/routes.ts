@@ -3,7 +3,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { sendProblem } from '../../http/problems.js'
 import { buildInfo } from '../../platform/build-info.js'
-import { type HealthCheck, runChecks } from '../../platform/health.js'
+import { dependencyChecks, runChecks, shownResults } from '../../platform/health.js'
 import { problemBody } from '../../platform/problems.js'
 
 const CheckResult = Type.Object({
@@ -21,9 +21,7 @@ const probe = { probe: true } as const
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, database, redis, lifecycle } = app.platform
-  const checks: HealthCheck[] = [{ name: 'database', critical: true, run: () => database.ping() }]
-  // Redis holds only the shared rate limit counters; without it the per-process limiter takes over.
-  if (redis) checks.push({ name: 'redis', critical: false, run: () => redis.ping() })
+  const checks = dependencyChecks(database, redis)
 
   app.get(
     '/livez',
@@ -87,9 +85,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
           if (result.status === 'degraded')
             request.log.warn({ check: name, err: result.cause }, 'dependency degraded')
         }
-        const shown = Object.fromEntries(
-          Object.entries(results).map(([name, { cause: _cause, ...shownResult }]) => [name, shownResult]),
-        )
+        const shown = shownResults(results)
         // A probe that began while ready reports what it found, even if shutdown began meanwhile.
         if (failed.length === 0) return { status: 'ready' as const, checks: shown }
         for (const name of failed) {

@@ -1,12 +1,12 @@
 // Checks each event of a batch against its type's data schema (contracts/events.ts), which the envelope
 // schema of the route cannot do, and types the events that pass.
 import type { Static } from '@fastify/type-provider-typebox'
+import { type EventType, eventDataSchemas, type IngestBody } from '@pos/contracts/events'
+import type { StockAdjustment, StockCount } from '@pos/contracts/inventory'
+import type { OrderChange, OrderStatus, RefundCreation } from '@pos/contracts/order'
+import type { NewProduct, ProductDeletion } from '@pos/contracts/product'
 import type { ValidateFunction } from 'ajv'
-import { type EventType, eventDataSchemas, type IngestBody } from '../../contracts/events.js'
-import type { StockAdjustment, StockCount } from '../../contracts/inventory.js'
-import type { OrderChange, OrderStatus, RefundCreation } from '../../contracts/order.js'
-import type { NewProduct, ProductDeletion } from '../../contracts/product.js'
-import { compileBodyValidator } from '../../http/validation.js'
+import { compileBodyValidator, schemaIssues } from '../../http/validation.js'
 
 export type ProductUpsertedData = Static<typeof NewProduct>
 export type ProductDeletedData = Static<typeof ProductDeletion>
@@ -55,19 +55,20 @@ export function validateEventData(
     const event = events[i]!
     const validate = validators[event.type as EventType]
     if (!validate(event.data)) {
-      const error = validate.errors?.[0]
-      const missing =
-        error?.params && 'missingProperty' in error.params ? `/${error.params.missingProperty}` : ''
+      const [issue] = schemaIssues(validate.errors ?? [])
+      const pointer = issue === undefined || issue.pointer === '/' ? '' : issue.pointer
       return {
-        issue: {
-          pointer: `/events/${i}/data${error?.instancePath ?? ''}${missing}`,
-          message: error?.message ?? 'is invalid',
-        },
+        issue: { pointer: `/events/${i}/data${pointer}`, message: issue?.message ?? 'is invalid' },
       }
     }
     const occurredAt = new Date(event.occurredAt)
     if (Number.isNaN(occurredAt.getTime())) {
-      return { issue: { pointer: `/events/${i}/occurredAt`, message: 'must be an RFC 3339 date-time' } }
+      return {
+        issue: {
+          pointer: `/events/${i}/occurredAt`,
+          message: 'must be a date-time (RFC 3339, e.g. 2026-11-28T10:15:00Z)',
+        },
+      }
     }
     valid.push({ id: event.id, type: event.type, occurredAt, data: event.data } as ValidEvent)
   }

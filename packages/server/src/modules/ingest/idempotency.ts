@@ -5,6 +5,7 @@
 // answers whether a key is taken, and reaps keys older than IDEMPOTENCY_TTL_HOURS.
 import type { FastifyInstance } from 'fastify'
 import type { DatabaseHandle, SqlSession } from '../../platform/database.js'
+import { schedulePeriodic } from '../../platform/periodic.js'
 import { toColumnArrays } from '../../platform/sql.js'
 import { TtlCache } from '../../platform/ttl-cache.js'
 import type { ValidEvent } from './events.js'
@@ -168,27 +169,13 @@ export class IdempotencyLedger {
  * and bounded per statement.
  */
 export function scheduleKeyReaper(app: FastifyInstance, ledger: IdempotencyLedger): void {
-  const { config, lifecycle } = app.platform
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  const reap = () => {
-    if (lifecycle.phase !== 'started' || running) return
-    running = ledger
-      .reap(config.idempotencyTtlHours)
-      .then((deleted) => {
-        if (deleted > 0) app.log.info({ deleted }, 'expired idempotency keys deleted')
-      })
-      .catch((err: unknown) => app.log.warn({ err }, 'idempotency key reaper failed'))
-      .finally(() => {
-        running = undefined
-      })
-  }
-  app.addHook('onReady', async () => {
-    timer = setInterval(reap, REAP_INTERVAL_MS)
-    timer.unref()
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
+  const { config } = app.platform
+  schedulePeriodic(app, {
+    intervalMs: REAP_INTERVAL_MS,
+    failure: 'idempotency key reaper failed',
+    run: async () => {
+      const deleted = await ledger.reap(config.idempotencyTtlHours)
+      if (deleted > 0) app.log.info({ deleted }, 'expired idempotency keys deleted')
+    },
   })
 }

@@ -3,9 +3,11 @@
 // schema (422); only then is anything looked up by idempotency key or written. An unsigned replay never gets
 // a 2xx. A replay is answered 201 with the ids the original stored, and `Idempotent-Replayed: true`.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { IngestAccepted, IngestBody } from '../../contracts/events.js'
+import { IngestAccepted, IngestBody } from '@pos/contracts/events'
+import { ingestAcceptedExamples, ingestBatchExamples } from '@pos/contracts/examples'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
+import { describeIssue } from '../../http/validation.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { StoredSource } from '../sources/repository.js'
 import { validateEventData } from './events.js'
@@ -34,6 +36,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: IngestBody,
         response: { 201: IngestAccepted },
         problems: ['signature-required', 'signature-invalid', 'unstorable-data'],
+        examples: { body: ingestBatchExamples, responses: { 201: ingestAcceptedExamples } },
       },
       preValidation: async (request) => {
         const { tenantId } = principalOf(request)
@@ -57,6 +60,15 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         request.ingestSource = source
       },
+      // An invalid batch (422 from the schema or from an event's data) counts its events as rejected.
+      onError: async (request, _reply, error) => {
+        const invalid =
+          error instanceof ProblemError
+            ? error.problemType === 'validation-failed'
+            : error.validation !== undefined && error.validationContext === 'body'
+        if (invalid && request.ingestSource !== null)
+          app.ingest.countRejectedBatch(request.ingestSource.name, request.body)
+      },
     },
     async (request, reply) => {
       const { tenantId } = principalOf(request)
@@ -65,7 +77,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const checked = validateEventData(request.body.events)
       if ('issue' in checked) {
         const { pointer, message } = checked.issue
-        throw new ProblemError('validation-failed', `body${pointer} ${message}`, {
+        throw new ProblemError('validation-failed', describeIssue('the body', checked.issue), {
           errors: [{ location: 'body', pointer, message }],
         })
       }
@@ -85,9 +97,16 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         duplicates: result.duplicateIds.length,
         eventIds: result.acceptedIds,
         duplicateEventIds: result.duplicateIds,
+        ...(result.acceptedIds.length === 0 && { detail: duplicatesOnly(result.duplicateIds.length) }),
       })
     },
   )
+}
+
+/** Said plainly when a batch stored nothing: a 201 alone reads as if it had. */
+function duplicatesOnly(count: number): string {
+  const events = count === 1 ? 'Its one event was' : `All ${count} events were`
+  return `Nothing new was stored. ${events} stored before from this source under the same event id; an event with a new id is stored.`
 }
 
 export default ingestRoutes

@@ -2,6 +2,7 @@
 // projections, atomically. Requests go through a group committer, so concurrent requests share a write and
 // its commit; the batch writer answers each request on its own (batch-writer.ts). Two requests with the same
 // idempotency key never share a batch: the second waits and is answered from the first one's outcome.
+import { EVENT_TYPES } from '@pos/contracts/events'
 import type { Logger } from 'pino'
 import type { DatabaseHandle } from '../../platform/database.js'
 import { GroupCommitter } from '../../platform/group-commit.js'
@@ -26,6 +27,8 @@ export type IngestResult =
 
 /** Upper bound on the events of one group commit, so statements stay small. */
 const MAX_EVENTS_PER_COMMIT = 5000
+/** The type labels a rejected event may carry besides `unknown`. */
+const KNOWN_TYPES: ReadonlySet<unknown> = new Set(EVENT_TYPES)
 
 export interface IngestServiceOptions {
   /** Batches written at the same time; each holds one connection. */
@@ -63,6 +66,22 @@ export class IngestService {
     if (outcome.kind === 'failed') throw outcome.error
     this.#count(request, outcome)
     return outcome
+  }
+
+  /**
+   * Counts the events of a batch refused as invalid (422) under `outcome="rejected"`. The body may be anything,
+   * so a type label is one of the known types or `unknown`, never the client's text.
+   */
+  countRejectedBatch(sourceName: string, body: unknown): void {
+    const events = (body as { events?: unknown } | null)?.events
+    const counts = new Map<string, number>()
+    for (const event of Array.isArray(events) ? events : [undefined]) {
+      const type = (event as { type?: unknown } | undefined)?.type
+      const label = KNOWN_TYPES.has(type) ? (type as string) : 'unknown'
+      counts.set(label, (counts.get(label) ?? 0) + 1)
+    }
+    for (const [type, n] of counts)
+      ingestEventsTotal.inc({ source: sourceName, type, outcome: 'rejected' }, n)
   }
 
   /** Whether a request with this key was already stored: a retry is then a replay, not a new request. */

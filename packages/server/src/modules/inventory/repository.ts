@@ -2,8 +2,8 @@
 // Reads `stock_levels` and `stores`, which only the ingest write path writes (WRITE_BATCH and COUNT_STOCK in
 // ingest/statements.ts; stores in ingest/projections.ts).
 import type { Static } from '@fastify/type-provider-typebox'
+import type { StockLevel } from '@pos/contracts/inventory'
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm'
-import type { StockLevel } from '../../contracts/inventory.js'
 import { stockLevels, stores } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'

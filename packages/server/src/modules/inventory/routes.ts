@@ -1,8 +1,10 @@
-// The read side of inventory (scope `read`): stock on hand per store and SKU.
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { StockLevel } from '../../contracts/inventory.js'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+// The read side of inventory (scope `read`): stock on hand per store and SKU; the admin API reads any
+// tenant's the same way (the dashboard).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
+import { TenantParams } from '../tenants/schemas.js'
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -12,11 +14,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['inventory'],
         summary: 'Lists stock levels, per store and SKU',
-        querystring: Type.Object({
-          storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-          sku: Type.Optional(Type.String({ minLength: 1 })),
-          ...pageQuery,
-        }),
+        querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
       },
     },
@@ -24,6 +22,28 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { storeId, sku } = request.query
       return app.inventory.listStockLevels(
         principalOf(request).tenantId,
+        { storeCode: storeId, sku },
+        request.query,
+      )
+    },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/inventory',
+    {
+      config: { admin: true },
+      schema: {
+        tags: ['admin'],
+        summary: "Lists a tenant's stock levels, as GET /v1/inventory does",
+        params: TenantParams,
+        querystring: StockLevelQuery,
+        response: { 200: Page(StockLevel) },
+      },
+    },
+    async (request) => {
+      const { storeId, sku } = request.query
+      return app.inventory.listStockLevels(
+        request.params.tenantId,
         { storeCode: storeId, sku },
         request.query,
       )

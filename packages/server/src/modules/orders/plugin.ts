@@ -1,6 +1,7 @@
 // The orders module's service, for its read routes.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { CursorSeal } from '../../platform/pagination.js'
 import { OrdersService } from './service.js'
 
 declare module 'fastify' {
@@ -10,7 +11,7 @@ declare module 'fastify' {
 }
 
 async function ordersModule(app: FastifyInstance): Promise<void> {
-  app.decorate('orders', new OrdersService(app.platform.database.db))
+  app.decorate('orders', new OrdersService(app.platform.database.db, CursorSeal.of(app.platform.secrets)))
 }
 
 export default fp(ordersModule, { name: 'orders' })

@@ -2,8 +2,8 @@
 // Reads `orders`, `order_line_items` and `refunds`, which only the ingest write path writes (ingest/projections.ts
 // for orders and line items, WRITE_BATCH for refunds).
 import type { Static } from '@fastify/type-provider-typebox'
+import type { Order, OrderDetail, OrderStatus } from '@pos/contracts/order'
 import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm'
-import type { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
 import { orderLineItems, orders, refunds, stores } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'

@@ -1,10 +1,14 @@
-// The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full.
+// The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full;
+// the admin API reads any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Order, OrderDetail, OrderStatus } from '../../contracts/order.js'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Order, OrderDetail, OrderListQuery } from '@pos/contracts/order'
+import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
+import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
+const admin = { admin: true } as const
+const OrderParams = Type.Object({ orderId: Type.String({ minLength: 1 }) })
 
 const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -14,14 +18,7 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['orders'],
         summary: 'Lists orders',
-        querystring: Type.Object({
-          storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
-          status: Type.Optional(OrderStatus),
-          updatedSince: Type.Optional(
-            Type.String({ format: 'date-time', description: 'RFC 3339; orders updated at or after it' }),
-          ),
-          ...pageQuery,
-        }),
+        querystring: OrderListQuery,
         response: { 200: Page(Order) },
       },
     },
@@ -39,13 +36,46 @@ const ordersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['orders'],
         summary: 'One order with its line items and refunds',
-        params: Type.Object({ orderId: Type.String({ minLength: 1 }) }),
+        params: OrderParams,
         response: { 200: OrderDetail },
       },
     },
     async (request) => {
       return app.orders.getOrder(principalOf(request).tenantId, request.params.orderId)
     },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/orders',
+    {
+      config: admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Lists a tenant's orders, as GET /v1/orders does",
+        params: TenantParams,
+        querystring: OrderListQuery,
+        response: { 200: Page(Order) },
+      },
+    },
+    async (request) => {
+      const { storeId, status, updatedSince } = request.query
+      const filter = { storeCode: storeId, status, updatedSince }
+      return app.orders.listOrders(request.params.tenantId, filter, request.query)
+    },
+  )
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/orders/:orderId',
+    {
+      config: admin,
+      schema: {
+        tags: ['admin'],
+        summary: "One of a tenant's orders with its line items and refunds",
+        params: Type.Object({ ...TenantParams.properties, ...OrderParams.properties }),
+        response: { 200: OrderDetail },
+      },
+    },
+    async (request) => app.orders.getOrder(request.params.tenantId, request.params.orderId),
   )
 }
 

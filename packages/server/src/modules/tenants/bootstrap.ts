@@ -21,6 +21,8 @@ export interface StartBannerOptions {
   readonly generatedAdminToken?: string | undefined
   readonly demo?: DemoTenant | undefined
   readonly now?: Date
+  /** The example event's id (and idempotency key); a fresh one by default, so that it is never a duplicate. */
+  readonly eventId?: string
 }
 
 /** An admin token for a run without ADMIN_TOKEN: 256 random bits. */
@@ -68,10 +70,12 @@ export function startBanner(options: StartBannerOptions): string {
   }
   if (demo !== undefined) {
     const occurredAt = (options.now ?? new Date()).toISOString()
+    // Unique at each start: an id the source sent before is answered as a duplicate and not stored again.
+    const eventId = options.eventId ?? `demo-${randomBytes(4).toString('hex')}`
     const events = {
       events: [
         {
-          id: 'evt-1',
+          id: eventId,
           type: 'product.upserted',
           occurredAt,
           data: { sku: 'SKU-1', name: 'Coffee', price: { amount: 350, currency: 'EUR' } },
@@ -85,10 +89,15 @@ export function startBanner(options: StartBannerOptions): string {
       `    ${demo.apiKey}`,
       '',
       '  Send an event:',
-      `    curl -X POST ${url}/v1/ingest/${demo.sourceName} ${auth} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -d '${JSON.stringify(events)}'`,
+      `    curl -X POST ${url}/v1/ingest/${demo.sourceName} ${auth} -H 'Content-Type: application/json' -H 'Idempotency-Key: ${eventId}' -d '${JSON.stringify(events)}'`,
       '',
       '  Read the catalog back:',
       `    curl ${url}/v1/products ${auth}`,
+      '',
+      '  Lost the key? Make a new one with the admin token while the server runs:',
+      `    curl -X POST ${url}/v1/admin/tenants/${demo.tenantId}/api-keys -H 'Authorization: Bearer <admin token>' -H 'Content-Type: application/json' -d '{"name":"demo"}'`,
+      '  or, with the server stopped (the CLI opens the embedded database itself):',
+      `    npm run cli -- key:create ${demo.tenantId} demo`,
       '',
     )
   }

@@ -3,7 +3,7 @@
 // keys and sources live under a tenant (/v1/admin/tenants/:tenantId/...): they share this file's common parts,
 // the path's tenant, the id and time formats, and the problem answers every admin route documents.
 import { type Static, Type } from '@fastify/type-provider-typebox'
-import { PROBLEM_CONTENT_TYPE, Problem } from '../../contracts/problem.js'
+import { PROBLEM_CONTENT_TYPE, Problem } from '@pos/contracts/problem'
 import type { TenantRecord } from './repository.js'
 
 // Ids are plain strings: a malformed id names nothing and is answered 404, like an unknown one.

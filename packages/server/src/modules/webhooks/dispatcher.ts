@@ -6,6 +6,9 @@
 //    enough attempts have finished, makes one attempt each through the outbound layer (timeouts, the fleet's
 //    breaker per endpoint), signed as Standard Webhooks, and records the outcomes under their leases, many per
 //    statement (a group commit: outcomes that arrive while one statement is written share the next).
+// The attempts in flight are bounded by a window that narrows while API requests wait for a saturated event
+// loop, down to WEBHOOK_MIN_CONCURRENCY, and widens back to WEBHOOK_CONCURRENCY (pacer.ts): delivery yields to
+// ingest in the same process and catches up afterwards.
 // A loop that found work in the last BUSY_WINDOW_MS looks again every BUSY_POLL_MS; an idle one waits
 // WEBHOOK_POLL_INTERVAL_MS. A replica killed mid-attempt leaves leases that expire: another replica makes those
 // attempts (at least once).
@@ -23,12 +26,14 @@ import {
   timedQuery,
   webhookDeadLettersTotal,
   webhookDeliveriesTotal,
+  webhookDeliveryWindow,
   webhookFanOutTotal,
 } from '../../platform/metrics.js'
 import type { Outbound, OutboundOutcome } from '../../platform/outbound/outbound.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { toColumnArrays } from '../../platform/sql.js'
 import { Wakeup } from '../../platform/wakeup.js'
+import { DeliveryPacer, type LoadSignal } from './pacer.js'
 import { activeSecrets, type WebhooksRepository } from './repository.js'
 import { signatureHeader } from './signature.js'
 import {
@@ -45,8 +50,9 @@ import { deliveryAgent, refusedAtConnect } from './target-guard.js'
 const FAN_OUT_BATCH = 1000
 const FAN_OUT_ROUNDS = 10
 /**
- * A claim waits until this many attempts (or half of WEBHOOK_CONCURRENCY) are free, then leases as many
- * deliveries as there are free attempts: few statements, and the attempts in flight never run dry.
+ * A claim waits until this many attempts (or half of the window: WEBHOOK_CONCURRENCY unless delivery yields) are
+ * free, then leases as many deliveries as there are free attempts: few statements, and the attempts in flight
+ * never run dry.
  */
 const CLAIM_AT_LEAST = 100
 /** Outcomes one settle statement records at most. */
@@ -55,6 +61,11 @@ const SETTLE_BATCH = 500
 const BUSY_WINDOW_MS = 5000
 const BUSY_POLL_MS = 20
 const STOP_TIMEOUT_MS = 5000
+/** The pacer's tick, and how often within it the requests in flight are looked at. */
+const PACE_TICK_MS = 100
+const PACE_GLANCES_PER_TICK = 5
+/** The error of an attempt the endpoint's open breaker refused (no request was made). */
+const BREAKER_OPEN_ERROR = 'circuit breaker open'
 /** Signing secrets kept decrypted, by their stored (encrypted) form; the cache is emptied when it is full. */
 const DECRYPTED_SECRETS_KEPT = 10_000
 
@@ -68,6 +79,8 @@ export interface DispatcherOptions {
   readonly log: Logger
   /** The user-agent header of every delivery. */
   readonly userAgent: string
+  /** The process's load: delivery yields while API requests wait for a saturated event loop. */
+  readonly load: LoadSignal
 }
 
 /** What one attempt came to, for the delivery row. */
@@ -80,6 +93,19 @@ interface Settlement {
   readonly durationMs: number
   readonly error: string | null
   readonly metric: 'succeeded' | 'failed' | 'dead' | 'gone' | 'refused' | 'postponed'
+}
+
+/** The attempt is not made nor counted: the delivery is due again after `delayMs`. */
+function postponed(delayMs: number): Settlement {
+  return {
+    status: 'pending',
+    counted: false,
+    delayMs,
+    statusCode: null,
+    durationMs: 0,
+    error: null,
+    metric: 'postponed',
+  }
 }
 
 interface Outcome {
@@ -98,7 +124,8 @@ export class WebhookDispatcher {
   /** Wakes the delivery loop: the fan-out created deliveries, or enough attempts finished to claim more. */
   readonly #deliveriesWaiting = new Wakeup()
   readonly #attempts = new Set<Promise<void>>()
-  readonly #claimSize: number
+  readonly #pacer: DeliveryPacer
+  #pacing: NodeJS.Timeout | undefined
   /** Decrypting each attempt's secrets again cost as much as signing: they change only on rotation. */
   readonly #decrypted = new Map<string, string>()
   readonly #secrets: Pick<Secrets, 'decrypt'> = {
@@ -118,8 +145,9 @@ export class WebhookDispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options
-    const { concurrency } = options.settings
-    this.#claimSize = Math.min(CLAIM_AT_LEAST, Math.ceil(concurrency / 2))
+    const { concurrency, minConcurrency } = options.settings
+    this.#pacer = new DeliveryPacer(concurrency, minConcurrency)
+    webhookDeliveryWindow.set(concurrency)
     // Every attempt in flight listens to the stop signal (the outbound layer's abort).
     setMaxListeners(concurrency + 16, this.#stop.signal)
     this.#agent = deliveryAgent(options.settings, options.settings.timeoutMs, (hostname, address) =>
@@ -133,7 +161,38 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    this.#running ??= Promise.all([this.#fanOutLoop(), this.#deliveryLoop()]).then(() => undefined)
+    if (this.#running !== undefined) return
+    this.#running = Promise.all([this.#fanOutLoop(), this.#deliveryLoop()]).then(() => undefined)
+    if (this.#pacer.floor < this.#pacer.ceiling) this.#pacing = this.#pace()
+  }
+
+  /** Looks at the load PACE_GLANCES_PER_TICK times per tick and adapts the window once per tick. */
+  #pace(): NodeJS.Timeout {
+    let glances = 0
+    const timer = setInterval(() => {
+      if (++glances < PACE_GLANCES_PER_TICK) {
+        this.#options.load.glance()
+        return
+      }
+      glances = 0
+      const before = this.#pacer.window
+      const window = this.#pacer.observe(this.#options.load.sample())
+      if (window === before) return
+      webhookDeliveryWindow.set(window)
+      if (window > before) this.#deliveriesWaiting.wake()
+    }, PACE_TICK_MS / PACE_GLANCES_PER_TICK)
+    timer.unref()
+    return timer
+  }
+
+  /** Attempts that may start now: the pacer's window, less those in flight. */
+  #freeAttempts(): number {
+    return this.#pacer.window - this.#attempts.size
+  }
+
+  /** Whether `free` attempts are enough to claim for (see CLAIM_AT_LEAST). */
+  #enoughToClaim(free: number): boolean {
+    return free >= Math.min(CLAIM_AT_LEAST, Math.ceil(this.#pacer.window / 2))
   }
 
   /**
@@ -143,10 +202,16 @@ export class WebhookDispatcher {
    */
   async stop(): Promise<void> {
     this.#stop.abort()
+    clearInterval(this.#pacing)
     const settled = (this.#running ?? Promise.resolve()).then(() => Promise.allSettled(this.#attempts))
     if ((await withDeadline(settled, STOP_TIMEOUT_MS)) === TIMED_OUT)
       this.#options.log.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'webhook dispatcher did not stop in time')
     await this.#agent.destroy().catch(() => undefined)
+  }
+
+  /** Attempts this replica may have in flight now (the pacer's window). */
+  get deliveryWindow(): number {
+    return this.#pacer.window
   }
 
   #sawWork(): void {
@@ -222,8 +287,8 @@ export class WebhookDispatcher {
         await this.#pause(settings.pollIntervalMs)
         continue
       }
-      const free = settings.concurrency - this.#attempts.size
-      if (free < this.#claimSize) {
+      const free = this.#freeAttempts()
+      if (!this.#enoughToClaim(free)) {
         // Woken when enough attempts have finished.
         await this.#deliveriesWaiting.wait(settings.pollIntervalMs, signal)
         continue
@@ -249,8 +314,7 @@ export class WebhookDispatcher {
   #launch(row: ClaimedRow, token: string): void {
     const attempt = this.#attempt(row, token).finally(() => {
       this.#attempts.delete(attempt)
-      if (this.#options.settings.concurrency - this.#attempts.size >= this.#claimSize)
-        this.#deliveriesWaiting.wake()
+      if (this.#enoughToClaim(this.#freeAttempts())) this.#deliveriesWaiting.wake()
     })
     this.#attempts.add(attempt)
   }
@@ -324,9 +388,19 @@ export class WebhookDispatcher {
       log.info({ endpointId }, 'webhook endpoint answered 410 Gone: disabled')
     } else if (
       settlement.counted &&
+      WebhookDispatcher.mayChangeHealth(row.failing_since, settings.disableAfterFailingMs) &&
       (await repository.markFailing(endpointId, settings.disableAfterFailingMs))
     )
       log.warn({ endpointId }, 'webhook endpoint failed every attempt for too long: disabled')
+  }
+
+  /**
+   * Whether a failed attempt may change the endpoint's health: it starts failing, or has failed long enough to
+   * be disabled. An endpoint already failing for less than that needs no write (with its breaker open, every
+   * refused delivery is a failed attempt: two statements each would be spent on nothing).
+   */
+  static mayChangeHealth(failingSince: Date | null, disableAfterMs: number): boolean {
+    return failingSince === null || Date.now() - failingSince.getTime() >= disableAfterMs
   }
 
   /** The body, identical on every attempt of the delivery: the event as the change feed serves it. */
@@ -371,28 +445,18 @@ export class WebhookDispatcher {
 
   #settlementOf(row: ClaimedRow, outcome: OutboundOutcome): Settlement {
     if (outcome.kind === 'breaker-open') {
-      // No request was made: the attempt is not spent, only postponed until the breaker lets one through.
-      return {
-        status: 'pending',
-        counted: false,
-        delayMs: Math.max(0, outcome.retryAt - Date.now()),
-        statusCode: null,
-        durationMs: 0,
-        error: null,
-        metric: 'postponed',
-      }
+      const untilAllowedMs = Math.max(0, outcome.retryAt - Date.now())
+      // Another call is the half-open probe: whether the endpoint is still down is being found out right now,
+      // so this delivery waits for that answer without spending an attempt of its schedule.
+      if (outcome.probing) return postponed(untilAllowedMs)
+      // Open: the endpoint failed recently. A failed attempt of the schedule, made without any request, and the
+      // next one no sooner than the breaker allows; so a delivery whose endpoint stays down still reaches
+      // `failed` on its schedule instead of being postponed for as long as the outage lasts.
+      return this.#failure(row, null, 0, BREAKER_OPEN_ERROR, untilAllowedMs)
     }
     if (outcome.kind === 'failed') {
-      if (outcome.reason === 'aborted')
-        return {
-          status: 'pending',
-          counted: false,
-          delayMs: 0,
-          statusCode: null,
-          durationMs: 0,
-          error: null,
-          metric: 'postponed',
-        }
+      // Shutdown aborted the call: the attempt is not spent, the delivery is due again at once.
+      if (outcome.reason === 'aborted') return postponed(0)
       const error = outcome.reason === 'status' ? `HTTP ${outcome.status}` : outcome.reason
       return this.#failure(row, outcome.status ?? null, outcome.durationMs, error, outcome.retryAfterMs)
     }

@@ -442,6 +442,28 @@ export class WebhooksRepository {
     })
   }
 
+  /**
+   * The fleet's delivery backlog: pending deliveries to enabled endpoints, and how long the oldest of those
+   * that are due has been waiting (0 when none is due). A disabled endpoint's deliveries wait for it to be
+   * enabled again, not for the dispatcher, so they are not backlog. Both read the partial index of pending rows.
+   */
+  deliveryBacklog(): Promise<{ pending: number; oldestDueSeconds: number }> {
+    return timedQuery('webhooks.deliveryBacklog', async () => {
+      const [row] = await this.db
+        .select({
+          pending: sql<number>`count(*)::int`,
+          oldestDueSeconds: sql<number>`coalesce(extract(epoch from now() - min(${webhookDeliveries.nextAttemptAt}) filter (where ${webhookDeliveries.nextAttemptAt} <= now())), 0)::float8`,
+        })
+        .from(webhookDeliveries)
+        .innerJoin(
+          webhookEndpoints,
+          and(eq(webhookEndpoints.id, webhookDeliveries.endpointId), eq(webhookEndpoints.enabled, true)),
+        )
+        .where(eq(webhookDeliveries.status, 'pending'))
+      return { pending: row?.pending ?? 0, oldestDueSeconds: row?.oldestDueSeconds ?? 0 }
+    })
+  }
+
   /** After a successful attempt: the endpoint is no longer failing. */
   markHealthy(endpointId: string): Promise<void> {
     return timedQuery('webhooks.markHealthy', async () => {

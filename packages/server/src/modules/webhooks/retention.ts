@@ -4,6 +4,7 @@
 // statement skips the rows another one has locked. Pending deliveries are never pruned: they are work still
 // owed, whatever their age (a disabled endpoint's wait for it to be enabled again, or deleted).
 import type { FastifyInstance } from 'fastify'
+import { schedulePeriodic } from '../../platform/periodic.js'
 import type { WebhooksRepository } from './repository.js'
 
 export const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -28,27 +29,13 @@ export async function pruneDeliveries(
 
 /** Prunes every PRUNE_INTERVAL_MS while the app runs (one run at a time per replica). */
 export function scheduleDeliveryPruning(app: FastifyInstance, repository: WebhooksRepository): void {
-  const { config, lifecycle, log } = app.platform
-  const started = () => lifecycle.phase === 'started'
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  const prune = () => {
-    if (!started() || running) return
-    running = pruneDeliveries(repository, config.webhooks.retentionMs, PRUNE_BATCH, started)
-      .then((deleted) => {
-        if (deleted > 0) log.info({ deleted }, 'webhook deliveries past retention deleted')
-      })
-      .catch((err: unknown) => log.warn({ err }, 'webhook delivery pruning failed'))
-      .finally(() => {
-        running = undefined
-      })
-  }
-  app.addHook('onReady', async () => {
-    timer = setInterval(prune, PRUNE_INTERVAL_MS)
-    timer.unref()
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
+  const { config } = app.platform
+  schedulePeriodic(app, {
+    intervalMs: PRUNE_INTERVAL_MS,
+    failure: 'webhook delivery pruning failed',
+    run: async (started) => {
+      const deleted = await pruneDeliveries(repository, config.webhooks.retentionMs, PRUNE_BATCH, started)
+      if (deleted > 0) app.log.info({ deleted }, 'webhook deliveries past retention deleted')
+    },
   })
 }

@@ -1,6 +1,6 @@
 // Webhook endpoints and their deliveries (scope `webhooks`), each tenant's own: another tenant's endpoint is 404.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { Page, pageQuery } from '../../contracts/pagination.js'
+import { Page, pageQuery } from '@pos/contracts/pagination'
 import {
   NewWebhookEndpoint,
   WebhookDelivery,
@@ -9,15 +9,15 @@ import {
   WebhookEndpointChange,
   WebhookEndpointDetail,
   WebhookEndpointWithSecret,
-} from '../../contracts/webhook.js'
+} from '@pos/contracts/webhook'
 import { principalOf } from '../../http/auth.js'
 import { answerIdempotently } from '../../http/idempotency.js'
 
 const tags = ['webhooks']
 const read = { scope: 'webhooks' } as const
 const change = { scope: 'webhooks' } as const
-const endpointParams = Type.Object({ endpointId: Type.String({ format: 'uuid' }) })
-const deliveryParams = Type.Object({
+export const endpointParams = Type.Object({ endpointId: Type.String({ format: 'uuid' }) })
+export const deliveryParams = Type.Object({
   endpointId: Type.String({ format: 'uuid' }),
   deliveryId: Type.String({ pattern: '^[1-9][0-9]{0,15}$' }),
 })
@@ -96,11 +96,16 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/webhook-endpoints/:endpointId',
     {
       config: change,
-      schema: { tags, summary: 'Deletes a webhook endpoint and its deliveries', params: endpointParams },
+      schema: {
+        tags,
+        summary: 'Deletes a webhook endpoint and its deliveries',
+        params: endpointParams,
+        response: { 204: Type.Null({ description: 'Deleted' }) },
+      },
     },
     async (request, reply) => {
       await app.webhooks.deleteEndpoint(principalOf(request).tenantId, request.params.endpointId)
-      return reply.code(204).send()
+      return reply.code(204).send(null)
     },
   )
 

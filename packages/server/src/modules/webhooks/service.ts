@@ -2,9 +2,8 @@
 // here and shown only on creation and rotation) and what a tenant may do with their deliveries. Delivery
 // itself is the dispatcher's (dispatcher.ts).
 import { randomUUID } from 'node:crypto'
-import type { WebhookSettings } from '../../config.js'
-import { EVENT_TYPES } from '../../contracts/events.js'
-import type { PageQuery } from '../../contracts/pagination.js'
+import { EVENT_TYPES } from '@pos/contracts/events'
+import type { PageQuery } from '@pos/contracts/pagination'
 import type {
   NewWebhookEndpoint,
   WebhookDelivery,
@@ -12,11 +11,18 @@ import type {
   WebhookEndpointChange,
   WebhookEndpointDetail,
   WebhookEndpointWithSecret,
-} from '../../contracts/webhook.js'
+} from '@pos/contracts/webhook'
+import type { WebhookSettings } from '../../config.js'
 import type { WebhookDeliveryStatus } from '../../db/schema.js'
 import type { IdempotencyClaim, IdempotencyVerdict } from '../../http/idempotency.js'
 import type { Outbound } from '../../platform/outbound/outbound.js'
-import { createdCursor, idCursor } from '../../platform/pagination.js'
+import {
+  type CreatedPosition,
+  type CursorCodec,
+  type CursorSeal,
+  createdCursor,
+  idCursor,
+} from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { DeliveryRecord, EndpointRecord, WebhooksRepository } from './repository.js'
 import { generateWebhookSecret } from './signature.js'
@@ -24,9 +30,6 @@ import { checkTarget, TargetRefused } from './target-guard.js'
 
 /** How long the previous secret keeps signing after a rotation. */
 export const PREVIOUS_SECRET_TTL_MS = 24 * 3_600_000
-
-const endpointCursors = createdCursor('webhook-endpoints')
-const deliveryCursors = idCursor('webhook-deliveries')
 
 function endpointView(record: EndpointRecord): WebhookEndpoint {
   return {
@@ -68,12 +71,20 @@ function keyReused(): ProblemError {
 }
 
 export class WebhooksService {
+  readonly #endpointCursors: CursorCodec<CreatedPosition>
+  readonly #deliveryCursors: CursorCodec<number>
+
   constructor(
     private readonly repository: WebhooksRepository,
     private readonly settings: WebhookSettings,
+    /** Seals the lists' cursors (CursorSeal.of the process's secrets). */
+    cursors: CursorSeal,
     /** Where the endpoints' breakers are read (the outbound layer); the CLI, which never shows one, has none. */
     private readonly breakers?: Pick<Outbound, 'breakerState'>,
-  ) {}
+  ) {
+    this.#endpointCursors = createdCursor('webhook-endpoints', cursors)
+    this.#deliveryCursors = idCursor('webhook-deliveries', cursors)
+  }
 
   async #checkUrl(url: string): Promise<string> {
     try {
@@ -118,8 +129,8 @@ export class WebhooksService {
     tenantId: string,
     query: PageQuery,
   ): Promise<{ data: WebhookEndpoint[]; nextCursor: string | null }> {
-    const slice = await this.repository.listEndpoints(tenantId, endpointCursors.request(query))
-    return endpointCursors.page({ ...slice, items: slice.items.map(endpointView) })
+    const slice = await this.repository.listEndpoints(tenantId, this.#endpointCursors.request(query))
+    return this.#endpointCursors.page({ ...slice, items: slice.items.map(endpointView) })
   }
 
   /** One endpoint, with its circuit breaker as the fleet shares it. */
@@ -183,10 +194,10 @@ export class WebhooksService {
     status: WebhookDeliveryStatus | undefined,
     query: PageQuery,
   ): Promise<{ data: WebhookDelivery[]; nextCursor: string | null }> {
-    const page = deliveryCursors.request(query)
+    const page = this.#deliveryCursors.request(query)
     if ((await this.repository.findEndpoint(tenantId, endpointId)) === undefined) throw notFound(endpointId)
     const slice = await this.repository.listDeliveries(tenantId, endpointId, status, page)
-    return deliveryCursors.page({ ...slice, items: slice.items.map(deliveryView) })
+    return this.#deliveryCursors.page({ ...slice, items: slice.items.map(deliveryView) })
   }
 
   /** Queues a failed delivery again, with a fresh schedule. */

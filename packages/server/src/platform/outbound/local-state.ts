@@ -38,7 +38,8 @@ export class LocalStore implements StateStore {
     const t = this.#target(key, now)
     let made: Transition | undefined
     if (t.state === 'open') {
-      if (now < t.reopenAt) return { verdict: 'open', retryAfterMs: t.reopenAt - now, transition: undefined }
+      if (now < t.reopenAt)
+        return { verdict: 'open', retryAfterMs: t.reopenAt - now, probing: false, transition: undefined }
       this.#reset(t, 'half-open')
       made = { from: 'open', to: 'half-open' }
     }
@@ -59,7 +60,12 @@ export class LocalStore implements StateStore {
     let probe = false
     if (t.state === 'half-open') {
       if (t.lease !== undefined && t.lease.expiresAt > now) {
-        return { verdict: 'open', retryAfterMs: Math.max(1, t.lease.expiresAt - now), transition: made }
+        return {
+          verdict: 'open',
+          retryAfterMs: Math.max(1, t.lease.expiresAt - now),
+          probing: true,
+          transition: made,
+        }
       }
       t.lease = { token: request.token, expiresAt: now + request.leaseMs }
       probe = true

@@ -86,9 +86,16 @@ export type OutboundOutcome =
   /**
    * The breaker refused before any request was made: postpone the work until `retryAt` (epoch ms). Once a
    * request was made, a breaker that stops the call makes it `failed` (gaveUp `breaker-open`), since the target
-   * was called and did fail.
+   * was called and did fail. `probing`: the breaker is half-open and another call is its probe, so whether
+   * the target is still down is being found out right now (`retryAt` is when that probe's lease ends);
+   * otherwise the breaker is open: the target failed recently and is not called until `retryAt`.
    */
-  | { readonly kind: 'breaker-open'; readonly retryAt: number; readonly attempts: 0 }
+  | {
+      readonly kind: 'breaker-open'
+      readonly retryAt: number
+      readonly probing: boolean
+      readonly attempts: 0
+    }
 
 export interface Outbound {
   /** Where breakers and budgets live: `redis` (shared by the fleet) or `in-process`. */
@@ -239,7 +246,12 @@ class OutboundLayer implements Outbound {
         if (admission.reason === 'retry-budget') return failed('retry-budget')
         outboundRequestsTotal.inc({ target_kind: target.kind, outcome: 'breaker-open' })
         if (attempts > 0) return stoppedByBreaker(admission.retryAfterMs)
-        return { kind: 'breaker-open', retryAt: Date.now() + admission.retryAfterMs, attempts: 0 }
+        return {
+          kind: 'breaker-open',
+          retryAt: Date.now() + admission.retryAfterMs,
+          probing: admission.probing,
+          attempts: 0,
+        }
       }
       if (last !== undefined) retryAttemptsTotal.inc({ target_kind: target.kind, reason: last.reason })
       attempts++

@@ -31,7 +31,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 /**
  * KEYS: breaker, lease, budget. ARGV: budget %, budget minimum, state TTL ms, then for each admission asked
  * for: retry (0|1), lease ms, token. Decides them one after another, as separate calls would; answers one
- * {verdict, value, transition} per admission.
+ * {verdict, value, transition, probing} per admission (probing: 1 when refused because another call holds the
+ * half-open probe lease).
  */
 const ADMIT_LUA = `${NOW_LUA}
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
@@ -41,7 +42,7 @@ local function admit(retry, lease_ms, token)
   local transition = ''
   if state == 'open' then
     local reopen = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
-    if now < reopen then return {'open', reopen - now, ''} end
+    if now < reopen then return {'open', reopen - now, '', 0} end
     redis.call('HSET', KEYS[1], 'state', 'half-open', 'probes', 0)
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     state = 'half-open'
@@ -63,7 +64,7 @@ local function admit(retry, lease_ms, token)
   local probe = 0
   if state == 'half-open' then
     if not redis.call('SET', KEYS[2], token, 'NX', 'PX', lease_ms) then
-      return {'open', math.max(redis.call('PTTL', KEYS[2]), 1), transition}
+      return {'open', math.max(redis.call('PTTL', KEYS[2]), 1), transition, 1}
     end
     probe = 1
   end
@@ -258,10 +259,11 @@ export class RedisStore implements StateStore {
         ...batch.flatMap((request) => [request.retry ? 1 : 0, request.leaseMs, request.token]),
       ],
     )
-    return answers(reply, batch.length).map(([verdict, value, change]): AdmitAnswer => {
+    return answers(reply, batch.length).map(([verdict, value, change, probing]): AdmitAnswer => {
       const made = transition(change)
       if (verdict === 'admitted') return { verdict, probe: value === 1, transition: made }
-      if (verdict === 'open') return { verdict, retryAfterMs: Number(value), transition: made }
+      if (verdict === 'open')
+        return { verdict, retryAfterMs: Number(value), probing: probing === 1, transition: made }
       if (verdict === 'budget') return { verdict, transition: made }
       throw new Error(`unexpected admission ${String(verdict)}`)
     })

@@ -46,7 +46,13 @@ export interface Ticket {
 
 export type Admission =
   | { readonly admitted: true; readonly probe: boolean; readonly ticket: Ticket }
-  | { readonly admitted: false; readonly reason: 'breaker-open'; readonly retryAfterMs: number }
+  | {
+      readonly admitted: false
+      readonly reason: 'breaker-open'
+      readonly retryAfterMs: number
+      /** Half-open, and another call is the probe: the target's health is being found out right now. */
+      readonly probing: boolean
+    }
   | { readonly admitted: false; readonly reason: 'retry-budget' }
 
 export interface BreakerSnapshot {
@@ -110,7 +116,12 @@ export class SharedBreaker {
     this.#transitioned(target, answer.transition)
     if (answer.verdict === 'open') {
       this.#seen(target, key, 'open')
-      return { admitted: false, reason: 'breaker-open', retryAfterMs: answer.retryAfterMs }
+      return {
+        admitted: false,
+        reason: 'breaker-open',
+        retryAfterMs: answer.retryAfterMs,
+        probing: answer.probing,
+      }
     }
     if (answer.verdict === 'budget') return { admitted: false, reason: 'retry-budget' }
     return {

@@ -29,7 +29,13 @@ export const WINDOW_BUCKETS = 10
 export type Transition = { readonly from: BreakerState; readonly to: BreakerState }
 export type AdmitAnswer =
   | { readonly verdict: 'admitted'; readonly probe: boolean; readonly transition: Transition | undefined }
-  | { readonly verdict: 'open'; readonly retryAfterMs: number; readonly transition: Transition | undefined }
+  /** `probing`: half-open, and another call holds the probe lease (it is finding out right now). */
+  | {
+      readonly verdict: 'open'
+      readonly retryAfterMs: number
+      readonly probing: boolean
+      readonly transition: Transition | undefined
+    }
   | { readonly verdict: 'budget'; readonly transition: Transition | undefined }
 export interface RecordAnswer {
   readonly state: BreakerState

@@ -30,7 +30,7 @@ describe('product prices', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
     expect(res.json()).toMatchObject({
       type: '/problems/validation-failed',
-      errors: [{ location: 'body', pointer: '/events/1/data/price/amount', message: 'must be >= 0' }],
+      errors: [{ location: 'body', pointer: '/events/1/data/price/amount', message: 'must be 0 or more' }],
     })
     expect(await storedEvents()).toBe(before)
     expect(await db().select().from(products).where(eq(products.tenantId, a.tenantId))).toEqual([])

@@ -163,6 +163,17 @@ describe('the product routes', () => {
       expect(skus(await getPage(t, b.key, '/v1/products?barcode=4003&includeDeleted=true'))).toEqual([])
     })
 
+    it('refuses a hand-made or edited cursor with 400, and its cursors show no id', async () => {
+      const nextCursor = (await getPage(t, a.key, '/v1/products?limit=1')).nextCursor ?? ''
+      expect(Buffer.from(nextCursor, 'base64url').toString('latin1')).not.toMatch(/products\.\d/)
+      const edited = `${nextCursor.slice(0, 20)}${nextCursor[20] === 'A' ? 'B' : 'A'}${nextCursor.slice(21)}`
+      for (const after of [Buffer.from('products.0').toString('base64url'), edited]) {
+        const res = await get(t, a.key, `/v1/products?after=${after}`)
+        expect(res.statusCode).toBe(400)
+        expect(res.json()).toMatchObject({ type: '/problems/invalid-parameters' })
+      }
+    })
+
     it("reads only the caller's products when handed another tenant's cursor", async () => {
       // A's first product was stored before all of B's: the cursor only says where to start.
       const { nextCursor } = await getPage(t, a.key, '/v1/products?limit=1')

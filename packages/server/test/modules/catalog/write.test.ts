@@ -83,6 +83,20 @@ describe('product writes', () => {
     expect(again.json().type).toBe('/problems/conflict')
   })
 
+  it('PUT takes the product without its SKU and replaces it whole, as the read-api guide says', async () => {
+    const body = { name: 'Tea', price: { amount: 200, currency: 'EUR' }, barcode: '4006381333931' }
+    expect((await call(a.key, 'PUT', '/v1/products/PUT-1', body)).json()).toMatchObject({
+      barcode: '4006381333931',
+    })
+    const { barcode: _dropped, ...withoutBarcode } = body
+    const replaced = await call(a.key, 'PUT', '/v1/products/PUT-1', withoutBarcode)
+    expect(replaced.statusCode).toBe(200)
+    expect(replaced.json()).toMatchObject({ sku: 'PUT-1', name: 'Tea', barcode: null })
+    const withSku = await call(a.key, 'PUT', '/v1/products/PUT-1', { sku: 'PUT-1', ...body })
+    expect(withSku.statusCode).toBe(422)
+    expect(withSku.json().detail).toBe('sku is not a field of this object')
+  })
+
   it('enforces an Idempotency-Key when one is sent', async () => {
     const key = randomUUID()
     const body = { sku: 'W-3', name: 'Cake', price: { amount: 450, currency: 'EUR' } }

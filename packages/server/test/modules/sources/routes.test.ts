@@ -91,7 +91,7 @@ describe('admin API', () => {
         { name: 'till', kind: 'sdk', signingSecret: 'x'.repeat(15) },
         '/signingSecret',
       ],
-      ['an unknown field', { name: 'till', kind: 'sdk', signing_secret: SECRET }, '/'],
+      ['an unknown field', { name: 'till', kind: 'sdk', signing_secret: SECRET }, '/signing_secret'],
     ])('with %s are refused with 422', async (_case, body, pointer) => {
       const tenantId = await createTenant()
       const res = await admin('POST', `/v1/admin/tenants/${tenantId}/sources`, body)

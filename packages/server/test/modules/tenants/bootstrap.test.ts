@@ -49,11 +49,12 @@ describe('the start banner', () => {
       address: 'http://0.0.0.0:3000',
       demo: { tenantId: 't', sourceName: 'demo', apiKey: 'pos_KEY' },
       now: new Date('2025-01-02T03:04:05.678Z'),
+      eventId: 'demo-0a1b2c3d',
     })
     const events = {
       events: [
         {
-          id: 'evt-1',
+          id: 'demo-0a1b2c3d',
           type: 'product.upserted',
           occurredAt: '2025-01-02T03:04:05.678Z',
           data: { sku: 'SKU-1', name: 'Coffee', price: { amount: 350, currency: 'EUR' } },
@@ -62,10 +63,13 @@ describe('the start banner', () => {
     }
     expect(banner).toContain(
       "curl -X POST http://localhost:3000/v1/ingest/demo -H 'Authorization: Bearer pos_KEY' " +
-        "-H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' " +
+        "-H 'Content-Type: application/json' -H 'Idempotency-Key: demo-0a1b2c3d' " +
         `-d '${JSON.stringify(events)}'\n`,
     )
     expect(banner).toContain("curl http://localhost:3000/v1/products -H 'Authorization: Bearer pos_KEY'\n")
+    // How to get a new key, both ways.
+    expect(banner).toContain('curl -X POST http://localhost:3000/v1/admin/tenants/t/api-keys')
+    expect(banner).toContain('npm run cli -- key:create t demo\n')
     expect(banner).not.toContain('Admin token')
   })
 })
@@ -97,7 +101,11 @@ describe('the first start on the embedded database', () => {
     const ingest = /^ {4}curl -X POST (\S+) -H 'Authorization: Bearer (\S+)' .* -d '(.+)'$/m.exec(banner)
     expect(ingest?.slice(1, 3)).toEqual([`${first.url}/v1/ingest/demo`, apiKey])
     const body = JSON.parse(ingest?.[3] ?? '')
-    expect(body.events[0]).toMatchObject({ id: 'evt-1', type: 'product.upserted', data: { sku: 'SKU-1' } })
+    expect(body.events[0]).toMatchObject({
+      id: expect.stringMatching(/^demo-[0-9a-f]{8}$/),
+      type: 'product.upserted',
+      data: { sku: 'SKU-1' },
+    })
     expect(Math.abs(Date.parse(body.events[0].occurredAt) - Date.now())).toBeLessThan(60_000)
     expect(banner).toContain(`curl ${first.url}/v1/products -H 'Authorization: Bearer ${apiKey}'`)
 

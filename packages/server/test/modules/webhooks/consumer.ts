@@ -4,6 +4,8 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
+import { afterAll, beforeAll } from 'vitest'
+import { startTestApp, type TestApp } from '../../helpers/app.js'
 
 export interface ReceivedDelivery {
   readonly headers: IncomingHttpHeaders
@@ -100,4 +102,21 @@ export class Consumer {
 /** Verifies a delivery as a consumer would; throws when the signature or timestamp is wrong. */
 export function verify(secret: string, delivery: ReceivedDelivery): unknown {
   return new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>)
+}
+
+/** For one describe block: a test app started with `env`, and a consumer; both closed after the block. */
+export function appWithConsumer(env: Record<string, string>): {
+  readonly t: TestApp
+  readonly consumer: Consumer
+} {
+  const started = {} as { t: TestApp; consumer: Consumer }
+  beforeAll(async () => {
+    started.t = await startTestApp({ env })
+    started.consumer = await Consumer.start()
+  })
+  afterAll(async () => {
+    await started.consumer.close()
+    await started.t.close()
+  })
+  return started
 }

@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { ingest, orderEvent, productUpserted } from '../../helpers/ingest.js'
 import { createTenant, type TenantFixture } from '../../helpers/tenants.js'
 import { waitFor } from '../../helpers/wait.js'
-import { Consumer, verify } from './consumer.js'
+import { appWithConsumer, Consumer, verify } from './consumer.js'
 
 // Attempts at once, then after 1 s and 1 s: three in all. The outbound layer makes one request per attempt,
 // so each attempt of the schedule is one request the consumer sees.
@@ -425,26 +425,16 @@ describe('webhook delivery to a consumer that throttles or hangs', () => {
 })
 
 describe('webhook delivery while the endpoint’s breaker is open', () => {
-  let t: TestApp
-  let consumer: Consumer
-  beforeAll(async () => {
-    t = await startTestApp({
-      env: {
-        ...WEBHOOK_ENV,
-        // The first failure opens the breaker, for 300 ms; every later request is a half-open probe.
-        OUTBOUND_RETRY_MAX_ATTEMPTS: '3',
-        OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
-        OUTBOUND_BREAKER_OPEN_MS: '300',
-      },
-    })
-    consumer = await Consumer.start()
-  })
-  afterAll(async () => {
-    await consumer.close()
-    await t.close()
+  const started = appWithConsumer({
+    ...WEBHOOK_ENV,
+    // The first failure opens the breaker, for 300 ms; every later request is a half-open probe.
+    OUTBOUND_RETRY_MAX_ATTEMPTS: '3',
+    OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
+    OUTBOUND_BREAKER_OPEN_MS: '300',
   })
 
   it('counts a request whose failure opened the breaker, and each failed probe, as an attempt', async () => {
+    const { t, consumer } = started
     const tenant = await createTenant(t.platform.database.db)
     consumer.answer = () => ({ status: 500 })
     const endpoint = await createEndpointAs(t, tenant, consumer.url)
@@ -465,6 +455,74 @@ describe('webhook delivery while the endpoint’s breaker is open', () => {
     expect(consumer.received).toHaveLength(3)
     const shown = await callAs(t, tenant, 'GET', `/v1/webhook-endpoints/${endpoint.id}`)
     expect(shown.json().failingSince).not.toBeNull()
+  })
+})
+
+describe('webhook delivery while the endpoint’s breaker stays open', () => {
+  const started = appWithConsumer({
+    ...WEBHOOK_ENV,
+    // The first failure opens the breaker for 3 s: longer than the schedule's 1 s steps, so the deliveries
+    // stored meanwhile meet it open.
+    OUTBOUND_BREAKER_MINIMUM_CALLS: '1',
+    OUTBOUND_BREAKER_OPEN_MS: '3000',
+    OUTBOUND_BREAKER_CLOSE_AFTER_PROBES: '1',
+  })
+
+  it('fails an attempt the open breaker refuses, without a request, so the delivery still ends on its schedule', async () => {
+    const { t, consumer } = started
+    const tenant = await createTenant(t.platform.database.db)
+    consumer.answer = () => ({ status: 503 })
+    const endpoint = await createEndpointAs(t, tenant, consumer.url)
+    const since = new Date(Date.now() - 60_000).toISOString()
+    const stored = ['SKU-B0', 'SKU-B1', 'SKU-B2'].map((sku) => productUpserted(sku))
+    await ingest(t.app, { key: tenant.key, events: stored.slice(0, 1) })
+    await newestDelivery(t, tenant, endpoint.id, (d) => d.attempts.length === 1, 'the first failure')
+    // The breaker is open now: these deliveries meet it on their first attempt.
+    await ingest(t.app, { key: tenant.key, events: stored.slice(1) })
+    const failed = await waitFor(
+      async () => {
+        const list = await deliveriesOf(t, tenant, endpoint.id, '?status=failed')
+        return list.length === 3 ? list : undefined
+      },
+      { description: 'three failed deliveries', timeoutMs: 60_000 },
+    )
+    const attempts = failed.flatMap((delivery) => delivery.attempts)
+    // Each delivery made exactly the schedule's three attempts, no more.
+    for (const delivery of failed) expect(delivery.attempts).toHaveLength(3)
+    const refused = attempts.filter((attempt) => attempt.statusCode === null)
+    expect(refused.length).toBeGreaterThanOrEqual(2)
+    for (const attempt of refused)
+      expect(attempt).toMatchObject({ error: 'circuit breaker open', durationMs: 0 })
+    for (const attempt of attempts.filter((a) => a.statusCode !== null))
+      expect(attempt).toMatchObject({ statusCode: 503, error: 'HTTP 503' })
+    // A refused attempt made no request: the consumer saw exactly the attempts that carry a status.
+    expect(consumer.received).toHaveLength(attempts.length - refused.length)
+
+    // The consumer is back: recover queues them with a fresh schedule and every one is delivered.
+    consumer.answer = () => ({ status: 204 })
+    const recovered = await callAs(t, tenant, 'POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, {
+      since,
+    })
+    expect(recovered.json()).toEqual({ queued: 3 })
+    const succeeded = await waitFor(
+      async () => {
+        const list = await deliveriesOf(t, tenant, endpoint.id, '?status=succeeded')
+        return list.length === 3 ? list : undefined
+      },
+      { description: 'three deliveries succeeded after recover', timeoutMs: 60_000 },
+    )
+    for (const delivery of succeeded) {
+      // Oldest first: the three of the first schedule, then those of the recovered one, which ends with the
+      // success and spent at most the schedule's three attempts (any before the success were refusals).
+      const sinceRecover = delivery.attempts.slice(3)
+      expect(sinceRecover.length).toBeGreaterThanOrEqual(1)
+      expect(sinceRecover.length).toBeLessThanOrEqual(3)
+      expect(sinceRecover.at(-1)).toMatchObject({ statusCode: 204 })
+      for (const attempt of sinceRecover.slice(0, -1))
+        expect(attempt).toMatchObject({ statusCode: null, error: 'circuit breaker open' })
+    }
+    const accepted = consumer.received.filter((_, i) => consumer.answered[i] === 204)
+    expect(accepted.map((r) => JSON.parse(r.body).data.id).sort()).toEqual(stored.map((e) => e.id).sort())
   })
 })
 

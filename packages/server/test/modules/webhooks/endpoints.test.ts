@@ -1,6 +1,6 @@
+import { EVENT_TYPES } from '@pos/contracts/events'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EVENT_TYPES } from '../../../src/contracts/events.js'
 import { webhookEndpoints } from '../../../src/db/schema.js'
 import { WebhooksRepository } from '../../../src/modules/webhooks/repository.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'

@@ -105,6 +105,9 @@ describe.each(['redis', 'in-process'] as const)('shared breaker state (%s)', (ba
     )
     const probes = admissions.filter((x) => x.admitted)
     expect(probes).toHaveLength(1)
+    // The others are refused because another call is the probe, not because the breaker is open.
+    for (const refused of admissions.filter((x) => !x.admitted))
+      expect(refused).toMatchObject({ reason: 'breaker-open', probing: true })
     const [probe] = probes
     if (!probe?.admitted) throw new Error('no probe admitted')
     expect(probe.probe).toBe(true)
@@ -125,6 +128,7 @@ describe.each(['redis', 'in-process'] as const)('shared breaker state (%s)', (ba
     expect(await breaker.admit(target, { retry: false, leaseMs: LEASE_MS })).toMatchObject({
       admitted: false,
       reason: 'breaker-open',
+      probing: false,
     })
   })
 

@@ -2,7 +2,7 @@
 // deterministic (the same object at the same `updated_at` gives the same id), so a webhook redelivered or an
 // object found again by reconciliation is a duplicate of what is stored.
 import { createHash } from 'node:crypto'
-import type { EventType } from '../../../contracts/events.js'
+import type { EventType } from '@pos/contracts/events'
 import { MoneyConversionError, type MoneyValue, minorUnits } from '../money.js'
 import type { CanonicalEvent } from '../provider.js'
 import { Unmappable } from '../provider.js'

@@ -12,7 +12,7 @@
 // stores (their Square id is the store code). Event ids are deterministic: an object at one version always
 // gives the same id, so a redelivery or a reconciliation finding it again is a duplicate.
 import type { IncomingHttpHeaders } from 'node:http'
-import type { EventType } from '../../../contracts/events.js'
+import type { EventType } from '@pos/contracts/events'
 import type { SquareConfig } from '../config.js'
 import {
   type CanonicalEvent,

@@ -1,6 +1,7 @@
 // Checks canonical events against what POST /v1/ingest accepts: the envelope and each type's data schema.
+
+import type { IngestBody } from '@pos/contracts/events'
 import { expect } from 'vitest'
-import type { IngestBody } from '../../../../src/contracts/events.js'
 import type { CanonicalEvent } from '../../../../src/modules/connectors/provider.js'
 import { validateEventData } from '../../../../src/modules/ingest/events.js'
 

@@ -3,6 +3,7 @@
 import { type Static, Type } from 'typebox'
 import { Quantity, StoreCode } from './inventory.js'
 import { Currency, Money } from './money.js'
+import { pageQuery } from './pagination.js'
 import { Sku } from './product.js'
 
 export const ORDER_STATUSES = ['OPEN', 'COMPLETED', 'CANCELED'] as const
@@ -80,3 +81,13 @@ export const OrderDetail = Type.Object(
   },
   { title: 'OrderDetail' },
 )
+
+/** The query of GET /v1/orders. */
+export const OrderListQuery = Type.Object({
+  storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
+  status: Type.Optional(OrderStatus),
+  updatedSince: Type.Optional(
+    Type.String({ format: 'date-time', description: 'RFC 3339; orders updated at or after it' }),
+  ),
+  ...pageQuery,
+})

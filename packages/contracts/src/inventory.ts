@@ -1,6 +1,7 @@
 // Stock: how much of a SKU a store has, and the counts and moves that change it. Quantities may be fractional
 // (weighed goods) and negative (a move out, or stock sold before it was counted in).
 import { Type } from 'typebox'
+import { pageQuery } from './pagination.js'
 import { Sku } from './product.js'
 
 /** Up to six decimals, within ±10^12: what the database's numeric(20, 6) holds exactly. */
@@ -35,3 +36,10 @@ export const StockLevel = Type.Object(
   },
   { title: 'StockLevel' },
 )
+
+/** The query of GET /v1/inventory. */
+export const StockLevelQuery = Type.Object({
+  storeId: Type.Optional(Type.String({ minLength: 1, description: 'A store code' })),
+  sku: Type.Optional(Type.String({ minLength: 1 })),
+  ...pageQuery,
+})

@@ -42,7 +42,9 @@ export const IngestBody = Type.Object(
       Type.Object(
         {
           id: Type.String({ minLength: 1, maxLength: 255, description: 'Unique per tenant and source' }),
-          type: Type.Union(EVENT_TYPES.map((type) => Type.Literal(type))),
+          type: Type.Enum(EVENT_TYPES, {
+            description: 'The event type; its data is checked against that type',
+          }),
           occurredAt: Type.String({ format: 'date-time' }),
           data: Type.Object({}, { additionalProperties: true, description: DATA_DESCRIPTION }),
         },
@@ -55,16 +57,26 @@ export const IngestBody = Type.Object(
 )
 export type IngestBody = Static<typeof IngestBody>
 
-/** The answer to a batch stored now (201); a replay of a stored batch is 204 without a body. */
+/**
+ * The answer to a batch (201); a replay with the same Idempotency-Key gets the same answer, marked
+ * `Idempotent-Replayed: true`.
+ */
 export const IngestAccepted = Type.Object(
   {
     accepted: Type.Integer({ description: 'Events stored by this request' }),
     duplicates: Type.Integer({ description: 'Events skipped because their id was stored before' }),
     eventIds: Type.Array(Type.String(), { description: 'Ids of the events stored by this request' }),
     duplicateEventIds: Type.Array(Type.String()),
+    detail: Type.Optional(
+      Type.String({
+        description:
+          'Only when nothing was stored because every event was a duplicate: says so in words, for a person',
+      }),
+    ),
   },
   { title: 'IngestAccepted' },
 )
+export type IngestAccepted = Static<typeof IngestAccepted>
 
 /** A stored event, as the change feed shows it. */
 export const FeedEvent = Type.Object(

@@ -1,6 +1,7 @@
 // Products of a tenant's catalog: what a POS or the API sends to create or change one, and how the API shows it.
 import { Type } from 'typebox'
 import { Price } from './money.js'
+import { pageQuery } from './pagination.js'
 
 /** The tenant's own product code. */
 export const Sku = Type.String({ minLength: 1, maxLength: 200, description: "The tenant's product code" })
@@ -41,3 +42,11 @@ export const Product = Type.Object(
   },
   { title: 'Product' },
 )
+
+/** The query of GET /v1/products. */
+export const ProductListQuery = Type.Object({
+  sku: Type.Optional(Type.String({ minLength: 1 })),
+  barcode: Type.Optional(Type.String({ minLength: 1 })),
+  includeDeleted: Type.Boolean({ default: false, description: 'Also list deleted products' }),
+  ...pageQuery,
+})

@@ -1,0 +1,123 @@
+// A tenant's API keys: create one (its key is shown once, with a copy button), revoke one.
+import { type FormEvent, useState } from 'react'
+import { type ApiKey, api, type CreatedApiKey } from '../api.js'
+import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
+
+const SCOPES = ['ingest', 'read', 'write', 'webhooks'] as const
+
+export function ApiKeys(props: { tenantId: string }) {
+  const path = `/v1/admin/tenants/${props.tenantId}/api-keys`
+  const { data, error, reload } = useResource<{ data: ApiKey[] }>(path)
+  const [name, setName] = useState('')
+  const [scopes, setScopes] = useState<string[]>([...SCOPES])
+  const [created, setCreated] = useState<CreatedApiKey | null>(null)
+  const [copied, setCopied] = useState(false)
+  const [actionError, setActionError] = useState<string | null>(null)
+
+  const create = async (event: FormEvent) => {
+    event.preventDefault()
+    try {
+      setCreated(await api<CreatedApiKey>('POST', path, { name, scopes }))
+      setCopied(false)
+      setName('')
+      setActionError(null)
+      await reload()
+    } catch (err) {
+      setActionError(message(err))
+    }
+  }
+
+  const revoke = async (key: ApiKey) => {
+    try {
+      await api('POST', `${path}/${key.id}/revoke`)
+      setActionError(null)
+      await reload()
+    } catch (err) {
+      setActionError(message(err))
+    }
+  }
+
+  const copy = async () => {
+    if (created === null) return
+    await navigator.clipboard.writeText(created.key)
+    setCopied(true)
+  }
+
+  return (
+    <section aria-label="API keys">
+      <form className="card inline-form" onSubmit={create}>
+        <label>
+          New key's name
+          <input required maxLength={200} value={name} onChange={(event) => setName(event.target.value)} />
+        </label>
+        <fieldset>
+          <legend>Scopes</legend>
+          {SCOPES.map((scope) => (
+            <label key={scope} className="check">
+              <input
+                type="checkbox"
+                checked={scopes.includes(scope)}
+                onChange={(event) =>
+                  setScopes(event.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))
+                }
+              />
+              {scope}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" disabled={scopes.length === 0}>
+          Create key
+        </button>
+      </form>
+      {created && (
+        <div className="card secret" role="status">
+          <p>
+            The key <strong>{created.name}</strong>, shown only now: copy it, it cannot be shown again.
+          </p>
+          <code data-created-key>{created.key}</code>
+          <button type="button" onClick={copy}>
+            {copied ? 'Copied' : 'Copy key'}
+          </button>
+        </div>
+      )}
+      <ErrorNote error={error ?? actionError} />
+      <div className="table-scroll">
+        <table>
+          <caption>API keys</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Prefix</th>
+              <th scope="col">Scopes</th>
+              <th scope="col">Created</th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data?.data.map((key) => (
+              <tr key={key.id}>
+                <td>{key.name}</td>
+                <td>
+                  <code>{key.prefix}</code>
+                </td>
+                <td>{key.scopes.join(', ')}</td>
+                <td>{when(key.createdAt)}</td>
+                <td>
+                  {key.revokedAt === null ? (
+                    <ConfirmButton
+                      label="Revoke"
+                      question={`Revoke ${key.name}?`}
+                      onConfirm={() => revoke(key)}
+                    />
+                  ) : (
+                    `revoked ${when(key.revokedAt)}`
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,90 @@
+// A real server process (the server package's own test helpers start it) on a fresh PostgreSQL database, on a
+// fixed loopback port so that it can be stopped and started again under a device that keeps its base URL, and
+// a tenant, a source with a signing secret and an API key made through the admin API.
+import pg from 'pg'
+import { createTestDatabase, type TestDatabase } from '../../../server/test/helpers/database.js'
+import { freePort } from '../../../server/test/helpers/private-redis.js'
+import { type ServerProcess, startServerProcess } from '../../../server/test/helpers/server-process.js'
+
+export { waitFor } from '../../../server/test/helpers/wait.js'
+export { freePort }
+
+const ADMIN_TOKEN = 'sdk-test-admin-token-0123456789'
+
+export interface DeviceServer {
+  readonly url: string
+  readonly database: TestDatabase
+  readonly apiKey: string
+  readonly signingSecret: string
+  readonly source: string
+  /** Starts the server (again) on the same port and database; resolves once it is ready. */
+  start(): Promise<void>
+  /** Stops it with the signal given; resolves when the process has exited. */
+  stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>
+  query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>
+  close(): Promise<void>
+}
+
+export async function startDeviceServer(options: { signingSecret?: string } = {}): Promise<DeviceServer> {
+  const database = await createTestDatabase()
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  let server: ServerProcess | undefined
+
+  async function start(): Promise<void> {
+    server = startServerProcess({
+      DATABASE_URL: database.url,
+      ADMIN_TOKEN,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      SHUTDOWN_READINESS_DELAY_MS: '0',
+    })
+    await server.url()
+    await server.waitForLine((line) => line.msg === 'start-up complete', 60_000)
+  }
+
+  async function stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const running = server
+    server = undefined
+    if (running === undefined) return
+    running.child.kill(signal)
+    await running.exited
+  }
+
+  async function admin(path: string, body: object): Promise<Record<string, unknown>> {
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    if (response.status !== 201)
+      throw new Error(`${path} answered ${response.status}: ${await response.text()}`)
+    return (await response.json()) as Record<string, unknown>
+  }
+
+  await start()
+  const tenant = await admin('/v1/admin/tenants', { name: 'Device tests' })
+  const source = 'till'
+  const signingSecret = options.signingSecret ?? 'sdk-signing-secret-0123456789abcdef'
+  await admin(`/v1/admin/tenants/${tenant.id}/sources`, { name: source, kind: 'sdk', signingSecret })
+  const key = await admin(`/v1/admin/tenants/${tenant.id}/api-keys`, { name: 'till' })
+
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 })
+  return {
+    url,
+    database,
+    apiKey: key.key as string,
+    signingSecret,
+    source,
+    start,
+    stop,
+    async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
+      return (await pool.query<T>(sql, params)).rows
+    },
+    async close() {
+      await stop('SIGTERM')
+      await pool.end()
+      await database.drop()
+    },
+  }
+}
