@@ -43,8 +43,8 @@ async function dashboardStatic(app: FastifyInstance): Promise<void> {
         prefix: '/',
         schemaHide: true,
         cacheControl: false,
-        setHeaders: (reply, path) => {
-          reply.header('cache-control', path.includes('/assets/') ? IMMUTABLE : REVALIDATE)
+        setHeaders: (response, path) => {
+          response.setHeader('cache-control', path.includes('/assets/') ? IMMUTABLE : REVALIDATE)
         },
       })
       scope.setNotFoundHandler(async (request, reply) => {
