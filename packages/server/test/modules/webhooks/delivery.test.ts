@@ -468,6 +468,8 @@ describe('webhook delivery while the endpoint’s breaker stays open', () => {
     OUTBOUND_BREAKER_CLOSE_AFTER_PROBES: '1',
   })
 
+  // Two schedules of seconds each and a breaker cool-down between them: on a busy machine that is more than the
+  // default 30 s, so the test gets the sum of its two waits' deadlines.
   it('fails an attempt the open breaker refuses, without a request, so the delivery still ends on its schedule', async () => {
     const { t, consumer } = started
     const tenant = await createTenant(t.platform.database.db)
@@ -523,7 +525,7 @@ describe('webhook delivery while the endpoint’s breaker stays open', () => {
     }
     const accepted = consumer.received.filter((_, i) => consumer.answered[i] === 204)
     expect(accepted.map((r) => JSON.parse(r.body).data.id).sort()).toEqual(stored.map((e) => e.id).sort())
-  })
+  }, 150_000)
 })
 
 describe('webhook target safety at connect time', () => {
