@@ -204,5 +204,6 @@ describe('webhook delivery under concurrent ingest', () => {
     expect(delivered.sort()).toEqual(ids.sort())
     for (const delivery of consumer.received.filter((_, i) => i % 50 === 0))
       expect(() => verify(endpoint.secret, delivery)).not.toThrow()
-  })
+    // 200 requests, then 800 deliveries: its wait has a 60 s deadline, more than vitest's default 30 s.
+  }, 90_000)
 })
