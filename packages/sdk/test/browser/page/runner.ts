@@ -1,5 +1,6 @@
 // What the Chromium tests run inside the page: the browser adapters, the adapter contracts, and the scenarios
-// that need a real page (a reload in the middle of a flush, a scan of everything the page stored). Bundled by
+// that need a real page (a reload in the middle of a flush, a scan of everything the page stored, the whole
+// client flushing to a real server and reloaded while a request is in flight). Bundled by
 // esbuild and reached by the Node side through `page.evaluate(() => window.posSdkPage...)`.
 import {
   BrowserSecureStore,
