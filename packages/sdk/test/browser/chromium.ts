@@ -4,7 +4,7 @@
 // playwright-core drives the browser installed by the system, never one it downloads.
 import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -60,7 +60,7 @@ async function bundleRunner(): Promise<string> {
   return output.text
 }
 
-function serve(script: string): Promise<Server> {
+function serve(script: string, other?: RequestListener): Promise<Server> {
   const html =
     '<!doctype html><meta charset="utf-8"><title>sdk</title><script type="module" src="/runner.js"></script>'
   const server = createServer((req, res) => {
@@ -70,6 +70,8 @@ function serve(script: string): Promise<Server> {
     } else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       res.end(html)
+    } else if (other !== undefined) {
+      other(req, res)
     } else {
       res.writeHead(404).end()
     }
@@ -80,12 +82,19 @@ function serve(script: string): Promise<Server> {
   })
 }
 
-/** The bundled runner, served on 127.0.0.1 until close(). */
-export async function serveRunner(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = await serve(await bundleRunner())
+/**
+ * The bundled runner, served on 127.0.0.1 until close(). Any other request goes to `other` when given (a test
+ * that proxies the API there keeps the page and the server on one origin), else it is a 404.
+ */
+export async function serveRunner(other?: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await serve(await bundleRunner(), other)
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -98,8 +107,8 @@ async function openRunner(browser: Browser, url: string): Promise<Page> {
 }
 
 /** Launches Chromium on a page of the bundled runner; `window.posSdkPage` is ready when this resolves. */
-export async function openRunnerPage(): Promise<ServedPage> {
-  const runner = await serveRunner()
+export async function openRunnerPage(other?: RequestListener): Promise<ServedPage> {
+  const runner = await serveRunner(other)
   let browser: Browser | undefined
   try {
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs })

@@ -69,7 +69,6 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
   await admin(`/v1/admin/tenants/${tenant.id}/sources`, { name: source, kind: 'sdk', signingSecret })
   const key = await admin(`/v1/admin/tenants/${tenant.id}/api-keys`, { name: 'till' })
 
-  const pool = new pg.Pool({ connectionString: database.url, max: 2 })
   return {
     url,
     database,
@@ -78,12 +77,19 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
     source,
     start,
     stop,
+    // A connection per query, closed before it resolves: a pool's end() resolves before its connections have
+    // closed, and the DROP DATABASE … WITH (FORCE) of close() would cut them, an uncaught error in the test.
     async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
-      return (await pool.query<T>(sql, params)).rows
+      const client = new pg.Client({ connectionString: database.url })
+      await client.connect()
+      try {
+        return (await client.query<T>(sql, params)).rows
+      } finally {
+        await client.end()
+      }
     },
     async close() {
       await stop('SIGTERM')
-      await pool.end()
       await database.drop()
     },
   }

@@ -1,5 +1,6 @@
 // What the Chromium tests run inside the page: the browser adapters, the adapter contracts, and the scenarios
-// that need a real page (a reload in the middle of a flush, a scan of everything the page stored). Bundled by
+// that need a real page (a reload in the middle of a flush, a scan of everything the page stored, the whole
+// client flushing to a real server and reloaded while a request is in flight). Bundled by
 // esbuild and reached by the Node side through `page.evaluate(() => window.posSdkPage...)`.
 import {
   BrowserSecureStore,
@@ -7,6 +8,7 @@ import {
   queueDatabaseName,
   secureDatabaseName,
 } from '../../../src/browser/index.js'
+import { createClient, type DeviceClient, type FlushReport } from '../../../src/core/client.js'
 import type { IngestEvent, StoredBatch } from '../../../src/core/ports.js'
 import { type ContractCheck, queueStoreContract, secureStoreContract } from '../../../src/testing/index.js'
 
@@ -322,6 +324,77 @@ async function appendAfterReload(queue: string): Promise<number> {
   return record.seq
 }
 
+// ---- the whole client against the real server, reloaded while a request is in flight -------------------------
+
+let client: DeviceClient | undefined
+let flushing: Promise<FlushReport> | undefined
+const flushedBatches: Array<{ events: number; replayed: boolean }> = []
+
+/**
+ * The SDK's client on the IndexedDB queue and the WebCrypto secure store named `device`, talking to this
+ * page's own origin (where the test proxies the API to the server), as an app builds it at every start.
+ */
+async function openClient(device: string, source: string, maxBatchSize: number): Promise<void> {
+  client = createClient({
+    baseUrl: window.location.origin,
+    source,
+    queue: await IndexedDbQueueStore.open(device),
+    secrets: await BrowserSecureStore.open(device),
+    maxBatchSize,
+    flushIntervalMs: 0,
+  })
+  client.on('flushed', (f) => flushedBatches.push({ events: f.events, replayed: f.replayed }))
+}
+
+function openedClient(): DeviceClient {
+  if (client === undefined) throw new Error('openClient first')
+  return client
+}
+
+async function setClientCredentials(apiKey: string, signingSecret: string): Promise<void> {
+  await openedClient().setCredentials({ apiKey, signingSecret })
+}
+
+/** Records `count` sales one by one, each resolving once durable; returns their ids. */
+async function recordSales(prefix: string, count: number): Promise<string[]> {
+  const ids: string[] = []
+  for (let i = 0; i < count; i++) {
+    ids.push(
+      await openedClient().record({
+        id: `${prefix}-${i}`,
+        type: 'inventory.adjusted',
+        occurredAt: '2026-11-28T10:15:00.000Z',
+        data: { storeId: 'berlin-1', sku: `SKU-${i}`, delta: -1 },
+      }),
+    )
+  }
+  return ids
+}
+
+/** Starts a flush and returns at once; `finishFlush` waits for it. */
+function startClientFlush(): void {
+  flushing = openedClient().flush()
+  // Reported by finishFlush; a reload ends it without an answer.
+  flushing.catch(() => undefined)
+}
+
+async function finishFlush(): Promise<{
+  report: FlushReport
+  flushed: Array<{ events: number; replayed: boolean }>
+  status: { queued: number; batched: number; rejected: number }
+}> {
+  if (flushing === undefined) throw new Error('startClientFlush first')
+  const report = await flushing
+  const { queued, batched, rejected } = await openedClient().status()
+  return { report, flushed: flushedBatches, status: { queued, batched, rejected } }
+}
+
+/** What the app does when it starts again after the network came back: flush now, no backoff waited for. */
+function startFlushAfterReload(): void {
+  flushing = openedClient().networkRestored()
+  flushing.catch(() => undefined)
+}
+
 const api = {
   suites: Object.keys(suites),
   runCheck,
@@ -334,6 +407,12 @@ const api = {
   startFlush,
   inspectQueue,
   appendAfterReload,
+  openClient,
+  setClientCredentials,
+  recordSales,
+  startClientFlush,
+  startFlushAfterReload,
+  finishFlush,
 }
 export type PageApi = typeof api
 ;(globalThis as unknown as { posSdkPage: PageApi }).posSdkPage = api
