@@ -47,6 +47,8 @@ const deviceConfigRoutes: FastifyPluginAsyncTypebox = async (app) => {
           304: Type.Null({ description: 'The ETag in If-None-Match is current; no body' }),
         },
         examples: { responses: { 200: deviceConfigExamples } },
+        // A source the tenant does not have.
+        problems: ['not-found'],
       },
     },
     async (request, reply) => {
