@@ -118,8 +118,17 @@ function responseHeaders(config: RouteOptions['config'], status: number): Record
   return headers
 }
 
-const withExamples = (schema: unknown, examples: Examples | undefined) =>
-  examples === undefined ? schema : { ...(schema as object), 'x-examples': examples }
+/**
+ * A body or response with its examples. A schema carries them as `x-examples`, which @fastify/swagger moves to
+ * its media type; a response given whole (a problem response) has its media already, so they go there.
+ */
+function withExamples(schema: unknown, examples: Examples | undefined): unknown {
+  if (examples === undefined) return schema
+  const { content } = schema as { content?: Record<string, object> }
+  if (content === undefined) return { ...(schema as object), 'x-examples': examples }
+  const media = Object.entries(content).map(([type, value]) => [type, { ...value, examples }])
+  return { ...(schema as object), content: Object.fromEntries(media) }
+}
 
 // The admin token, or the dashboard's session cookie that stands for it.
 const ADMIN_SECURITY: Record<string, string[]>[] = [{ adminToken: [] }, { dashboardSession: [] }]

@@ -67,9 +67,9 @@ describe('the OpenAPI document', () => {
     for (const [name, operation] of operations) {
       for (const status of problemStatuses(operation)) {
         const response = operation.responses[status]!
-        expect(response.content, `${name} ${status}`).toEqual({
-          [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF },
-        })
+        // Only the problem media type, with the Problem schema (and, on some, examples of it).
+        expect(Object.keys(response.content ?? {}), `${name} ${status}`).toEqual([PROBLEM_CONTENT_TYPE])
+        expect(response.content?.[PROBLEM_CONTENT_TYPE]?.schema, `${name} ${status}`).toEqual(PROBLEM_REF)
         // The admin routes word their own descriptions; the derived ones list each type's URI.
         const named = Object.entries(problemTypes).filter(
           ([type, known]) => known.status === Number(status) && response.description.includes(type),
@@ -168,6 +168,78 @@ describe('the OpenAPI document', () => {
     })
   })
 
+  it('shows request and response examples on every route that takes or answers a body of the API', () => {
+    const media = (name: string, status: string) => {
+      const [method, path] = name.split(' ') as [string, string]
+      const operation = document.paths[path]?.[method.toLowerCase()]
+      expect(operation, name).toBeDefined()
+      const content =
+        status === 'request' ? operation?.requestBody?.content : operation?.responses[status]?.content
+      return Object.values(content ?? {})[0]
+    }
+    const shown = {
+      'POST /v1/products': ['request', '201', '422'],
+      'PUT /v1/products/{sku}': ['request', '200'],
+      'GET /v1/products': ['200'],
+      'GET /v1/products/{sku}': ['200'],
+      'GET /v1/inventory': ['200'],
+      'GET /v1/orders': ['200'],
+      'GET /v1/orders/{orderId}': ['200'],
+      'GET /v1/events': ['200'],
+      'POST /v1/webhook-endpoints': ['request', '201'],
+      'GET /v1/webhook-endpoints': ['200'],
+      'GET /v1/webhook-endpoints/{endpointId}': ['200'],
+      'POST /v1/webhook-endpoints/{endpointId}/rotate-secret': ['200'],
+      'GET /v1/webhook-endpoints/{endpointId}/deliveries': ['200'],
+      'GET /v1/config': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/device-config': ['200'],
+      'PATCH /v1/admin/tenants/{tenantId}/device-config': ['request', '200'],
+      'POST /v1/admin/tenants': ['request', '201'],
+      'GET /v1/admin/tenants': ['200'],
+      'POST /v1/admin/tenants/{tenantId}/api-keys': ['request', '201'],
+      'GET /v1/admin/tenants/{tenantId}/api-keys': ['200'],
+      'POST /v1/admin/tenants/{tenantId}/sources': ['request', '201'],
+      'GET /v1/admin/tenants/{tenantId}/sources': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/events': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/orders': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/orders/{orderId}': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/inventory': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/products': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/webhook-endpoints': ['200'],
+      'GET /v1/admin/tenants/{tenantId}/webhook-endpoints/{endpointId}/deliveries': ['200'],
+    }
+    for (const [name, statuses] of Object.entries(shown)) {
+      for (const status of statuses) {
+        expect(Object.keys(media(name, status)?.examples ?? {}), `${name} ${status}`).not.toEqual([])
+      }
+    }
+    // A problem example reads as the service writes it: the registry's title for its type and status.
+    const problem = Object.values(media('POST /v1/products', '422')?.examples ?? {})[0]?.value
+    expect(problem).toMatchObject({
+      type: '/problems/validation-failed',
+      title: problemTypes['validation-failed'].title,
+      status: problemTypes['validation-failed'].status,
+    })
+    // The deliveries are shown with their attempts.
+    const deliveries = Object.values(
+      media('GET /v1/webhook-endpoints/{endpointId}/deliveries', '200')?.examples ?? {},
+    )
+    const attempts = deliveries.flatMap(({ value }) =>
+      (value as { data: { attempts: unknown[] }[] }).data.flatMap((delivery) => delivery.attempts),
+    )
+    expect(attempts.length).toBeGreaterThan(0)
+    // A secret or key in an example is a placeholder, never one that could have been issued.
+    for (const [name, status, field, placeholder] of [
+      ['POST /v1/webhook-endpoints', '201', 'secret', /^whsec_x+$/],
+      ['POST /v1/webhook-endpoints/{endpointId}/rotate-secret', '200', 'secret', /^whsec_x+$/],
+      ['POST /v1/admin/tenants/{tenantId}/api-keys', '201', 'key', /^pos_x+$/],
+    ] as const) {
+      for (const { value } of Object.values(media(name, status)?.examples ?? {})) {
+        expect((value as Record<string, string>)[field], name).toMatch(placeholder)
+      }
+    }
+  })
+
   it('gives the ingest route a batch of each event type, and every example fits its schema', () => {
     const schemas = new DocumentSchemas(document)
     let checked = 0
@@ -202,7 +274,8 @@ describe('the OpenAPI document', () => {
       const validate = compileBodyValidator(eventDataSchemas[event.type])
       expect(validate(event.data), `${event.type}: ${JSON.stringify(validate.errors)}`).toBe(true)
     }
-    expect(checked).toBeGreaterThan(EVENT_TYPES.length)
+    // The ingest batches and answers, and at least one example of each route the previous test lists.
+    expect(checked).toBeGreaterThan(EVENT_TYPES.length + 2 + 29)
   })
 
   it('shows batches the service stores: each example is answered 201', async () => {

@@ -7,9 +7,12 @@ import {
   ApiKeyList,
   ApiKeyParams,
   ApiKey as ApiKeyResponse,
+  apiKeyListExamples,
   apiKeyView,
   CreateApiKeyBody,
   CreatedApiKeyResponse,
+  createApiKeyExamples,
+  createdApiKeyExamples,
   createdApiKeyView,
 } from './schemas.js'
 
@@ -29,6 +32,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: TenantParams,
         body: CreateApiKeyBody,
         response: { 201: CreatedApiKeyResponse, 401: Unauthorized, 404: NotFound, 422: Invalid },
+        examples: { body: createApiKeyExamples, responses: { 201: createdApiKeyExamples } },
       },
     },
     async (request, reply) => {
@@ -46,6 +50,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Lists the tenant's API keys, revoked ones included",
         params: TenantParams,
         response: { 200: ApiKeyList, 401: Unauthorized, 404: NotFound },
+        examples: { responses: { 200: apiKeyListExamples } },
       },
     },
     async (request) => ({ data: (await apiKeys.listApiKeys(request.params.tenantId)).map(apiKeyView) }),

@@ -1,9 +1,11 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list; the admin
 // API lists any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { productExamples, productPageExamples } from '@pos/contracts/examples'
 import { Page } from '@pos/contracts/pagination'
 import { Product, ProductListQuery } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
+import { requireKnownTenant } from '../tenants/known-tenant.js'
 import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
@@ -18,6 +20,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Lists the products of the catalog',
         querystring: ProductListQuery,
         response: { 200: Page(Product) },
+        examples: { responses: { 200: productPageExamples } },
       },
     },
     async (request) => {
@@ -36,6 +39,7 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'One product by SKU; 404 when it is missing or deleted',
         params: Type.Object({ sku: Type.String({ minLength: 1 }) }),
         response: { 200: Product },
+        examples: { responses: { 200: productExamples } },
       },
     },
     async (request) => {
@@ -47,12 +51,14 @@ const catalogReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/tenants/:tenantId/products',
     {
       config: { admin: true },
+      preHandler: requireKnownTenant(app.tenants),
       schema: {
         tags: ['admin'],
         summary: "Lists a tenant's products, as GET /v1/products does",
         params: TenantParams,
         querystring: ProductListQuery,
         response: { 200: Page(Product) },
+        examples: { responses: { 200: productPageExamples } },
       },
     },
     async (request) => {

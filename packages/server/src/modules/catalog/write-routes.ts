@@ -5,6 +5,12 @@
 // now, and `Idempotent-Replayed: true`.
 import { randomUUID } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import {
+  newProductExamples,
+  productExamples,
+  productUpdateExamples,
+  productValidationFailedExamples,
+} from '@pos/contracts/examples'
 import { NewProduct, Product, ProductUpdate, Sku } from '@pos/contracts/product'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { principalOf } from '../../http/auth.js'
@@ -66,6 +72,10 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Creates a product; 409 when the SKU exists',
         body: NewProduct,
         response: { 201: Product },
+        examples: {
+          body: newProductExamples,
+          responses: { 201: productExamples, 422: productValidationFailedExamples },
+        },
         problems: ['conflict', 'unstorable-data'],
       },
     },
@@ -92,6 +102,7 @@ const catalogWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: SkuParams,
         body: ProductUpdate,
         response: { 200: Product },
+        examples: { body: productUpdateExamples, responses: { 200: productExamples } },
         problems: ['unstorable-data'],
       },
     },

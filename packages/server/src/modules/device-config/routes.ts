@@ -3,6 +3,11 @@
 // The admin API sets it per tenant and per source under /v1/admin/tenants/:tenantId (the ADMIN_TOKEN).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { DeviceConfig, DeviceConfigLevel, DeviceConfigPatch } from '@pos/contracts/device-config'
+import {
+  deviceConfigExamples,
+  deviceConfigLevelExamples,
+  deviceConfigPatchExamples,
+} from '@pos/contracts/examples'
 import { principalOf } from '../../http/auth.js'
 import { SourceParams } from '../sources/schemas.js'
 import { Invalid, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
@@ -41,6 +46,9 @@ const deviceConfigRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: DeviceConfig,
           304: Type.Null({ description: 'The ETag in If-None-Match is current; no body' }),
         },
+        examples: { responses: { 200: deviceConfigExamples } },
+        // A source the tenant does not have.
+        problems: ['not-found'],
       },
     },
     async (request, reply) => {
@@ -65,6 +73,7 @@ const deviceConfigRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The tenant's device settings, and the configuration its devices get",
         params: TenantParams,
         response: { 200: DeviceConfigLevel, 401: Unauthorized, 404: NotFound },
+        examples: { responses: { 200: deviceConfigLevelExamples } },
       },
     },
     async (request) => levelView(await service.getTenantLevel(request.params.tenantId)),
@@ -81,6 +90,7 @@ const deviceConfigRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: TenantParams,
         body: DeviceConfigPatch,
         response: { 200: DeviceConfigLevel, 401: Unauthorized, 404: NotFound, 422: Invalid },
+        examples: { body: deviceConfigPatchExamples, responses: { 200: deviceConfigLevelExamples } },
       },
     },
     async (request) => levelView(await service.patchTenantLevel(request.params.tenantId, request.body)),

@@ -4,8 +4,10 @@
 // tenant's feed the same way (the dashboard's live feed).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { FeedPage } from '@pos/contracts/events'
+import { feedPageExamples } from '@pos/contracts/examples'
 import { pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
+import { requireKnownTenant } from '../tenants/known-tenant.js'
 import { TenantParams } from '../tenants/schemas.js'
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -18,6 +20,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The change feed: events in the order they became visible',
         querystring: Type.Object(pageQuery),
         response: { 200: FeedPage },
+        examples: { responses: { 200: feedPageExamples } },
       },
     },
     async (request) => {
@@ -29,12 +32,14 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/tenants/:tenantId/events',
     {
       config: { admin: true },
+      preHandler: requireKnownTenant(app.tenants),
       schema: {
         tags: ['admin'],
         summary: "A tenant's change feed, as GET /v1/events reads it",
         params: TenantParams,
         querystring: Type.Object(pageQuery),
         response: { 200: FeedPage },
+        examples: { responses: { 200: feedPageExamples } },
       },
     },
     async (request) => app.changeFeed.readFeed(request.params.tenantId, request.query),

@@ -1,9 +1,11 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU; the admin API reads any
 // tenant's the same way (the dashboard).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { stockLevelPageExamples } from '@pos/contracts/examples'
 import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
 import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
+import { requireKnownTenant } from '../tenants/known-tenant.js'
 import { TenantParams } from '../tenants/schemas.js'
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -16,6 +18,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Lists stock levels, per store and SKU',
         querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
+        examples: { responses: { 200: stockLevelPageExamples } },
       },
     },
     async (request) => {
@@ -32,12 +35,14 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/tenants/:tenantId/inventory',
     {
       config: { admin: true },
+      preHandler: requireKnownTenant(app.tenants),
       schema: {
         tags: ['admin'],
         summary: "Lists a tenant's stock levels, as GET /v1/inventory does",
         params: TenantParams,
         querystring: StockLevelQuery,
         response: { 200: Page(StockLevel) },
+        examples: { responses: { 200: stockLevelPageExamples } },
       },
     },
     async (request) => {

@@ -6,10 +6,13 @@ import { ConnectorPatch } from '../connectors/config.js'
 import { Conflict, Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
 import {
   CreateSourceBody,
+  createSourceExamples,
   RotateSecretBody,
   SourceList,
   SourceParams,
   Source as SourceResponse,
+  sourceExamples,
+  sourceListExamples,
   sourceView,
 } from './schemas.js'
 
@@ -30,6 +33,7 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: TenantParams,
         body: CreateSourceBody,
         response: { 201: SourceResponse, 401: Unauthorized, 404: NotFound, 409: Conflict, 422: Invalid },
+        examples: { body: createSourceExamples, responses: { 201: sourceExamples } },
       },
     },
     async (request, reply) => {
@@ -47,6 +51,7 @@ const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Lists the tenant's sources",
         params: TenantParams,
         response: { 200: SourceList, 401: Unauthorized, 404: NotFound },
+        examples: { responses: { 200: sourceListExamples } },
       },
     },
     async (request) => ({ data: (await sources.listSources(request.params.tenantId)).map(sourceView) }),

@@ -2,6 +2,7 @@
 // and what it answers, with the function that turns a stored source into that answer: whether it is signed,
 // never its secrets.
 import { type Static, Type } from '@fastify/type-provider-typebox'
+import { oneExample } from '@pos/contracts/examples'
 import { SOURCE_KINDS } from '../../db/schema.js'
 import {
   ConnectorInput,
@@ -64,3 +65,33 @@ export function sourceView(source: SourceRecord): Static<typeof Source> {
     createdAt: source.createdAt.toISOString(),
   }
 }
+
+const exampleSource: Static<typeof Source> = {
+  id: '6d2a8f47-1b9e-4c35-8a70-4e6c2b9d1f03',
+  name: 'pos',
+  kind: 'custom',
+  signed: true,
+  connector: null,
+  createdAt: '2026-11-01T08:32:00.000Z',
+}
+export const createSourceExamples = oneExample<Static<typeof CreateSourceBody>>(
+  'A POS that signs its requests (the secret is a placeholder here)',
+  { name: 'pos', kind: 'custom', signingSecret: 'replace-with-a-long-random-secret' },
+)
+export const sourceExamples = oneExample('The source: signed, its secret never shown', exampleSource)
+export const sourceListExamples = oneExample<Static<typeof SourceList>>(
+  'The POS, and the device SDK of the staff app',
+  {
+    data: [
+      exampleSource,
+      {
+        id: 'c4f1e9a2-5b7d-4e83-9f06-2a8d6c3b7e15',
+        name: 'staff-app',
+        kind: 'sdk',
+        signed: false,
+        connector: null,
+        createdAt: '2026-11-03T10:00:00.000Z',
+      },
+    ],
+  },
+)

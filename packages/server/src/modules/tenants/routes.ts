@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   CreateTenantBody,
+  createTenantExamples,
   Invalid,
   NoContent,
   NotFound,
@@ -11,6 +12,8 @@ import {
   TenantList,
   TenantParams,
   Tenant as TenantResponse,
+  tenantExamples,
+  tenantListExamples,
   tenantView,
   Unauthorized,
 } from './schemas.js'
@@ -30,6 +33,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Creates a tenant',
         body: CreateTenantBody,
         response: { 201: TenantResponse, 401: Unauthorized, 422: Invalid },
+        examples: { body: createTenantExamples, responses: { 201: tenantExamples } },
       },
     },
     async (request, reply) => reply.code(201).send(tenantView(await tenants.createTenant(request.body.name))),
@@ -39,7 +43,12 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/tenants',
     {
       config: admin,
-      schema: { tags, summary: 'Lists every tenant', response: { 200: TenantList, 401: Unauthorized } },
+      schema: {
+        tags,
+        summary: 'Lists every tenant',
+        response: { 200: TenantList, 401: Unauthorized },
+        examples: { responses: { 200: tenantListExamples } },
+      },
     },
     async () => ({ data: (await tenants.listTenants()).map(tenantView) }),
   )
@@ -53,6 +62,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Shows one tenant',
         params: TenantParams,
         response: { 200: TenantResponse, 401: Unauthorized, 404: NotFound },
+        examples: { responses: { 200: tenantExamples } },
       },
     },
     async (request) => tenantView(await tenants.getTenant(request.params.tenantId)),

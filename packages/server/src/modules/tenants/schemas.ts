@@ -3,6 +3,7 @@
 // keys and sources live under a tenant (/v1/admin/tenants/:tenantId/...): they share this file's common parts,
 // the path's tenant, the id and time formats, and the problem answers every admin route documents.
 import { type Static, Type } from '@fastify/type-provider-typebox'
+import { oneExample } from '@pos/contracts/examples'
 import { PROBLEM_CONTENT_TYPE, Problem } from '@pos/contracts/problem'
 import type { TenantRecord } from './repository.js'
 
@@ -63,3 +64,27 @@ export function tenantView(tenant: TenantRecord): Static<typeof Tenant> {
     createdAt: tenant.createdAt.toISOString(),
   }
 }
+
+/** The tenant every admin example is about (the coffee bar of the API's examples). */
+const EXAMPLE_TENANT_ID = '0b8f3c2e-4d71-4a5b-8e29-6c1f7a9d3e54'
+const exampleTenant: Static<typeof Tenant> = {
+  id: EXAMPLE_TENANT_ID,
+  name: 'Kranz Coffee',
+  rateLimit: null,
+  createdAt: '2026-11-01T08:30:00.000Z',
+}
+export const createTenantExamples = oneExample<Static<typeof CreateTenantBody>>('A new tenant', {
+  name: 'Kranz Coffee',
+})
+export const tenantExamples = oneExample('The tenant, on the default rate limit', exampleTenant)
+export const tenantListExamples = oneExample<Static<typeof TenantList>>('Every tenant', {
+  data: [
+    exampleTenant,
+    {
+      id: '9a4e6d10-2c3b-4f87-b5d6-1e0f8c7a2b93',
+      name: 'Nordbahn Kiosk',
+      rateLimit: { max: 600, windowMs: 60_000 },
+      createdAt: '2026-11-12T14:05:00.000Z',
+    },
+  ],
+})

@@ -2,6 +2,11 @@
 // their deliveries with every attempt, the dead letters (deliveries that failed for good) and their replay.
 // The same service calls as the tenant's own routes (routes.ts), under /v1/admin/tenants/:tenantId.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import {
+  webhookDeliveryPageExamples,
+  webhookEndpointDetailExamples,
+  webhookEndpointPageExamples,
+} from '@pos/contracts/examples'
 import { Page, pageQuery } from '@pos/contracts/pagination'
 import {
   WebhookDelivery,
@@ -9,6 +14,7 @@ import {
   WebhookEndpoint,
   WebhookEndpointDetail,
 } from '@pos/contracts/webhook'
+import { requireKnownTenant } from '../tenants/known-tenant.js'
 import { TenantParams } from '../tenants/schemas.js'
 import { deliveryParams, endpointParams } from './routes.js'
 
@@ -19,16 +25,20 @@ const EndpointParams = Type.Object({ ...TenantParams.properties, ...endpointPara
 const DeliveryParams = Type.Object({ ...TenantParams.properties, ...deliveryParams.properties })
 
 const webhooksAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const knownTenant = requireKnownTenant(app.tenants)
+
   app.get(
     base,
     {
       config: admin,
+      preHandler: knownTenant,
       schema: {
         tags,
         summary: "Lists a tenant's webhook endpoints, oldest first",
         params: TenantParams,
         querystring: Type.Object(pageQuery),
         response: { 200: Page(WebhookEndpoint) },
+        examples: { responses: { 200: webhookEndpointPageExamples } },
       },
     },
     async (request) => app.webhooks.listEndpoints(request.params.tenantId, request.query),
@@ -38,11 +48,13 @@ const webhooksAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     `${base}/:endpointId`,
     {
       config: admin,
+      preHandler: knownTenant,
       schema: {
         tags,
         summary: "One of a tenant's webhook endpoints, with the state of its circuit breaker",
         params: EndpointParams,
         response: { 200: WebhookEndpointDetail },
+        examples: { responses: { 200: webhookEndpointDetailExamples } },
       },
     },
     async (request) => app.webhooks.getEndpoint(request.params.tenantId, request.params.endpointId),
@@ -52,6 +64,7 @@ const webhooksAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     `${base}/:endpointId/deliveries`,
     {
       config: admin,
+      preHandler: knownTenant,
       schema: {
         tags,
         summary:
@@ -59,6 +72,7 @@ const webhooksAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: EndpointParams,
         querystring: Type.Object({ status: Type.Optional(WebhookDeliveryStatus), ...pageQuery }),
         response: { 200: Page(WebhookDelivery) },
+        examples: { responses: { 200: webhookDeliveryPageExamples } },
       },
     },
     async (request) =>
@@ -74,6 +88,7 @@ const webhooksAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     `${base}/:endpointId/deliveries/:deliveryId/retry`,
     {
       config: admin,
+      preHandler: knownTenant,
       schema: {
         tags,
         summary: 'Replays a failed delivery, with a fresh retry schedule',

@@ -1,5 +1,12 @@
 // Webhook endpoints and their deliveries (scope `webhooks`), each tenant's own: another tenant's endpoint is 404.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import {
+  newWebhookEndpointExamples,
+  webhookDeliveryPageExamples,
+  webhookEndpointDetailExamples,
+  webhookEndpointPageExamples,
+  webhookEndpointWithSecretExamples,
+} from '@pos/contracts/examples'
 import { Page, pageQuery } from '@pos/contracts/pagination'
 import {
   NewWebhookEndpoint,
@@ -32,6 +39,10 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Creates a webhook endpoint; the answer holds its signing secret, shown only now',
         body: NewWebhookEndpoint,
         response: { 201: WebhookEndpointWithSecret },
+        examples: {
+          body: newWebhookEndpointExamples,
+          responses: { 201: webhookEndpointWithSecretExamples },
+        },
         problems: ['webhook-target-forbidden'],
       },
     },
@@ -56,6 +67,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Lists the tenant's webhook endpoints, oldest first",
         querystring: Type.Object(pageQuery),
         response: { 200: Page(WebhookEndpoint) },
+        examples: { responses: { 200: webhookEndpointPageExamples } },
       },
     },
     async (request) => app.webhooks.listEndpoints(principalOf(request).tenantId, request.query),
@@ -70,6 +82,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'One webhook endpoint, with the state of its circuit breaker',
         params: endpointParams,
         response: { 200: WebhookEndpointDetail },
+        examples: { responses: { 200: webhookEndpointDetailExamples } },
       },
     },
     async (request) => app.webhooks.getEndpoint(principalOf(request).tenantId, request.params.endpointId),
@@ -119,6 +132,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Gives the endpoint a new signing secret; the previous one keeps signing beside it for 24 hours',
         params: endpointParams,
         response: { 200: WebhookEndpointWithSecret },
+        examples: { responses: { 200: webhookEndpointWithSecretExamples } },
       },
     },
     async (request, reply) => {
@@ -143,6 +157,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: endpointParams,
         querystring: Type.Object({ status: Type.Optional(WebhookDeliveryStatus), ...pageQuery }),
         response: { 200: Page(WebhookDelivery) },
+        examples: { responses: { 200: webhookDeliveryPageExamples } },
       },
     },
     async (request) =>

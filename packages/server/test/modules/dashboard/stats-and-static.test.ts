@@ -101,6 +101,21 @@ describe('the dashboard API', () => {
     expect(withKey.statusCode).toBe(401)
   })
 
+  it("answers 404 not-found for an unknown tenant's feed, orders, stock and products, not an empty list", async () => {
+    const unknown = '00000000-0000-4000-8000-000000000000'
+    for (const path of ['events', 'orders', 'orders/ORD-1', 'inventory', 'products']) {
+      for (const tenantId of [unknown, 'not-a-uuid']) {
+        const url = `/v1/admin/tenants/${tenantId}/${path}`
+        const res = await t.app.inject({ method: 'GET', url, headers: admin })
+        expect(res.statusCode, url).toBe(404)
+        expect(res.json(), url).toMatchObject({
+          type: '/problems/not-found',
+          detail: `No tenant ${tenantId}`,
+        })
+      }
+    }
+  })
+
   it('serves the console: index.html revalidated, hashed assets cached for a year, client routes fall back', async () => {
     const index = await t.app.inject({ method: 'GET', url: '/dashboard/' })
     expect(index.statusCode).toBe(200)

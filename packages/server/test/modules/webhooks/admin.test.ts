@@ -57,6 +57,14 @@ describe("the admin API's view of a tenant's webhooks", () => {
     expect(elsewhere.statusCode).toBe(404)
   })
 
+  it('answers 404 not-found for a tenant that does not exist, not an empty list', async () => {
+    for (const tenantId of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const res = await asAdmin('GET', `/v1/admin/tenants/${tenantId}/webhook-endpoints`)
+      expect(res.statusCode, tenantId).toBe(404)
+      expect(res.json()).toMatchObject({ type: '/problems/not-found', detail: `No tenant ${tenantId}` })
+    }
+  })
+
   it('shows a delivery that failed for good among the dead letters, with its attempt, and replays it', async () => {
     expect((await ingest(t.app, { key: tenant.key, events: [productUpserted('SKU-W')] })).statusCode).toBe(
       201,
