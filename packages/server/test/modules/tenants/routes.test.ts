@@ -158,7 +158,7 @@ describe('admin API', () => {
 
     it('documents every admin route under the admin tag, and only those', async () => {
       const operations = await adminOperations()
-      expect(operations).toHaveLength(25)
+      expect(operations).toHaveLength(38)
       for (const [, url] of operations) expect(url).toMatch(/^\/v1\/admin\//)
       const doc = (await t.app.inject('/openapi.json')).json()
       const untagged = Object.keys(doc.paths).filter(
@@ -182,6 +182,9 @@ describe('admin API', () => {
     ])('refuses every admin route %s with 401 and a Bearer challenge', async (_case, headers) => {
       const tenantsBefore = (await admin('GET', '/v1/admin/tenants')).json().data.length
       for (const [method, url] of await adminOperations()) {
+        // Signing in to the dashboard is the one admin operation that takes the token in its body instead (its
+        // own tests, test/modules/dashboard/session.test.ts, hold it to 401 for a wrong one).
+        if (method === 'POST' && url === '/v1/admin/session') continue
         const res = await t.app.inject({ method, url, headers, payload: method === 'POST' ? {} : undefined })
         expectProblem(res, 401, 'unauthorized')
         expect(res.headers['www-authenticate']).toBe('Bearer')
