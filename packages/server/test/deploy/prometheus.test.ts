@@ -35,9 +35,21 @@ describe('the Prometheus alert rules', () => {
   it('each alert has promtool unit tests where it fires and where it does not', () => {
     const tests = readYaml('deploy/prometheus/alerts.test.yml') as {
       rule_files: string[]
+      group_eval_order: string[]
       tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[]
     }
     expect(tests.rule_files).toEqual(['alerts.yml'])
+    // promtool otherwise evaluates the groups in a random order, and an alert may read last step's records.
+    const groups = (
+      readYaml(ALERT_RULES_PATH) as { groups: { name: string; rules: { record?: string }[] }[] }
+    ).groups
+    const recording = groups.filter((group) => group.rules.some((rule) => rule.record !== undefined))
+    expect(tests.group_eval_order.toSorted()).toEqual(groups.map((group) => group.name).toSorted())
+    for (const group of recording) {
+      expect(tests.group_eval_order.indexOf(group.name), `${group.name} goes first`).toBeLessThan(
+        recording.length,
+      )
+    }
     const cases = tests.tests.flatMap((test) => test.alert_rule_test)
     for (const name of new Set(alerts.map((rule) => rule.alert!))) {
       const own = cases.filter((c) => c.alertname === name)
