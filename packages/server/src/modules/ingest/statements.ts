@@ -128,7 +128,10 @@ const firstStore = firstEvent + eventColumns.length
 // transaction and one round trip: it claims the idempotency keys, appends the events of the requests whose key
 // it claimed (or that have none), and projects the appended events: the latest change per product, every
 // stock move (stock on hand = the latest count + every move that happened after it, so a move that arrives
-// after a later count is not counted twice) and refunds. Events stored before, or twice in this batch, are
+// after a later count is not counted twice) and refunds. A stock level adds the sum of its moves in the batch when
+// it was never counted or counted before the batch's earliest move (one uncorrelated subquery for the whole
+// batch); only a level counted in between sums its moves one by one, since scanning the batch's moves for
+// every level would cost the square of the batch's size. Events stored before, or twice in this batch, are
 // skipped: the first in batch order is stored. It answers with the keys claimed and the events appended.
 export const WRITE_BATCH = statement<WriteBatchParams, WriteBatchRow>(
   name('writeBatch'),
@@ -182,12 +185,14 @@ export const WRITE_BATCH = statement<WriteBatchParams, WriteBatchRow>(
      SELECT tenant_id, store_id, sku, sum(delta) FROM m GROUP BY tenant_id, store_id, sku
      ORDER BY tenant_id, store_id, sku
      ON CONFLICT (${columns(sl.tenantId, sl.storeId, sl.sku)}) DO UPDATE SET
-       ${q(sl.onHand)} = ${q(sl.onHand, 's')} + coalesce((
-         SELECT sum(m.delta) FROM m
-         WHERE m.tenant_id = ${q(sl.tenantId, 's')} AND m.store_id = ${q(sl.storeId, 's')}
-           AND m.sku = ${q(sl.sku, 's')}
-           AND (${q(sl.countedAt, 's')} IS NULL OR m.occurred_at > ${q(sl.countedAt, 's')})
-       ), 0),
+       ${q(sl.onHand)} = ${q(sl.onHand, 's')} + CASE
+         WHEN ${q(sl.countedAt, 's')} IS NULL OR ${q(sl.countedAt, 's')} < (SELECT min(occurred_at) FROM m)
+         THEN excluded.${q(sl.onHand)}
+         ELSE coalesce((
+           SELECT sum(m.delta) FROM m
+           WHERE m.tenant_id = ${q(sl.tenantId, 's')} AND m.store_id = ${q(sl.storeId, 's')}
+             AND m.sku = ${q(sl.sku, 's')} AND m.occurred_at > ${q(sl.countedAt, 's')}
+         ), 0) END,
        ${q(sl.updatedAt)} = now()
      RETURNING 1
    ), refunded AS (

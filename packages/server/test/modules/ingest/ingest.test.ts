@@ -326,6 +326,9 @@ describe('POST /v1/ingest/:source', () => {
     expect(await onHand()).toBe(18)
     await ingest(t.app, { key: a.key, events: [countAt(11, 30), move(11.5, 1)] })
     expect(await onHand()).toBe(30 - 2 + 1)
+    // One batch with moves on both sides of the count: only those made after it add.
+    await ingest(t.app, { key: a.key, events: [move(10.5, 4), move(13, 3), move(14, 0.5)] })
+    expect(await onHand()).toBe(29 + 3 + 0.5)
   })
 
   it('lets a later product change win over an older one that arrives late, and deletes', async () => {
