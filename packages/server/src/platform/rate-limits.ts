@@ -5,6 +5,15 @@
 // When Redis is down or slow (no answer within RATE_LIMIT_REDIS_TIMEOUT_MS), requests go on under a
 // per-process insurance limiter with the same policy; `rate_limit_backend_errors_total` counts each such
 // fallback and the log says when it starts and ends. Redis is used again by the next request once it answers.
+//
+// With Redis, a process does not ask Redis for every request: it takes a lease of tokens from the shared
+// window (one increment of the window's count by the lease size) and hands them out itself; requests that
+// arrive while a lease is being taken wait for it rather than asking Redis too. A lease is at most 1% of the
+// limit (LEASE_SHARE) and at most MAX_LEASE tokens, starts at one token and doubles with each refill, and
+// lapses with its window. The count in Redis includes every leased token, so the fleet never accepts more
+// than the limit in a window; it may refuse up to (replicas - 1) x (lease - 1) requests early, when other
+// replicas hold tokens they do not spend before the window ends. Below 2 x LEASE_SHARE the lease is one
+// token: every request is counted in Redis on its own, exactly as without leases.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
@@ -53,14 +62,43 @@ export interface RateLimitsOptions {
 
 type StoreAnswer = { res: RateLimiterRes; exceeded: boolean } | { error: unknown }
 
+/** A lease is at most 1/LEASE_SHARE of the limit, so the tokens other replicas may hold stay small beside it. */
+const LEASE_SHARE = 100
+/** The most tokens one refill takes: one Redis call per this many requests of a busy bucket. */
+const MAX_LEASE = 64
+/** Buckets whose lease this process keeps; beyond, lapsed leases go first, then the oldest. */
+const MAX_LEASES = 10_000
+
+/** Tokens of one bucket's shared window that this process took and hands out itself. */
+interface Lease {
+  /** Taken from the window and not handed out yet. */
+  tokens: number
+  /** The window's count in Redis after the last refill (every replica's tokens, handed out or not). */
+  counted: number
+  /** When the window ends (epoch ms): the tokens lapse with it. */
+  resetAt: number
+  /** The window's count reached the limit: every request is refused until it ends, without asking Redis. */
+  spent: boolean
+  /** Tokens the next refill asks for: doubles with each refill, up to the bucket's cap. */
+  next: number
+  /** The refill under way, if any: false when Redis did not answer (each waiter then falls back). */
+  refill: Promise<boolean> | undefined
+}
+
 function policyKey(policy: RateLimitPolicy): string {
   return `${policy.max}/${policy.windowMs}`
+}
+
+/** The most tokens one refill of a bucket with this policy may take. */
+export function leaseCap(policy: RateLimitPolicy): number {
+  return Math.max(1, Math.min(MAX_LEASE, Math.floor(policy.max / LEASE_SHARE)))
 }
 
 export class RateLimits {
   readonly backend: RateLimitBackend
   readonly #shared = new Map<string, RateLimiterRedis>()
   readonly #local = new Map<string, RateLimiterMemory>()
+  readonly #leases = new Map<string, Lease>()
   #degraded = false
 
   constructor(private readonly options: RateLimitsOptions) {
@@ -75,18 +113,11 @@ export class RateLimits {
   async consume(bucket: RateLimitBucket): Promise<RateLimitState> {
     const shared = this.#sharedLimiter(bucket.policy)
     if (shared) {
-      const outcome = await withDeadline<StoreAnswer>(
-        shared.consume(bucket.id).then(
-          (res) => ({ res, exceeded: false }),
-          (err: unknown) => (err instanceof RateLimiterRes ? { res: err, exceeded: true } : { error: err }),
-        ),
-        this.options.redisTimeoutMs,
-      )
-      if (outcome !== TIMED_OUT && 'res' in outcome) {
-        this.#recovered()
-        return this.#state(bucket, outcome.res, outcome.exceeded)
-      }
-      this.#failed(outcome === TIMED_OUT ? 'timeout' : outcome.error)
+      const state =
+        leaseCap(bucket.policy) === 1
+          ? await this.#consumeOne(shared, bucket)
+          : await this.#consumeLeased(shared, bucket)
+      if (state !== undefined) return state
     }
     const local = this.#localLimiter(bucket.policy)
     try {
@@ -113,6 +144,106 @@ export class RateLimits {
       remaining: Math.max(0, res.remainingPoints),
       resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)),
       exceeded: res.consumedPoints >= bucket.policy.max,
+    }
+  }
+
+  /** One token counted in Redis; undefined when Redis did not answer in time. */
+  async #consumeOne(shared: RateLimiterRedis, bucket: RateLimitBucket): Promise<RateLimitState | undefined> {
+    const outcome = await this.#take(shared, bucket.id, 1)
+    if (outcome === undefined) return undefined
+    return this.#state(bucket, outcome.res, outcome.exceeded)
+  }
+
+  /** One token of the process's lease, refilled from Redis when empty; undefined when Redis did not answer. */
+  async #consumeLeased(
+    shared: RateLimiterRedis,
+    bucket: RateLimitBucket,
+  ): Promise<RateLimitState | undefined> {
+    const key = `${policyKey(bucket.policy)} ${bucket.id}`
+    for (;;) {
+      const lease = this.#leaseOf(key)
+      if (lease.tokens > 0) {
+        lease.tokens--
+        return this.#leased(bucket, lease, false)
+      }
+      if (lease.spent) return this.#leased(bucket, lease, true)
+      lease.refill ??= this.#refill(shared, bucket, lease).finally(() => {
+        lease.refill = undefined
+      })
+      if (!(await lease.refill)) return undefined
+    }
+  }
+
+  /** The bucket's lease, a fresh one when its window ended; lapsed and then the oldest leases go when full. */
+  #leaseOf(key: string): Lease {
+    const now = Date.now()
+    const lease = this.#leases.get(key)
+    if (lease !== undefined && (lease.resetAt > now || lease.refill !== undefined)) return lease
+    if (this.#leases.size >= MAX_LEASES) {
+      for (const [k, l] of this.#leases)
+        if (l.resetAt <= now && l.refill === undefined) this.#leases.delete(k)
+      if (this.#leases.size >= MAX_LEASES) this.#leases.delete(this.#leases.keys().next().value!)
+    }
+    const fresh: Lease = {
+      tokens: 0,
+      counted: 0,
+      resetAt: 0,
+      spent: false,
+      next: lease?.next ?? 1,
+      refill: undefined,
+    }
+    this.#leases.set(key, fresh)
+    return fresh
+  }
+
+  /**
+   * Takes `lease.next` tokens from the shared window: as many as are left under the limit, since Redis counts
+   * them all (a refill past the limit grants the part below it). False when Redis did not answer in time.
+   */
+  async #refill(shared: RateLimiterRedis, bucket: RateLimitBucket, lease: Lease): Promise<boolean> {
+    const wanted = lease.next
+    const outcome = await this.#take(shared, bucket.id, wanted)
+    if (outcome === undefined) return false
+    const { max } = bucket.policy
+    const counted = outcome.res.consumedPoints
+    const granted = Math.min(wanted, Math.max(0, max - (counted - wanted)))
+    lease.tokens += granted
+    lease.counted = counted
+    lease.resetAt = Date.now() + outcome.res.msBeforeNext
+    lease.spent = granted === 0
+    lease.next = Math.min(leaseCap(bucket.policy), wanted * 2)
+    return true
+  }
+
+  /** Adds `points` to the bucket's window in Redis; undefined (and counted as a fallback) when it fails. */
+  async #take(
+    shared: RateLimiterRedis,
+    id: string,
+    points: number,
+  ): Promise<{ res: RateLimiterRes; exceeded: boolean } | undefined> {
+    const outcome = await withDeadline<StoreAnswer>(
+      shared.consume(id, points).then(
+        (res) => ({ res, exceeded: false }),
+        (err: unknown) => (err instanceof RateLimiterRes ? { res: err, exceeded: true } : { error: err }),
+      ),
+      this.options.redisTimeoutMs,
+    )
+    if (outcome !== TIMED_OUT && 'res' in outcome) {
+      this.#recovered()
+      return outcome
+    }
+    this.#failed(outcome === TIMED_OUT ? 'timeout' : outcome.error)
+    return undefined
+  }
+
+  /** The state after a token of the lease: the window's room left plus the tokens this process still holds. */
+  #leased(bucket: RateLimitBucket, lease: Lease, exceeded: boolean): RateLimitState {
+    if (exceeded) rateLimitExceededTotal.inc({ tenant: bucket.tenantId ?? 'none' })
+    return {
+      policy: bucket.policy,
+      remaining: Math.max(0, bucket.policy.max - lease.counted) + lease.tokens,
+      resetSeconds: Math.max(0, Math.ceil((lease.resetAt - Date.now()) / 1000)),
+      exceeded,
     }
   }
 

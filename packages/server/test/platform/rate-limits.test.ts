@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { leaseCap, type RateLimitBucket, RateLimits } from '../../src/platform/rate-limits.js'
+import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
+import { REDIS_URL } from '../helpers/app.js'
+
+// Three limiters, each with its own Redis connection, stand for three replicas of one fleet.
+describe('token leases of the shared rate limit', () => {
+  const log = pino({ level: 'silent' })
+  const handles: RedisHandle[] = []
+  let keyPrefix: string
+  const replicas = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
+        const redis = openRedis(REDIS_URL, log)
+        handles.push(redis)
+        await redis.reach()
+        return new RateLimits({ redis: redis.client, keyPrefix, log, redisTimeoutMs: 1000 })
+      }),
+    )
+  /** What the window of a bucket counts in Redis: every token handed out or leased. */
+  const countedInRedis = async (bucket: RateLimitBucket) => {
+    const { max, windowMs } = bucket.policy
+    return Number(await handles[0]!.client.get(`${keyPrefix}rl:${max}/${windowMs}:${bucket.id}`))
+  }
+
+  beforeAll(async () => {
+    keyPrefix = `test:leases:${randomUUID()}:`
+  })
+  afterAll(async () => {
+    const [first] = handles
+    if (first !== undefined) {
+      const keys = await first.client.keys(`${keyPrefix}*`)
+      if (keys.length > 0) await first.client.del(...keys)
+    }
+    await Promise.all(handles.map((h) => h.close()))
+  })
+
+  it('takes at most 1% of the limit and at most 64 tokens at once; one token below a limit of 200', () => {
+    expect(leaseCap({ max: 9, windowMs: 60_000 })).toBe(1)
+    expect(leaseCap({ max: 199, windowMs: 60_000 })).toBe(1)
+    expect(leaseCap({ max: 1000, windowMs: 60_000 })).toBe(10)
+    expect(leaseCap({ max: 6000, windowMs: 60_000 })).toBe(60)
+    expect(leaseCap({ max: 10_000_000, windowMs: 60_000 })).toBe(64)
+  })
+
+  it('counts down exactly in one process, leases and all', async () => {
+    const [limits] = await replicas(1)
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 1000, windowMs: 60_000 } }
+    const remaining: number[] = []
+    for (let i = 0; i < 40; i++) remaining.push((await limits!.consume(bucket)).remaining)
+    expect(remaining).toEqual(Array.from({ length: 40 }, (_, i) => 999 - i))
+    expect(limits!.degraded).toBe(false)
+    // Leases of 1, 2, 4, 8 and 10 tokens: 45 counted in Redis for 40 requests, and 5 left in hand.
+    expect(await countedInRedis(bucket)).toBe(45)
+  })
+
+  it('never accepts more than the limit across three replicas, nor refuses more than the tokens others hold', async () => {
+    const fleet = await replicas(3)
+    const policy = { max: 1000, windowMs: 60_000 }
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy }
+    let accepted = 0
+    let refused = 0
+    // 1,500 requests in rounds of 30 concurrent ones, spread over the replicas unevenly.
+    for (let round = 0; round < 50; round++) {
+      const states = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => fleet[i % 5 === 0 ? 0 : i % 2 === 0 ? 1 : 2]!.consume(bucket)),
+      )
+      for (const state of states) {
+        if (state.exceeded) refused++
+        else accepted++
+      }
+    }
+    const slack = (fleet.length - 1) * (leaseCap(policy) - 1)
+    expect(accepted).toBeLessThanOrEqual(policy.max)
+    expect(accepted).toBeGreaterThanOrEqual(policy.max - slack)
+    expect(accepted + refused).toBe(1500)
+    expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(policy.max)
+    for (const limits of fleet) expect(limits.degraded).toBe(false)
+  })
+
+  it('starts a fresh lease when the window ends', async () => {
+    const [limits] = await replicas(1)
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 200, windowMs: 1000 } }
+    const first: boolean[] = []
+    for (let i = 0; i < 201; i++) first.push((await limits!.consume(bucket)).exceeded)
+    expect(first.filter(Boolean)).toHaveLength(1)
+    expect(first.at(-1)).toBe(true)
+    const reset = (await limits!.consume(bucket)).resetSeconds
+    expect(reset).toBeLessThanOrEqual(1)
+    // The window is one second: wait for its end, then the next request is counted in a new one.
+    const deadline = Date.now() + 5000
+    let state = await limits!.consume(bucket)
+    while (state.exceeded && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      state = await limits!.consume(bucket)
+    }
+    expect(state).toMatchObject({ exceeded: false, remaining: 199 })
+  })
+})
