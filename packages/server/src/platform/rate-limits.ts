@@ -89,6 +89,8 @@ function policyKey(policy: RateLimitPolicy): string {
   return `${policy.max}/${policy.windowMs}`
 }
 
+const leaseKey = (bucket: RateLimitBucket) => `${policyKey(bucket.policy)} ${bucket.id}`
+
 /** The most tokens one refill of a bucket with this policy may take. */
 export function leaseCap(policy: RateLimitPolicy): number {
   return Math.max(1, Math.min(MAX_LEASE, Math.floor(policy.max / LEASE_SHARE)))
@@ -139,11 +141,15 @@ export class RateLimits {
       this.options.redisTimeoutMs,
     )
     if (res === TIMED_OUT || res === null) return undefined
+    // Tokens this process leased and has not handed out are counted in Redis but not spent.
+    const lease = this.#leases.get(leaseKey(bucket))
+    const held = lease !== undefined && lease.resetAt > Date.now() ? lease.tokens : 0
+    const spent = res.consumedPoints - held
     return {
       policy: bucket.policy,
-      remaining: Math.max(0, res.remainingPoints),
+      remaining: Math.max(0, bucket.policy.max - spent),
       resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)),
-      exceeded: res.consumedPoints >= bucket.policy.max,
+      exceeded: spent >= bucket.policy.max,
     }
   }
 
@@ -159,7 +165,7 @@ export class RateLimits {
     shared: RateLimiterRedis,
     bucket: RateLimitBucket,
   ): Promise<RateLimitState | undefined> {
-    const key = `${policyKey(bucket.policy)} ${bucket.id}`
+    const key = leaseKey(bucket)
     for (;;) {
       const lease = this.#leaseOf(key)
       if (lease.tokens > 0) {

@@ -56,6 +56,16 @@ describe('token leases of the shared rate limit', () => {
     expect(await countedInRedis(bucket)).toBe(45)
   })
 
+  it('peeks at what was spent, not at the tokens this process leased and still holds', async () => {
+    const [limits] = await replicas(1)
+    const bucket: RateLimitBucket = { id: `ip:${randomUUID()}`, policy: { max: 300, windowMs: 60_000 } }
+    for (let i = 0; i < 299; i++) expect((await limits!.consume(bucket)).exceeded).toBe(false)
+    expect(await countedInRedis(bucket)).toBeGreaterThan(299)
+    expect(await limits!.peek(bucket)).toMatchObject({ exceeded: false, remaining: 1 })
+    expect((await limits!.consume(bucket)).exceeded).toBe(false)
+    expect(await limits!.peek(bucket)).toMatchObject({ exceeded: true, remaining: 0 })
+  })
+
   it('never accepts more than the limit across three replicas, nor refuses more than the tokens others hold', async () => {
     const fleet = await replicas(3)
     const policy = { max: 1000, windowMs: 60_000 }
