@@ -73,6 +73,36 @@ describe('rate limits across real server processes', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(35)
   })
 
+  it('never accepts more than a leased limit across three replicas, nor refuses more than the leases held', async () => {
+    const env = {
+      DATABASE_URL: database.url,
+      ADMIN_TOKEN,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      // Anonymous requests to an unknown route: counted per client IP, answered 404 without the database.
+      RATE_LIMIT_ANONYMOUS_MAX: '1000',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      // Generous, so a slow machine does not send a check to the per-process insurance limiter.
+      RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
+      SHUTDOWN_READINESS_DELAY_MS: '0',
+    }
+    servers.push(startServerProcess(env), startServerProcess(env), startServerProcess(env))
+    const urls = await Promise.all(servers.map(started))
+    const statuses: number[] = []
+    // 1,200 requests in rounds of 30 concurrent ones, spread over the replicas unevenly.
+    for (let round = 0; round < 40; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => fetch(`${urls[i % 5 === 0 ? 0 : i % 2]!}/v1/no-such-route`)),
+      )
+      statuses.push(...answers.map((r) => r.status))
+    }
+    const accepted = statuses.filter((s) => s === 404).length
+    // A lease is at most 1% of the limit: ten tokens; two other replicas may hold nine unspent each.
+    expect(accepted).toBeLessThanOrEqual(1000)
+    expect(accepted).toBeGreaterThanOrEqual(1000 - 2 * 9)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(1200 - accepted)
+  }, 120_000)
+
   it('goes on with the per-process limiter while Redis is down, and returns to the shared limit after', async () => {
     const port = await freePort()
     redises.push(startRedis(port))
