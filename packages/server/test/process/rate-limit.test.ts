@@ -59,6 +59,8 @@ describe('rate limits across real server processes', () => {
       REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       RATE_LIMIT_MAX: '25',
       RATE_LIMIT_WINDOW_MS: '60000',
+      // Generous, so a slow machine does not send a check to the per-process insurance limiter.
+      RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
       SHUTDOWN_READINESS_DELAY_MS: '0',
     }
     servers.push(startServerProcess(env), startServerProcess(env), startServerProcess(env))
