@@ -7,8 +7,9 @@
 // fallback and the log says when it starts and ends. Redis is used again by the next request once it answers.
 //
 // With Redis, a process does not ask Redis for every request: it takes a lease of tokens from the shared
-// window (one increment of the window's count by the lease size) and hands them out itself; requests that
-// arrive while a lease is being taken wait for it rather than asking Redis too. A lease is at most 1% of the
+// window (one increment of the window's count by the lease size) and hands them out itself; a request that
+// finds no token waits for a refill under way when that one asks for enough tokens for every waiter, else
+// starts another, so a burst costs a few refills sent together (ioredis auto-pipelining), not a chain. A lease is at most 1% of the
 // limit (LEASE_SHARE) and at most MAX_LEASE tokens, starts at one token and doubles with each refill, and
 // lapses with its window. The count in Redis includes every leased token, so the fleet never accepts more
 // than the limit in a window; it may refuse up to (replicas - 1) x (lease - 1) requests early, when other
@@ -81,7 +82,10 @@ interface Lease {
   spent: boolean
   /** Tokens the next refill asks for: doubles with each refill, up to the bucket's cap. */
   next: number
-  /** The refill under way, if any: false when Redis did not answer (each waiter then falls back). */
+  /** Tokens asked for by the refills under way, and the requests waiting for them. */
+  asked: number
+  waiting: number
+  /** The latest refill under way, if any: false when Redis did not answer (its waiters then fall back). */
   refill: Promise<boolean> | undefined
 }
 
@@ -173,11 +177,27 @@ export class RateLimits {
         return this.#leased(bucket, lease, false)
       }
       if (lease.spent) return this.#leased(bucket, lease, true)
-      lease.refill ??= this.#refill(shared, bucket, lease).finally(() => {
-        lease.refill = undefined
-      })
-      if (!(await lease.refill)) return undefined
+      const refill =
+        lease.refill === undefined || lease.waiting >= lease.asked
+          ? this.#startRefill(shared, bucket, lease)
+          : lease.refill
+      lease.waiting++
+      const answered = await refill
+      lease.waiting--
+      if (!answered) return undefined
     }
+  }
+
+  #startRefill(shared: RateLimiterRedis, bucket: RateLimitBucket, lease: Lease): Promise<boolean> {
+    const wanted = lease.next
+    lease.next = Math.min(leaseCap(bucket.policy), wanted * 2)
+    lease.asked += wanted
+    const refill: Promise<boolean> = this.#refill(shared, bucket, lease, wanted).finally(() => {
+      lease.asked -= wanted
+      if (lease.refill === refill) lease.refill = undefined
+    })
+    lease.refill = refill
+    return refill
   }
 
   /** The bucket's lease, a fresh one when its window ended; lapsed and then the oldest leases go when full. */
@@ -196,6 +216,8 @@ export class RateLimits {
       resetAt: 0,
       spent: false,
       next: lease?.next ?? 1,
+      asked: 0,
+      waiting: 0,
       refill: undefined,
     }
     this.#leases.set(key, fresh)
@@ -203,21 +225,25 @@ export class RateLimits {
   }
 
   /**
-   * Takes `lease.next` tokens from the shared window: as many as are left under the limit, since Redis counts
+   * Takes `wanted` tokens from the shared window: as many as are left under the limit, since Redis counts
    * them all (a refill past the limit grants the part below it). False when Redis did not answer in time.
    */
-  async #refill(shared: RateLimiterRedis, bucket: RateLimitBucket, lease: Lease): Promise<boolean> {
-    const wanted = lease.next
+  async #refill(
+    shared: RateLimiterRedis,
+    bucket: RateLimitBucket,
+    lease: Lease,
+    wanted: number,
+  ): Promise<boolean> {
     const outcome = await this.#take(shared, bucket.id, wanted)
     if (outcome === undefined) return false
     const { max } = bucket.policy
     const counted = outcome.res.consumedPoints
     const granted = Math.min(wanted, Math.max(0, max - (counted - wanted)))
     lease.tokens += granted
-    lease.counted = counted
+    // Refills sent together may be answered in any order: the highest count is the latest.
+    lease.counted = Math.max(lease.counted, counted)
     lease.resetAt = Date.now() + outcome.res.msBeforeNext
-    lease.spent = granted === 0
-    lease.next = Math.min(leaseCap(bucket.policy), wanted * 2)
+    if (granted === 0) lease.spent = true
     return true
   }
 

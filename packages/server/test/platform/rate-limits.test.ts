@@ -56,6 +56,18 @@ describe('token leases of the shared rate limit', () => {
     expect(await countedInRedis(bucket)).toBe(45)
   })
 
+  it('takes about as many tokens as a burst in one process needs, and no more than a lease beyond', async () => {
+    const [limits] = await replicas(1)
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 1000, windowMs: 60_000 } }
+    const states = await Promise.all(Array.from({ length: 200 }, () => limits!.consume(bucket)))
+    expect(states.every((state) => !state.exceeded)).toBe(true)
+    expect(limits!.degraded).toBe(false)
+    // A waiter starts a refill only when the refills under way do not cover the requests already waiting.
+    const counted = await countedInRedis(bucket)
+    expect(counted).toBeGreaterThanOrEqual(200)
+    expect(counted).toBeLessThan(200 + 2 * leaseCap(bucket.policy))
+  })
+
   it('peeks at what was spent, not at the tokens this process leased and still holds', async () => {
     const [limits] = await replicas(1)
     const bucket: RateLimitBucket = { id: `ip:${randomUUID()}`, policy: { max: 300, windowMs: 60_000 } }
