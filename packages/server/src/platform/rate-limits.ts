@@ -8,10 +8,10 @@
 //
 // With Redis, a process does not ask Redis for every request: it takes a lease of tokens from the shared
 // window (one increment of the window's count by the lease size) and hands them out itself; a request that
-// finds no token waits for a refill under way when that one asks for enough tokens for every waiter, else
-// starts another, so a burst costs a few refills sent together (ioredis auto-pipelining), not a chain. A lease is at most 1% of the
-// limit (LEASE_SHARE) and at most MAX_LEASE tokens, starts at one token and doubles with each refill, and
-// lapses with its window. The count in Redis includes every leased token, so the fleet never accepts more
+// finds no token waits for the refills under way when they ask for enough tokens for every waiter, else
+// starts another, so a burst costs a few refills sent together (ioredis auto-pipelining), not a chain. A
+// lease is at most 1% of the limit (LEASE_SHARE) and at most MAX_LEASE tokens, starts at one token and
+// doubles with each refill, and lapses with its window. The count in Redis includes every leased token, so the fleet never accepts more
 // than the limit in a window; it may refuse up to (replicas - 1) x (lease - 1) requests early, when other
 // replicas hold tokens they do not spend before the window ends. Below 2 x LEASE_SHARE the lease is one
 // token: every request is counted in Redis on its own, exactly as without leases.
