@@ -256,7 +256,7 @@ class Bench {
     }
     this.#announce(mode, name)
     const server = await this.#start(
-      name,
+      `${mode} ${name}`,
       `bench/servers/${name}.ts`,
       name === 'naive' ? { NAIVE_TENANT_ID: unchecked.tenantId } : {},
     )
@@ -562,7 +562,11 @@ function describeService(report: ServiceReport): string {
     lines.push(
       `rate limit, ${report.mode} ${report.name}: ${r.countedInRedis} requests counted in Redis, ` +
         `${r.fallbacks} by the per-process fallback, for ${r.apiRequestsAnswered} API requests answered: ` +
-        `${r.ok ? 'OK' : 'FAILED'}`,
+        `${r.ok ? 'OK' : 'FAILED'}` +
+        (r.fallbacks === 0
+          ? ''
+          : ` (Redis answered later than RATE_LIMIT_REDIS_TIMEOUT_MS for ${r.fallbacks}: these figures are ` +
+            'not all of the Redis path)'),
     )
   lines.push(describeStorage(`${report.mode} ${report.name}`, report.storage))
   return lines.join('\n')
