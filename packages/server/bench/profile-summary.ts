@@ -1,10 +1,10 @@
 // npm run bench:profile-summary -- <dir or .cpuprofile files> [--top N]: where a server's CPU time went, from
-// the V8 CPU profiles `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' npm run bench` leaves (one per server
-// process, named after it). For each profile it prints two Markdown tables: self time by group (our code by
+// the V8 CPU profiles `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' npm run bench` leaves (a folder per
+// server, a profile per thread: the main one, and tsx's module loader). For each profile it prints two Markdown tables: self time by group (our code by
 // file, node internals, V8 builtins, pg, ioredis, fastify, pino, other packages, GC, idle) and the functions
 // with the most self time. Self time is what a function ran itself, not its callees.
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { basename, isAbsolute, join, relative, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { repoRoot, userPath } from './support/artifacts.js'
@@ -106,6 +106,9 @@ export function groupOf(
   const special = SPECIAL[functionName]
   if (special !== undefined && url === '') return { group: special, location: '' }
   if (url === '') return { group: 'V8 builtins and native', location: '' }
+  // Loading modules is start-up (and tsx's hooks), not what a request costs.
+  if (/^node:internal\/(modules|source_map)\//.test(url))
+    return { group: 'node: module loading', location: url }
   if (url.startsWith('node:')) return { group: 'node internals', location: url }
   const path = url.startsWith('file://') ? fileURLToPath(url) : url
   const modules = path.lastIndexOf('/node_modules/')
@@ -192,15 +195,23 @@ export function renderSummary(summary: ProfileSummary, top: number): string {
   ].join('\n')
 }
 
+/** The .cpuprofile files named, and those in the folders named and in their sub-folders (one per server). */
 async function profilesIn(paths: readonly string[]): Promise<string[]> {
   const files: string[] = []
   for (const path of paths) {
     if ((await stat(path)).isDirectory()) {
-      const names = (await readdir(path)).filter((name) => name.endsWith('.cpuprofile')).sort()
-      files.push(...names.map((name) => join(path, name)))
+      const names = (await readdir(path, { recursive: true })).filter((name) => name.endsWith('.cpuprofile'))
+      files.push(...names.sort().map((name) => join(path, name)))
     } else files.push(path)
   }
   return files
+}
+
+/** Node names a profile CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile; thread 0 is the main one. */
+export function threadOf(file: string): string {
+  const match = /CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(file)
+  if (match === null) return ''
+  return match[2] === '0' ? ` (pid ${match[1]}, main thread)` : ` (pid ${match[1]}, thread ${match[2]})`
 }
 
 async function main(): Promise<number> {
@@ -220,7 +231,8 @@ async function main(): Promise<number> {
   }
   for (const file of files) {
     const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
-    process.stdout.write(`### ${basename(file)}\n\n${renderSummary(summarizeProfile(profile), top)}\n\n`)
+    const name = `${basename(dirname(file))}/${basename(file)}${threadOf(file)}`
+    process.stdout.write(`### ${name}\n\n${renderSummary(summarizeProfile(profile), top)}\n\n`)
   }
   return 0
 }

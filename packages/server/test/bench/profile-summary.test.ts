@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CpuProfile, groupOf, renderSummary, summarizeProfile } from '../../bench/profile-summary.js'
+import {
+  type CpuProfile,
+  groupOf,
+  renderSummary,
+  summarizeProfile,
+  threadOf,
+} from '../../bench/profile-summary.js'
 
 const run = promisify(execFile)
 
@@ -48,6 +54,7 @@ describe('bench:profile-summary', () => {
       },
     )
     const [file] = (await readdir(dir)).filter((name) => name.endsWith('.cpuprofile'))
+    expect(threadOf(file!)).toMatch(/^ \(pid \d+, main thread\)$/)
     profile = JSON.parse(await readFile(join(dir, file!), 'utf8')) as CpuProfile
   }, 30_000)
 
@@ -100,6 +107,7 @@ describe('bench:profile-summary', () => {
       location: 'server/src/app.ts',
     })
     expect(groupOf('writev', 'node:internal/stream_base_commons', root).group).toBe('node internals')
+    expect(groupOf('resolve', 'node:internal/modules/esm/resolve', root).group).toBe('node: module loading')
     expect(groupOf('(garbage collector)', '', root).group).toBe('GC')
     expect(groupOf('(idle)', '', root).group).toBe('idle')
   })
