@@ -21,7 +21,7 @@ import pg from 'pg'
 import { buildInfo } from '../src/platform/build-info.js'
 import { createTestDatabase } from '../test/helpers/database.js'
 import { artifactsDir, writeArtifact } from './support/artifacts.js'
-import { benchEvent, mixedBatch, orderIdsOf } from './support/events.js'
+import { benchEvent, mixedBatch, orderIdsOf, type PosEvent } from './support/events.js'
 import {
   adminPost,
   type IngestCredentials,
@@ -236,16 +236,16 @@ class Bench {
     const run = async (seconds: number) => {
       const cpuBefore = server.cpuSeconds()
       const result = await drive({ url: server.url, seconds, connections, rate, requests: [request] })
-      return { result, figures: figuresOf(result, server.cpuSeconds() - cpuBefore, eventsPerRequest) }
+      return figuresOf(result, server.cpuSeconds() - cpuBefore, eventsPerRequest)
     }
     const warmup = await run(warmupS)
     await betweenRuns?.()
     const measured = await run(durationS)
-    return { warmup: warmup.figures, measured: measured.figures }
+    return { warmup, measured }
   }
 
   /** The ceiling or the naive server, under single events or batches. */
-  async benchPlain(mode: Mode, name: 'ceiling' | 'naive', batch: () => ReturnType<typeof mixedBatch>) {
+  async benchPlain(mode: Mode, name: 'ceiling' | 'naive', batch: () => PosEvent[]) {
     const { eventsPerRequest, connections } = this.#shape(mode)
     // They check no credentials; they get the same kind of headers all the same.
     const unchecked: IngestCredentials = {
@@ -368,7 +368,7 @@ class Bench {
   }
 
   /** The service under single events (single mode) or batches (batch mode). */
-  async benchService(mode: Mode, withRedis: boolean, batch: () => ReturnType<typeof mixedBatch>) {
+  async benchService(mode: Mode, withRedis: boolean, batch: () => PosEvent[]) {
     const { eventsPerRequest, connections } = this.#shape(mode)
     const name = withRedis ? 'ingest+redis' : 'ingest (no redis)'
     this.#announce(mode, name)
@@ -504,7 +504,7 @@ async function seed(
 }
 
 /** Single-event batches: a product.upserted or an inventory.adjusted in turn. */
-function singleEvents(): () => ReturnType<typeof mixedBatch> {
+function singleEvents(): () => PosEvent[] {
   let sequence = 0
   return () => [benchEvent(sequence++)]
 }

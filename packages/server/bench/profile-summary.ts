@@ -2,7 +2,8 @@
 // the V8 CPU profiles `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' npm run bench` leaves (a folder per
 // server, a profile per thread: the main one, and tsx's module loader). For each profile it prints two Markdown tables: self time by group (our code by
 // file, node internals, V8 builtins, pg, ioredis, fastify, pino, other packages, GC, idle) and the functions
-// with the most self time. Self time is what a function ran itself, not its callees.
+// with the most self time. Self time is what a function ran itself, not its callees. With --compare, one table
+// instead: the groups' shares of busy time, a column per server's main thread, to put the modes side by side.
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -106,6 +107,7 @@ export function groupOf(
   const special = SPECIAL[functionName]
   if (special !== undefined && url === '') return { group: special, location: '' }
   if (url === '') return { group: 'V8 builtins and native', location: '' }
+  if (url.startsWith('wasm://')) return { group: 'wasm', location: url }
   // Loading modules is start-up (and tsx's hooks), not what a request costs.
   if (/^node:internal\/(modules|source_map)\//.test(url))
     return { group: 'node: module loading', location: url }
@@ -147,7 +149,8 @@ export function summarizeProfile(profile: CpuProfile, root: string = repoRoot): 
     const { functionName, url, lineNumber } = node.callFrame
     const { group, location } = groupOf(functionName, url, root)
     const name = functionName === '' ? '(anonymous)' : functionName
-    const where = location === '' ? '' : `${location}:${lineNumber + 1}`
+    // tsx hands V8 our TypeScript compiled onto few lines: line 1 of a .ts file says nothing.
+    const where = location === '' ? '' : lineNumber === 0 ? location : `${location}:${lineNumber + 1}`
     const key = `${name}\u0000${where}`
     const before = byFunction.get(key)
     byFunction.set(key, { name, group, location: where, selfMs: (before?.selfMs ?? 0) + us / 1000 })
@@ -167,8 +170,14 @@ export function summarizeProfile(profile: CpuProfile, root: string = repoRoot): 
 const percent = (part: number, whole: number) =>
   whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)} %`
 
+/** Start-up rather than requests: loading and compiling modules. */
+const STARTUP_GROUPS = new Set(['node: module loading', 'tsx (loader)'])
+
 /** The two tables of one profile; shares are of the busy time (everything but idle). */
 export function renderSummary(summary: ProfileSummary, top: number): string {
+  const startupMs = summary.groups
+    .filter(({ group }) => STARTUP_GROUPS.has(group))
+    .reduce((sum, { selfMs }) => sum + selfMs, 0)
   const groups = summary.groups
     .slice(0, top)
     .map(
@@ -183,7 +192,8 @@ export function renderSummary(summary: ProfileSummary, top: number): string {
         `| ${fn.name} | ${fn.location === '' ? fn.group : fn.location} | ${fn.selfMs.toFixed(0)} | ${percent(fn.selfMs, summary.busyMs)} |`,
     )
   return [
-    `${summary.totalMs.toFixed(0)} ms profiled, ${summary.busyMs.toFixed(0)} ms busy (not idle)`,
+    `${summary.totalMs.toFixed(0)} ms profiled, ${summary.busyMs.toFixed(0)} ms busy (not idle), of which ` +
+      `${startupMs.toFixed(0)} ms loading modules (start-up)`,
     '',
     '| group | self ms | of busy |',
     '|---|---:|---:|',
@@ -192,6 +202,43 @@ export function renderSummary(summary: ProfileSummary, top: number): string {
     '| function | where | self ms | of busy |',
     '|---|---|---:|---:|',
     ...functions,
+  ].join('\n')
+}
+
+/**
+ * One table for several profiles (a column each): the share of busy time of each group, with our files
+ * together as one group, so the modes of a bench run compare side by side.
+ */
+export function renderComparison(columns: readonly { name: string; summary: ProfileSummary }[]): string {
+  const ours = (group: string) => (group.startsWith('our code: ') ? 'our code (all files)' : group)
+  // Groups under 1 % of busy time in every column share one row.
+  const small = new Set<string>()
+  for (const { summary } of columns) for (const { group } of summary.groups) small.add(ours(group))
+  for (const { summary } of columns) {
+    const byGroup = new Map<string, number>()
+    for (const { group, selfMs } of summary.groups)
+      byGroup.set(ours(group), (byGroup.get(ours(group)) ?? 0) + selfMs)
+    for (const [group, ms] of byGroup) if (ms >= summary.busyMs / 100) small.delete(group)
+  }
+  const collapse = (group: string) => (small.has(ours(group)) ? 'everything else (each < 1 %)' : ours(group))
+  const shares = columns.map(({ summary }) => {
+    const byGroup = new Map<string, number>()
+    for (const { group, selfMs } of summary.groups)
+      if (group !== 'idle') byGroup.set(collapse(group), (byGroup.get(collapse(group)) ?? 0) + selfMs)
+    return byGroup
+  })
+  const totals = new Map<string, number>()
+  for (const byGroup of shares)
+    for (const [group, ms] of byGroup) totals.set(group, (totals.get(group) ?? 0) + ms)
+  const groups = [...totals].sort((a, b) => b[1] - a[1]).map(([group]) => group)
+  return [
+    `| group | ${columns.map(({ name }) => name).join(' | ')} |`,
+    `|---|${columns.map(() => '---:').join('|')}|`,
+    `| busy ms | ${columns.map(({ summary }) => summary.busyMs.toFixed(0)).join(' | ')} |`,
+    ...groups.map(
+      (group) =>
+        `| ${group} | ${shares.map((byGroup, i) => percent(byGroup.get(group) ?? 0, columns[i]!.summary.busyMs)).join(' | ')} |`,
+    ),
   ].join('\n')
 }
 
@@ -217,11 +264,13 @@ export function threadOf(file: string): string {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '15' } },
+    options: { top: { type: 'string', default: '15' }, compare: { type: 'boolean', default: false } },
   })
   const top = positiveInteger('top', values.top)
   if (positionals.length === 0) {
-    process.stderr.write('usage: npm run bench:profile-summary -- <dir or .cpuprofile files> [--top N]\n')
+    process.stderr.write(
+      'usage: npm run bench:profile-summary -- <dir or .cpuprofile files> [--top N] [--compare]\n',
+    )
     return 2
   }
   const files = await profilesIn(positionals.map(userPath))
@@ -229,10 +278,20 @@ async function main(): Promise<number> {
     process.stderr.write(`no .cpuprofile files in ${positionals.join(', ')}\n`)
     return 1
   }
+  const read = async (file: string) =>
+    summarizeProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile)
+  if (values.compare) {
+    // The main threads only: tsx's loader thread does nothing per request.
+    const mains = files.filter((file) => !threadOf(file).includes(', thread '))
+    const columns = await Promise.all(
+      mains.map(async (file) => ({ name: basename(dirname(file)), summary: await read(file) })),
+    )
+    process.stdout.write(`${renderComparison(columns)}\n`)
+    return 0
+  }
   for (const file of files) {
-    const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
     const name = `${basename(dirname(file))}/${basename(file)}${threadOf(file)}`
-    process.stdout.write(`### ${name}\n\n${renderSummary(summarizeProfile(profile), top)}\n\n`)
+    process.stdout.write(`### ${name}\n\n${renderSummary(await read(file), top)}\n\n`)
   }
   return 0
 }

@@ -1,5 +1,5 @@
 // The profile summary reads real V8 CPU profiles: one recorded here with node --cpu-prof on a short script
-// that spends its time in a named function of its own, in JSON.parse and in a node: module.
+// that spends its time in a named function of its own, in a native write and in a node: module.
 import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type CpuProfile,
   groupOf,
+  renderComparison,
   renderSummary,
   summarizeProfile,
   threadOf,
@@ -18,15 +19,16 @@ const run = promisify(execFile)
 
 const SCRIPT = `
 import { createHash } from 'node:crypto'
+import { openSync, writeSync } from 'node:fs'
 function spinForProfile(until) {
   let x = 0
   while (Date.now() < until) x += Math.sqrt(x + 1)
   return x
 }
-function parseForProfile(until) {
-  const text = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ i, name: 'item ' + i })))
+function writeForProfile(until) {
+  const fd = openSync('/dev/null', 'w')
   let n = 0
-  while (Date.now() < until) n += JSON.parse(text).length
+  while (Date.now() < until) n += writeSync(fd, 'x'.repeat(100))
   return n
 }
 function hashForProfile(until) {
@@ -35,7 +37,7 @@ function hashForProfile(until) {
   return n
 }
 spinForProfile(Date.now() + 150)
-parseForProfile(Date.now() + 150)
+writeForProfile(Date.now() + 150)
 hashForProfile(Date.now() + 150)
 `
 
@@ -92,6 +94,20 @@ describe('bench:profile-summary', () => {
     expect(text).toMatch(/\| spinForProfile \| spin\.mjs:\d+ \| \d+ \| [\d.]+ % \|/)
     const functionRows = text.split('| function |')[1]!.trim().split('\n').slice(2)
     expect(functionRows).toHaveLength(5)
+  })
+
+  it('compares profiles side by side, our files as one group, shares of busy time', () => {
+    const summary = summarizeProfile(profile, dir)
+    const text = renderComparison([
+      { name: 'first', summary },
+      { name: 'second', summary },
+    ])
+    const rows = text.split('\n')
+    expect(rows[0]).toBe('| group | first | second |')
+    expect(rows[2]).toBe(`| busy ms | ${summary.busyMs.toFixed(0)} | ${summary.busyMs.toFixed(0)} |`)
+    const ours = rows.find((row) => row.startsWith('| our code (all files) |'))
+    expect(ours).toMatch(/^\| our code \(all files\) \| ([\d.]+) % \| \1 % \|$/)
+    expect(rows.some((row) => row.startsWith('| idle |'))).toBe(false)
   })
 
   it('names libraries, node internals and special frames', () => {
