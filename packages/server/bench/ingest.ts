@@ -351,7 +351,9 @@ class Bench {
       }
       if (!rateLimit.ok)
         this.failures.push(
-          `${mode} ${name}: the rate limiter did not count every request ${JSON.stringify(rateLimit)}`,
+          `${mode} ${name}: the rate limiter did not count every request (the integer counters under ` +
+            `${service.redisKeyPrefix}rl:*key:* in Redis, plus rate_limit_backend_errors_total) ` +
+            JSON.stringify(rateLimit),
         )
     }
     const report: ServiceReport = {
@@ -560,8 +562,9 @@ function describeService(report: ServiceReport): string {
   ]
   if (r !== null)
     lines.push(
-      `rate limit, ${report.mode} ${report.name}: ${r.countedInRedis} requests counted in Redis, ` +
-        `${r.fallbacks} by the per-process fallback, for ${r.apiRequestsAnswered} API requests answered: ` +
+      `rate limit, ${report.mode} ${report.name}: ${r.countedInRedis} counted in Redis (a request each, or ` +
+        `the tokens a process leased), ${r.fallbacks} checks by the per-process fallback, for ` +
+        `${r.apiRequestsAnswered} API requests answered: ` +
         `${r.ok ? 'OK' : 'FAILED'}` +
         (r.fallbacks === 0
           ? ''

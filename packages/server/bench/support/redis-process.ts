@@ -52,7 +52,8 @@ export async function startRedisProcess(readyTimeoutMs = 10_000): Promise<RedisP
 
 /**
  * What the rate limiter counted in Redis for API keys: the sum of the integer counters whose key names an
- * API-key bucket (`<prefix>rl:<policy>:key:<id>`). Every request that the fleet-wide limiter checked adds one.
+ * API-key bucket (`<prefix>rl:<policy>:key:<id>`). Every request the fleet-wide limiter checked adds one, or
+ * was part of a lease of tokens the process took at once, which counts them all: never fewer than it checked.
  */
 export async function rateLimitCounted(client: Redis, keyPrefix: string): Promise<number> {
   let total = 0
