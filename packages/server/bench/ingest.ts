@@ -44,6 +44,7 @@ type Mode = (typeof MODES)[number]
 const FEED_PAGE_LIMIT = 100
 /** Events the read mode stores (in 500-event batches) before it measures, so there are orders to look up. */
 const READ_SEED_EVENTS = 10_000
+const SEED_BATCH = 500
 
 interface Options {
   readonly modes: readonly Mode[]
@@ -417,10 +418,7 @@ class Bench {
       server.url,
       adminToken,
       `/v1/admin/tenants/${credentials.tenantId}/api-keys`,
-      {
-        name: 'bench-read',
-        scopes: ['read'],
-      },
+      { name: 'bench-read', scopes: ['read'] },
     )
     const loads = [
       {
@@ -462,7 +460,7 @@ class Bench {
     // Every answered request went through the limiter, the seeding's and the warm-up's included.
     const answered = [...warmup, ...measured].reduce(
       (sum, m) => sum + m.responses,
-      Math.ceil(READ_SEED_EVENTS / 500),
+      Math.ceil(READ_SEED_EVENTS / SEED_BATCH),
     )
     await this.#finishService('read', 'ingest+redis', service, ledger, metrics, answered)
     return loads.map((load, i) =>
@@ -478,7 +476,7 @@ class Bench {
   }
 }
 
-/** Stores `events` events in 500-event batches through the service; answers the order ids among them. */
+/** Stores `events` events in batches of SEED_BATCH through the service; answers the order ids among them. */
 async function seed(
   url: string,
   credentials: IngestCredentials,
@@ -486,8 +484,8 @@ async function seed(
   events: number,
 ): Promise<string[]> {
   const orderIds: string[] = []
-  for (let stored = 0; stored < events; stored += 500) {
-    const batch = mixedBatch(500)
+  for (let stored = 0; stored < events; stored += SEED_BATCH) {
+    const batch = mixedBatch(SEED_BATCH)
     const body = JSON.stringify({ events: batch })
     for (const event of batch) ledger.sent.add(event.id)
     const response = await fetch(new URL(`/v1/ingest/${credentials.sourceName}`, url), {
