@@ -1,15 +1,18 @@
 // A tenant's API keys: create one (its key is shown once, with a copy button), revoke one.
+import type { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey, Scope } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { type ApiKey, api, type CreatedApiKey } from '../api.js'
+import { api } from '../api.js'
 import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
 
-const SCOPES = ['ingest', 'read', 'write', 'webhooks'] as const
+// Every scope, each once: a scope the contracts add or drop breaks this build until it is listed here.
+const SCOPE_CHOICES = { ingest: true, read: true, write: true, webhooks: true } satisfies Record<Scope, true>
+const SCOPES = Object.keys(SCOPE_CHOICES) as Scope[]
 
 export function ApiKeys(props: { tenantId: string }) {
   const path = `/v1/admin/tenants/${props.tenantId}/api-keys`
-  const { data, error, reload } = useResource<{ data: ApiKey[] }>(path)
+  const { data, error, reload } = useResource<ApiKeyList>(path)
   const [name, setName] = useState('')
-  const [scopes, setScopes] = useState<string[]>([...SCOPES])
+  const [scopes, setScopes] = useState<Scope[]>(SCOPES)
   const [created, setCreated] = useState<CreatedApiKey | null>(null)
   const [copied, setCopied] = useState(false)
   const [actionError, setActionError] = useState<string | null>(null)
@@ -17,7 +20,7 @@ export function ApiKeys(props: { tenantId: string }) {
   const create = async (event: FormEvent) => {
     event.preventDefault()
     try {
-      setCreated(await api<CreatedApiKey>('POST', path, { name, scopes }))
+      setCreated(await api<CreatedApiKey>('POST', path, { name, scopes } satisfies CreateApiKeyBody))
       setCopied(false)
       setName('')
       setActionError(null)

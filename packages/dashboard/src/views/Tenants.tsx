@@ -1,11 +1,12 @@
 // Tenants: the list, creating one, and deleting one with everything it owns (after a confirmation).
+import type { TenantList } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { api, type Tenant } from '../api.js'
+import { api } from '../api.js'
 import { Link } from '../router.js'
 import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
 
 export function Tenants() {
-  const { data, error, reload } = useResource<{ data: Tenant[] }>('/v1/admin/tenants')
+  const { data, error, reload } = useResource<TenantList>('/v1/admin/tenants')
   const [name, setName] = useState('')
   const [actionError, setActionError] = useState<string | null>(null)
 
