@@ -2,7 +2,7 @@
 import type { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey, Scope } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
 import { api } from '../api.js'
-import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
+import { type Column, ConfirmButton, DataTable, ErrorNote, message, useResource, when } from './common.js'
 
 // Every scope, each once: a scope the contracts add or drop breaks this build until it is listed here.
 const SCOPE_CHOICES = { ingest: true, read: true, write: true, webhooks: true } satisfies Record<Scope, true>
@@ -39,6 +39,22 @@ export function ApiKeys(props: { tenantId: string }) {
       setActionError(message(err))
     }
   }
+
+  const columns: Column<ApiKey>[] = [
+    { title: 'Name', cell: (key) => key.name },
+    { title: 'Prefix', cell: (key) => <code>{key.prefix}</code> },
+    { title: 'Scopes', cell: (key) => key.scopes.join(', ') },
+    { title: 'Created', cell: (key) => when(key.createdAt) },
+    {
+      title: 'Status',
+      cell: (key) =>
+        key.revokedAt === null ? (
+          <ConfirmButton label="Revoke" question={`Revoke ${key.name}?`} onConfirm={() => revoke(key)} />
+        ) : (
+          `revoked ${when(key.revokedAt)}`
+        ),
+    },
+  ]
 
   const copy = async () => {
     if (created === null) return
@@ -84,43 +100,7 @@ export function ApiKeys(props: { tenantId: string }) {
         </div>
       )}
       <ErrorNote error={error ?? actionError} />
-      <div className="table-scroll">
-        <table>
-          <caption>API keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.data.map((key) => (
-              <tr key={key.id}>
-                <td>{key.name}</td>
-                <td>
-                  <code>{key.prefix}</code>
-                </td>
-                <td>{key.scopes.join(', ')}</td>
-                <td>{when(key.createdAt)}</td>
-                <td>
-                  {key.revokedAt === null ? (
-                    <ConfirmButton
-                      label="Revoke"
-                      question={`Revoke ${key.name}?`}
-                      onConfirm={() => revoke(key)}
-                    />
-                  ) : (
-                    `revoked ${when(key.revokedAt)}`
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption="API keys" columns={columns} items={data?.data} rowKey={(key) => key.id} />
     </section>
   )
 }

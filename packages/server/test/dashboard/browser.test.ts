@@ -174,7 +174,7 @@ describe.skipIf(CHROMIUM === undefined)(
         body: JSON.stringify(body),
       })
 
-    it('signs in, creates a tenant, a key and a source, shows an event posted through the API, and revokes the key', async () => {
+    it('signs in, creates a tenant, a key, a source and a Square source, shows an event posted through the API, and revokes the key', async () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
       await context.grantPermissions(['clipboard-read', 'clipboard-write'])
       const page = await context.newPage()
@@ -232,8 +232,9 @@ describe.skipIf(CHROMIUM === undefined)(
       expect(posted.status).toBe(201)
 
       await page.getByRole('link', { name: 'Event feed' }).click()
-      await page.locator('[data-feed] code', { hasText: product.id }).waitFor({ timeout: 20_000 })
-      await page.locator('[data-feed] code', { hasText: order.id }).waitFor()
+      const feed = page.getByRole('table', { name: 'Events, newest first' })
+      await feed.locator('code', { hasText: product.id }).waitFor({ timeout: 20_000 })
+      await feed.locator('code', { hasText: order.id }).waitFor()
       await checkView(page, 'desktop-feed')
 
       await page.getByRole('link', { name: 'Orders' }).click()
