@@ -66,13 +66,10 @@ function ConnectorInputs(props: {
 }) {
   return props.names.map((name) => {
     const field = connectorField(props.kind, name)
-    const note = props.editing
-      ? field.secret
-        ? ' (blank: unchanged)'
-        : ''
-      : field.optional
-        ? ' (optional)'
-        : ''
+    // A new source's optional field left blank takes its default; a stored connector's blank secret stays.
+    let note = ''
+    if (!props.editing && field.optional) note = ' (optional)'
+    if (props.editing && field.secret) note = ' (blank: unchanged)'
     return (
       <label key={name}>
         {field.label}
