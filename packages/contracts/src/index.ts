@@ -1,5 +1,7 @@
 // The public API's shapes, defined once in TypeBox: the server validates requests and documents its
-// responses with them, and the SDK types its requests and events with them, so the two cannot drift.
+// responses with them, and the SDK and the dashboard type their requests and answers with them, so they cannot
+// drift.
+export * from './admin.js'
 export * from './dashboard.js'
 export * from './device-config.js'
 export * from './events.js'

@@ -1,7 +1,10 @@
 // The one way the console talks to the service: same-origin fetch with the session cookie (sent by the
 // browser, never readable here), and the session's CSRF token on every change. The token is kept in memory
-// only; a reloaded page asks GET /v1/admin/session for it again.
+// only; a reloaded page asks GET /v1/admin/session for it again. The shapes of the answers are the contracts'
+// (@pos/contracts/admin and the others), so a field the server changes breaks this build.
 import type { Session } from '@pos/contracts/dashboard'
+import type { Page as PageOf } from '@pos/contracts/pagination'
+import type { Static, TUnknown } from 'typebox'
 
 export class ApiError extends Error {
   constructor(
@@ -60,37 +63,5 @@ export function query(params: Record<string, string | number | boolean | undefin
   return text === '' ? '' : `?${text}`
 }
 
-export interface Page<T> {
-  readonly data: T[]
-  readonly nextCursor: string | null
-}
-
-export interface Tenant {
-  readonly id: string
-  readonly name: string
-  readonly rateLimit: { max: number; windowMs: number } | null
-  readonly createdAt: string
-}
-
-export interface ApiKey {
-  readonly id: string
-  readonly name: string
-  readonly prefix: string
-  readonly scopes: string[]
-  readonly createdAt: string
-  readonly revokedAt: string | null
-}
-
-export interface CreatedApiKey extends Omit<ApiKey, 'revokedAt'> {
-  readonly key: string
-}
-
-export interface Source {
-  readonly id: string
-  readonly name: string
-  readonly kind: string
-  readonly signed: boolean
-  /** A square or shopify source's connector: its settings, and the names of the secrets it holds. */
-  readonly connector: { settings: Record<string, string>; secretsSet: string[] } | null
-  readonly createdAt: string
-}
+/** A page of a list as the API answers it (Page(item) in @pos/contracts/pagination), its items typed. */
+export type Page<T> = Omit<Static<ReturnType<typeof PageOf<TUnknown>>>, 'data'> & { readonly data: T[] }

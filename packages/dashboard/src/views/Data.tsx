@@ -5,10 +5,20 @@ import type { StockLevel } from '@pos/contracts/inventory'
 import type { Money } from '@pos/contracts/money'
 import type { Order, OrderDetail } from '@pos/contracts/order'
 import type { Product } from '@pos/contracts/product'
-import { useEffect, useMemo, useState } from 'react'
+import { useEffect, useState } from 'react'
 import type { Static } from 'typebox'
 import { api, query } from '../api.js'
-import { type Column, ErrorNote, message, PagedTable, when } from './common.js'
+import {
+  type Column,
+  DataTable,
+  ErrorNote,
+  Filters,
+  message,
+  PagedTable,
+  TextFilter,
+  useFilters,
+  when,
+} from './common.js'
 
 const FEED_REFRESH_MS = 2000
 const FEED_KEPT = 200
@@ -35,8 +45,7 @@ function money(value: Static<typeof Money>): string {
 export function EventFeed(props: { tenantId: string }) {
   const [events, setEvents] = useState<Static<typeof FeedEvent>[]>([])
   const [error, setError] = useState<string | null>(null)
-  const [type, setType] = useState('')
-  const [source, setSource] = useState('')
+  const [filters, setFilter] = useFilters({ type: '', source: '' })
 
   useEffect(() => {
     let stopped = false
@@ -67,62 +76,45 @@ export function EventFeed(props: { tenantId: string }) {
     }
   }, [props.tenantId])
 
+  const { type, source } = filters
   const shown = events.filter(
     (event) => (type === '' || event.type.includes(type)) && (source === '' || event.source === source),
   )
+  const columns: Column<Static<typeof FeedEvent>>[] = [
+    { title: 'Received', cell: (event) => when(event.receivedAt) },
+    { title: 'Type', cell: (event) => event.type },
+    { title: 'Source', cell: (event) => event.source },
+    { title: 'Event id', cell: (event) => <code>{event.id}</code> },
+    { title: 'Data', cell: (event) => <code className="data">{summary(event.data)}</code> },
+  ]
   return (
     <section aria-label="Event feed">
-      <form className="card inline-form" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Type contains
-          <input value={type} onChange={(event) => setType(event.target.value)} />
-        </label>
-        <label>
-          Source
-          <input value={source} onChange={(event) => setSource(event.target.value)} />
-        </label>
+      <Filters label="Event filters">
+        <TextFilter label="Type contains" value={type} onChange={(value) => setFilter('type', value)} />
+        <TextFilter label="Source" value={source} onChange={(value) => setFilter('source', value)} />
         <p className="muted">
           Live: the newest {FEED_KEPT} events, refreshed every {FEED_REFRESH_MS / 1000} s.
         </p>
-      </form>
+      </Filters>
       <ErrorNote error={error} />
-      <div className="table-scroll">
-        <table data-feed>
-          <caption>Events, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Received</th>
-              <th scope="col">Type</th>
-              <th scope="col">Source</th>
-              <th scope="col">Event id</th>
-              <th scope="col">Data</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((event) => (
-              <tr key={`${event.source}/${event.id}`}>
-                <td>{when(event.receivedAt)}</td>
-                <td>{event.type}</td>
-                <td>{event.source}</td>
-                <td>
-                  <code>{event.id}</code>
-                </td>
-                <td>
-                  <code className="data">{summary(event.data)}</code>
-                </td>
-              </tr>
-            ))}
-            {shown.length === 0 && (
-              <tr>
-                <td colSpan={5}>No events yet.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption="Events, newest first"
+        columns={columns}
+        items={shown}
+        rowKey={(event) => `${event.source}/${event.id}`}
+        empty="No events yet."
+      />
     </section>
   )
 }
+
+type LineItem = Static<typeof OrderDetail>['lineItems'][number]
+
+const LINE_ITEM_COLUMNS: Column<LineItem>[] = [
+  { title: 'SKU', cell: (item) => item.sku },
+  { title: 'Quantity', cell: (item) => item.quantity },
+  { title: 'Unit price', cell: (item) => money(item.unitPrice) },
+]
 
 function OrderView(props: { tenantId: string; orderId: string; onClose: () => void }) {
   const [order, setOrder] = useState<Static<typeof OrderDetail> | null>(null)
@@ -141,28 +133,13 @@ function OrderView(props: { tenantId: string; orderId: string; onClose: () => vo
       <ErrorNote error={error} />
       {order && (
         <>
-          <div className="table-scroll">
-            <table>
-              <caption>Line items</caption>
-              <thead>
-                <tr>
-                  <th scope="col">SKU</th>
-                  <th scope="col">Quantity</th>
-                  <th scope="col">Unit price</th>
-                </tr>
-              </thead>
-              <tbody>
-                {order.lineItems.map((item, index) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: line items have no id of their own
-                  <tr key={index}>
-                    <td>{item.sku}</td>
-                    <td>{item.quantity}</td>
-                    <td>{money(item.unitPrice)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption="Line items"
+            columns={LINE_ITEM_COLUMNS}
+            items={order.lineItems}
+            // Line items have no id of their own; an order's list never changes order.
+            rowKey={(_, index) => String(index)}
+          />
           <p>
             Refunded {money(order.refundedTotal)} in {order.refunds.length} refund(s)
             {order.refunds.map((refund) => ` · ${refund.refundId}: ${money(refund.amount)}`).join('')}
@@ -177,10 +154,8 @@ function OrderView(props: { tenantId: string; orderId: string; onClose: () => vo
 }
 
 export function Orders(props: { tenantId: string }) {
-  const [storeId, setStoreId] = useState('')
-  const [status, setStatus] = useState('')
+  const [filters, setFilter] = useFilters({ storeId: '', status: '' })
   const [open, setOpen] = useState<string | null>(null)
-  const filters = useMemo(() => ({ storeId, status }), [storeId, status])
   const columns: Column<Static<typeof Order>>[] = [
     {
       title: 'Order',
@@ -197,21 +172,18 @@ export function Orders(props: { tenantId: string }) {
   ]
   return (
     <section aria-label="Orders">
-      <form className="card inline-form" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Store
-          <input value={storeId} onChange={(event) => setStoreId(event.target.value)} />
-        </label>
+      <Filters label="Order filters">
+        <TextFilter label="Store" value={filters.storeId} onChange={(value) => setFilter('storeId', value)} />
         <label>
           Status
-          <select value={status} onChange={(event) => setStatus(event.target.value)}>
+          <select value={filters.status} onChange={(event) => setFilter('status', event.target.value)}>
             <option value="">any</option>
             <option value="OPEN">open</option>
             <option value="COMPLETED">completed</option>
             <option value="CANCELED">canceled</option>
           </select>
         </label>
-      </form>
+      </Filters>
       {open && <OrderView tenantId={props.tenantId} orderId={open} onClose={() => setOpen(null)} />}
       <PagedTable
         path={`/v1/admin/tenants/${props.tenantId}/orders`}
@@ -225,9 +197,7 @@ export function Orders(props: { tenantId: string }) {
 }
 
 export function Inventory(props: { tenantId: string }) {
-  const [storeId, setStoreId] = useState('')
-  const [sku, setSku] = useState('')
-  const filters = useMemo(() => ({ storeId, sku }), [storeId, sku])
+  const [filters, setFilter] = useFilters({ storeId: '', sku: '' })
   const columns: Column<Static<typeof StockLevel>>[] = [
     { title: 'Store', cell: (level) => level.storeId },
     { title: 'SKU', cell: (level) => level.sku },
@@ -237,16 +207,10 @@ export function Inventory(props: { tenantId: string }) {
   ]
   return (
     <section aria-label="Stock">
-      <form className="card inline-form" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Store
-          <input value={storeId} onChange={(event) => setStoreId(event.target.value)} />
-        </label>
-        <label>
-          SKU
-          <input value={sku} onChange={(event) => setSku(event.target.value)} />
-        </label>
-      </form>
+      <Filters label="Stock filters">
+        <TextFilter label="Store" value={filters.storeId} onChange={(value) => setFilter('storeId', value)} />
+        <TextFilter label="SKU" value={filters.sku} onChange={(value) => setFilter('sku', value)} />
+      </Filters>
       <PagedTable
         path={`/v1/admin/tenants/${props.tenantId}/inventory`}
         filters={filters}
@@ -259,10 +223,7 @@ export function Inventory(props: { tenantId: string }) {
 }
 
 export function Products(props: { tenantId: string }) {
-  const [sku, setSku] = useState('')
-  const [barcode, setBarcode] = useState('')
-  const [includeDeleted, setIncludeDeleted] = useState(false)
-  const filters = useMemo(() => ({ sku, barcode, includeDeleted }), [sku, barcode, includeDeleted])
+  const [filters, setFilter] = useFilters({ sku: '', barcode: '', includeDeleted: false })
   const columns: Column<Static<typeof Product>>[] = [
     { title: 'SKU', cell: (product) => product.sku },
     { title: 'Name', cell: (product) => product.name },
@@ -273,24 +234,22 @@ export function Products(props: { tenantId: string }) {
   ]
   return (
     <section aria-label="Products">
-      <form className="card inline-form" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          SKU
-          <input value={sku} onChange={(event) => setSku(event.target.value)} />
-        </label>
-        <label>
-          Barcode
-          <input value={barcode} onChange={(event) => setBarcode(event.target.value)} />
-        </label>
+      <Filters label="Product filters">
+        <TextFilter label="SKU" value={filters.sku} onChange={(value) => setFilter('sku', value)} />
+        <TextFilter
+          label="Barcode"
+          value={filters.barcode}
+          onChange={(value) => setFilter('barcode', value)}
+        />
         <label className="check">
           <input
             type="checkbox"
-            checked={includeDeleted}
-            onChange={(event) => setIncludeDeleted(event.target.checked)}
+            checked={filters.includeDeleted}
+            onChange={(event) => setFilter('includeDeleted', event.target.checked)}
           />
           Include deleted
         </label>
-      </form>
+      </Filters>
       <PagedTable
         path={`/v1/admin/tenants/${props.tenantId}/products`}
         filters={filters}

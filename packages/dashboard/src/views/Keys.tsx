@@ -1,15 +1,18 @@
 // A tenant's API keys: create one (its key is shown once, with a copy button), revoke one.
+import type { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey, Scope } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { type ApiKey, api, type CreatedApiKey } from '../api.js'
-import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
+import { api } from '../api.js'
+import { type Column, ConfirmButton, DataTable, ErrorNote, message, useResource, when } from './common.js'
 
-const SCOPES = ['ingest', 'read', 'write', 'webhooks'] as const
+// Every scope, each once: a scope the contracts add or drop breaks this build until it is listed here.
+const SCOPE_CHOICES = { ingest: true, read: true, write: true, webhooks: true } satisfies Record<Scope, true>
+const SCOPES = Object.keys(SCOPE_CHOICES) as Scope[]
 
 export function ApiKeys(props: { tenantId: string }) {
   const path = `/v1/admin/tenants/${props.tenantId}/api-keys`
-  const { data, error, reload } = useResource<{ data: ApiKey[] }>(path)
+  const { data, error, reload } = useResource<ApiKeyList>(path)
   const [name, setName] = useState('')
-  const [scopes, setScopes] = useState<string[]>([...SCOPES])
+  const [scopes, setScopes] = useState<Scope[]>(SCOPES)
   const [created, setCreated] = useState<CreatedApiKey | null>(null)
   const [copied, setCopied] = useState(false)
   const [actionError, setActionError] = useState<string | null>(null)
@@ -17,7 +20,7 @@ export function ApiKeys(props: { tenantId: string }) {
   const create = async (event: FormEvent) => {
     event.preventDefault()
     try {
-      setCreated(await api<CreatedApiKey>('POST', path, { name, scopes }))
+      setCreated(await api<CreatedApiKey>('POST', path, { name, scopes } satisfies CreateApiKeyBody))
       setCopied(false)
       setName('')
       setActionError(null)
@@ -36,6 +39,22 @@ export function ApiKeys(props: { tenantId: string }) {
       setActionError(message(err))
     }
   }
+
+  const columns: Column<ApiKey>[] = [
+    { title: 'Name', cell: (key) => key.name },
+    { title: 'Prefix', cell: (key) => <code>{key.prefix}</code> },
+    { title: 'Scopes', cell: (key) => key.scopes.join(', ') },
+    { title: 'Created', cell: (key) => when(key.createdAt) },
+    {
+      title: 'Status',
+      cell: (key) =>
+        key.revokedAt === null ? (
+          <ConfirmButton label="Revoke" question={`Revoke ${key.name}?`} onConfirm={() => revoke(key)} />
+        ) : (
+          `revoked ${when(key.revokedAt)}`
+        ),
+    },
+  ]
 
   const copy = async () => {
     if (created === null) return
@@ -81,43 +100,7 @@ export function ApiKeys(props: { tenantId: string }) {
         </div>
       )}
       <ErrorNote error={error ?? actionError} />
-      <div className="table-scroll">
-        <table>
-          <caption>API keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.data.map((key) => (
-              <tr key={key.id}>
-                <td>{key.name}</td>
-                <td>
-                  <code>{key.prefix}</code>
-                </td>
-                <td>{key.scopes.join(', ')}</td>
-                <td>{when(key.createdAt)}</td>
-                <td>
-                  {key.revokedAt === null ? (
-                    <ConfirmButton
-                      label="Revoke"
-                      question={`Revoke ${key.name}?`}
-                      onConfirm={() => revoke(key)}
-                    />
-                  ) : (
-                    `revoked ${when(key.revokedAt)}`
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption="API keys" columns={columns} items={data?.data} rowKey={(key) => key.id} />
     </section>
   )
 }

@@ -2,19 +2,104 @@
 import type { Stats } from '@pos/contracts/dashboard'
 import { useEffect, useState } from 'react'
 import { api } from '../api.js'
+import { ErrorNote, message } from './common.js'
 
 const REFRESH_MS = 3000
 
 const perSecond = (value: number) => `${value < 10 ? value.toFixed(2) : value.toFixed(0)}/s`
 const percent = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)} %`)
 
-function Figure(props: { label: string; value: string; id: string }) {
+/** A figure: its id (the page's `data-figure`, which the browser test reads), its label and its value. */
+type Figure = readonly [id: string, label: string, value: string]
+
+/** A card of figures under a heading. */
+function Figures(props: { id: string; title: string; figures: readonly Figure[] }) {
   return (
-    <div className="figure" data-figure={props.id}>
-      <dt>{props.label}</dt>
-      <dd>{props.value}</dd>
-    </div>
+    <section aria-labelledby={`${props.id}-heading`} className="card">
+      <h2 id={`${props.id}-heading`}>{props.title}</h2>
+      <dl className="figures">
+        {props.figures.map(([id, label, value]) => (
+          <div key={id} className="figure" data-figure={id}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
   )
+}
+
+const HEALTH_NAMES: Readonly<Record<string, string>> = { database: 'PostgreSQL', redis: 'Redis' }
+
+/** The figures of each card, from one reading of the stats. */
+function cards(stats: Stats): { id: string; title: string; figures: Figure[] }[] {
+  const { ingest, http, health, outbound, connectors } = stats
+  const orDash = (value: number | null, shown: (value: number) => string) =>
+    value === null ? '—' : shown(value)
+  return [
+    {
+      id: 'ingest',
+      title: 'Ingest',
+      figures: [
+        ['ingest-rps', 'Requests', perSecond(ingest.requestsPerSecond)],
+        ['events-ps', 'Events', perSecond(ingest.eventsPerSecond)],
+        ['dedup', 'Duplicates', percent(ingest.dedupRate)],
+        ['replays', 'Replays', perSecond(ingest.replaysPerSecond)],
+        ['group-commit', 'Group commit size', orDash(ingest.groupCommitSize, (size) => size.toFixed(1))],
+        ['events-total', 'Events since start', String(stats.totals.events)],
+      ],
+    },
+    {
+      id: 'http',
+      title: 'HTTP',
+      figures: [
+        ['rps', 'Requests', perSecond(http.requestsPerSecond)],
+        ['4xx', '4xx', perSecond(http.clientErrorsPerSecond)],
+        ['5xx', '5xx', perSecond(http.serverErrorsPerSecond)],
+        ['429', 'Rate limited', perSecond(http.rateLimitedPerSecond)],
+        ['p95', 'P95 latency', orDash(http.p95LatencyMs, (ms) => `≤ ${ms} ms`)],
+        ['in-flight', 'In flight', String(http.inFlight)],
+      ],
+    },
+    {
+      id: 'health',
+      title: 'Dependencies',
+      figures: [
+        ...Object.entries(health).map(
+          ([name, check]): Figure => [
+            `health-${name}`,
+            HEALTH_NAMES[name] ?? name,
+            `${check.status}${check.error ? ` (${check.error})` : ''} · ${check.latencyMs} ms`,
+          ],
+        ),
+        ...('redis' in health
+          ? []
+          : [['health-redis', 'Redis', 'not configured (per-process limits)'] as const]),
+      ],
+    },
+    {
+      id: 'outbound',
+      title: 'Outbound calls and connectors',
+      figures: [
+        ...Object.entries(outbound.openBreakers).map(
+          ([kind, open]): Figure => [`breakers-${kind}`, `Open breakers: ${kind}`, String(open)],
+        ),
+        ...(Object.keys(outbound.openBreakers).length === 0
+          ? [['breakers', 'Open breakers', 'none seen'] as const]
+          : []),
+        ...Object.entries(connectors.deadLetters).map(
+          ([provider, count]): Figure => [
+            `dead-letters-${provider}`,
+            `Dead letters: ${provider}`,
+            String(count),
+          ],
+        ),
+        ...Object.entries(connectors.reconciliationDrift).map(
+          ([provider, drift]): Figure => [`drift-${provider}`, `Drift: ${provider}`, percent(drift)],
+        ),
+      ],
+    },
+  ]
 }
 
 export function Overview() {
@@ -31,7 +116,7 @@ export function Overview() {
           setError(null)
         }
       } catch (err) {
-        if (!stopped) setError(err instanceof Error ? err.message : String(err))
+        if (!stopped) setError(message(err))
       }
     }
     void refresh()
@@ -45,11 +130,7 @@ export function Overview() {
   return (
     <>
       <h1>Overview</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorNote error={error} />
       {stats === null ? (
         <p>Loading…</p>
       ) : (
@@ -57,84 +138,9 @@ export function Overview() {
           <p className="muted">
             This replica, over the last {stats.windowSeconds} s; refreshed every {REFRESH_MS / 1000} s.
           </p>
-          <section aria-labelledby="ingest-heading" className="card">
-            <h2 id="ingest-heading">Ingest</h2>
-            <dl className="figures">
-              <Figure id="ingest-rps" label="Requests" value={perSecond(stats.ingest.requestsPerSecond)} />
-              <Figure id="events-ps" label="Events" value={perSecond(stats.ingest.eventsPerSecond)} />
-              <Figure id="dedup" label="Duplicates" value={percent(stats.ingest.dedupRate)} />
-              <Figure id="replays" label="Replays" value={perSecond(stats.ingest.replaysPerSecond)} />
-              <Figure
-                id="group-commit"
-                label="Group commit size"
-                value={stats.ingest.groupCommitSize === null ? '—' : stats.ingest.groupCommitSize.toFixed(1)}
-              />
-              <Figure id="events-total" label="Events since start" value={String(stats.totals.events)} />
-            </dl>
-          </section>
-          <section aria-labelledby="http-heading" className="card">
-            <h2 id="http-heading">HTTP</h2>
-            <dl className="figures">
-              <Figure id="rps" label="Requests" value={perSecond(stats.http.requestsPerSecond)} />
-              <Figure id="4xx" label="4xx" value={perSecond(stats.http.clientErrorsPerSecond)} />
-              <Figure id="5xx" label="5xx" value={perSecond(stats.http.serverErrorsPerSecond)} />
-              <Figure id="429" label="Rate limited" value={perSecond(stats.http.rateLimitedPerSecond)} />
-              <Figure
-                id="p95"
-                label="P95 latency"
-                value={stats.http.p95LatencyMs === null ? '—' : `≤ ${stats.http.p95LatencyMs} ms`}
-              />
-              <Figure id="in-flight" label="In flight" value={String(stats.http.inFlight)} />
-            </dl>
-          </section>
-          <section aria-labelledby="health-heading" className="card">
-            <h2 id="health-heading">Dependencies</h2>
-            <dl className="figures">
-              {Object.entries(stats.health).map(([name, check]) => (
-                <Figure
-                  key={name}
-                  id={`health-${name}`}
-                  label={name === 'database' ? 'PostgreSQL' : name === 'redis' ? 'Redis' : name}
-                  value={`${check.status}${check.error ? ` (${check.error})` : ''} · ${check.latencyMs} ms`}
-                />
-              ))}
-              {!('redis' in stats.health) && (
-                <Figure id="health-redis" label="Redis" value="not configured (per-process limits)" />
-              )}
-            </dl>
-          </section>
-          <section aria-labelledby="outbound-heading" className="card">
-            <h2 id="outbound-heading">Outbound calls and connectors</h2>
-            <dl className="figures">
-              {Object.entries(stats.outbound.openBreakers).map(([kind, open]) => (
-                <Figure
-                  key={kind}
-                  id={`breakers-${kind}`}
-                  label={`Open breakers: ${kind}`}
-                  value={String(open)}
-                />
-              ))}
-              {Object.keys(stats.outbound.openBreakers).length === 0 && (
-                <Figure id="breakers" label="Open breakers" value="none seen" />
-              )}
-              {Object.entries(stats.connectors.deadLetters).map(([provider, count]) => (
-                <Figure
-                  key={provider}
-                  id={`dead-letters-${provider}`}
-                  label={`Dead letters: ${provider}`}
-                  value={String(count)}
-                />
-              ))}
-              {Object.entries(stats.connectors.reconciliationDrift).map(([provider, drift]) => (
-                <Figure
-                  key={provider}
-                  id={`drift-${provider}`}
-                  label={`Drift: ${provider}`}
-                  value={percent(drift)}
-                />
-              ))}
-            </dl>
-          </section>
+          {cards(stats).map((card) => (
+            <Figures key={card.id} {...card} />
+          ))}
         </>
       )}
     </>

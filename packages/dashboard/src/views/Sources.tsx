@@ -1,8 +1,23 @@
-// A tenant's sources: create one, rotate its signing secret and retire the previous one, delete it; a Square
-// or Shopify source also shows its connector settings, its dead letters and its reconciliations.
+// A tenant's sources: create one (a Square or Shopify one with its connector), rotate its signing secret and
+// retire the previous one, delete it; a Square or Shopify source also shows its connector settings (never a
+// secret: only which are set), which can be changed, its dead letters and its reconciliations.
+import type {
+  ConnectorDeadLetter,
+  ConnectorInput,
+  ConnectorKind,
+  ConnectorPatch,
+  ConnectorView,
+  CreateSourceBody,
+  ReconciliationList,
+  RotateSecretBody,
+  Source,
+  SourceKind,
+  SourceList,
+} from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { api, type Source } from '../api.js'
+import { api, type Page } from '../api.js'
 import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
+import { CONNECTOR_FIELDS, connectorField, isConnectorKind, PROVIDER_NAMES } from './connector-fields.js'
 
 /** 32 random bytes in hex, for a new signing secret. */
 function randomSecret(): string {
@@ -17,7 +32,7 @@ function SecretRotation(props: { path: string; onDone: (secret: string) => Promi
   const rotate = async (event: FormEvent) => {
     event.preventDefault()
     try {
-      await api('POST', `${props.path}/rotate-secret`, { signingSecret: secret })
+      await api('POST', `${props.path}/rotate-secret`, { signingSecret: secret } satisfies RotateSecretBody)
       setError(null)
       await props.onDone(secret)
       setSecret('')
@@ -40,42 +55,69 @@ function SecretRotation(props: { path: string; onDone: (secret: string) => Promi
   )
 }
 
-type ConnectorView = NonNullable<Source['connector']>
-
-interface DeadLetter {
-  readonly id: string
-  readonly topic: string
-  readonly reason: string | null
-  readonly attempts: number
-  readonly failedAt: string
-}
-
-interface Reconciliation {
-  readonly id: string
-  readonly status: string
-  readonly trigger: string
-  readonly objects: number
-  readonly drift: number
-  readonly driftRatio: number
-  readonly unmappable: number
-  readonly lastError: string | null
-  readonly startedAt: string
+/** The inputs of connector fields: a secret is a password field that the browser does not fill or keep. */
+function ConnectorInputs(props: {
+  kind: ConnectorKind
+  names: readonly string[]
+  values: Readonly<Record<string, string>>
+  onChange: (name: string, value: string) => void
+  /** Editing a stored connector: a secret left blank stays as it is. */
+  editing: boolean
+}) {
+  return props.names.map((name) => {
+    const field = connectorField(props.kind, name)
+    // A new source's optional field left blank takes its default; a stored connector's blank secret stays.
+    let note = ''
+    if (!props.editing && field.optional) note = ' (optional)'
+    if (props.editing && field.secret) note = ' (blank: unchanged)'
+    return (
+      <label key={name}>
+        {field.label}
+        {note}
+        <input
+          type={field.secret ? 'password' : 'text'}
+          autoComplete={field.secret ? 'new-password' : 'off'}
+          required={!props.editing && !field.optional}
+          placeholder={field.placeholder}
+          value={props.values[name] ?? ''}
+          onChange={(event) => props.onChange(name, event.target.value)}
+        />
+      </label>
+    )
+  })
 }
 
 /** Changes the connector's settings and secrets; a secret left blank stays as it is. */
-function ConnectorSettings(props: { path: string; connector: ConnectorView; onSaved: () => Promise<void> }) {
+function ConnectorSettings(props: {
+  path: string
+  kind: ConnectorKind
+  connector: ConnectorView
+  webhookUrl: string
+  onSaved: () => Promise<void>
+}) {
   const [values, setValues] = useState<Record<string, string>>({ ...props.connector.settings })
   const [error, setError] = useState<string | null>(null)
   const [saved, setSaved] = useState(false)
+  const names = [...new Set([...Object.keys(CONNECTOR_FIELDS[props.kind]), ...Object.keys(values)])]
+  const change = (name: string, value: string) => {
+    setSaved(false)
+    setValues((current) => ({ ...current, [name]: value }))
+  }
   const save = async (event: FormEvent) => {
     event.preventDefault()
-    const patch = Object.fromEntries(
+    const patch: ConnectorPatch = Object.fromEntries(
       Object.entries(values).filter(([name, value]) =>
         name in props.connector.settings ? value !== props.connector.settings[name] : value !== '',
       ),
     )
     try {
       await api('PATCH', `${props.path}/connector`, patch)
+      // The secrets typed in are sent once and then forgotten, like those of a new source.
+      setValues((current) =>
+        Object.fromEntries(
+          Object.entries(current).filter(([name]) => !connectorField(props.kind, name).secret),
+        ),
+      )
       setError(null)
       setSaved(true)
       await props.onSaved()
@@ -83,24 +125,18 @@ function ConnectorSettings(props: { path: string; connector: ConnectorView; onSa
       setError(message(err))
     }
   }
-  const field = (name: string, secret: boolean) => (
-    <label key={name}>
-      {secret ? `${name} (blank: unchanged)` : name}
-      <input
-        type={secret ? 'password' : 'text'}
-        autoComplete="off"
-        value={values[name] ?? ''}
-        onChange={(event) => {
-          setSaved(false)
-          setValues({ ...values, [name]: event.target.value })
-        }}
-      />
-    </label>
-  )
   return (
-    <form className="inline-form" onSubmit={save}>
-      {Object.keys(props.connector.settings).map((name) => field(name, false))}
-      {props.connector.secretsSet.map((name) => field(name, true))}
+    <form className="inline-form" aria-label="Connector settings" onSubmit={save}>
+      <ConnectorInputs kind={props.kind} names={names} values={values} onChange={change} editing />
+      {props.kind === 'square' && (
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => change('notificationUrl', props.webhookUrl)}
+        >
+          Use the webhook URL
+        </button>
+      )}
       <button type="submit">Save connector</button>
       {saved && <p role="status">Saved.</p>}
       <ErrorNote error={error} />
@@ -110,12 +146,16 @@ function ConnectorSettings(props: { path: string; connector: ConnectorView; onSa
 
 function ConnectorDetails(props: {
   path: string
-  source: Source & { connector: ConnectorView }
+  source: Source
+  kind: ConnectorKind
+  connector: ConnectorView
   onSaved: () => Promise<void>
 }) {
-  const deadLetters = useResource<{ data: DeadLetter[] }>(`${props.path}/dead-letters`)
-  const runs = useResource<{ data: Reconciliation[] }>(`${props.path}/reconciliations`)
+  const deadLetters = useResource<Page<ConnectorDeadLetter>>(`${props.path}/dead-letters`)
+  const runs = useResource<ReconciliationList>(`${props.path}/reconciliations`)
   const [error, setError] = useState<string | null>(null)
+  // Where the provider sends its webhooks, as this console is reached (behind a proxy: the public address).
+  const webhookUrl = `${window.location.origin}/v1/webhooks/${props.kind}/${props.source.id}`
   const act = async (run: () => Promise<unknown>) => {
     try {
       await run()
@@ -128,7 +168,21 @@ function ConnectorDetails(props: {
   return (
     <div className="connector">
       <h4>Connector settings</h4>
-      <ConnectorSettings path={props.path} connector={props.source.connector} onSaved={props.onSaved} />
+      <dl className="settings">
+        <dt>Webhook URL to give {PROVIDER_NAMES[props.kind]}</dt>
+        <dd>
+          <code>{webhookUrl}</code>
+        </dd>
+        <dt>Secrets set</dt>
+        <dd>{props.connector.secretsSet.join(', ') || 'none'}</dd>
+      </dl>
+      <ConnectorSettings
+        path={props.path}
+        kind={props.kind}
+        connector={props.connector}
+        webhookUrl={webhookUrl}
+        onSaved={props.onSaved}
+      />
       <h4>Dead letters</h4>
       <ErrorNote error={deadLetters.error ?? error} />
       <ul>
@@ -169,12 +223,21 @@ function ConnectorDetails(props: {
   )
 }
 
+const KINDS = {
+  sdk: 'sdk',
+  custom: 'custom',
+  square: 'square (connector)',
+  shopify: 'shopify (connector)',
+} satisfies Record<SourceKind, string>
+
 export function Sources(props: { tenantId: string }) {
   const path = `/v1/admin/tenants/${props.tenantId}/sources`
-  const { data, error, reload } = useResource<{ data: Source[] }>(path)
+  const { data, error, reload } = useResource<SourceList>(path)
   const [name, setName] = useState('')
-  const [kind, setKind] = useState('sdk')
+  const [kind, setKind] = useState<SourceKind>('sdk')
   const [signingSecret, setSigningSecret] = useState('')
+  // The new connector's fields, secrets included: kept only until the source is created.
+  const [connector, setConnector] = useState<Record<string, string>>({})
   const [notice, setNotice] = useState<string | null>(null)
   const [actionError, setActionError] = useState<string | null>(null)
 
@@ -191,17 +254,29 @@ export function Sources(props: { tenantId: string }) {
 
   const create = (event: FormEvent) => {
     event.preventDefault()
-    const body = { name, kind, ...(signingSecret === '' ? {} : { signingSecret }) }
+    const body: CreateSourceBody = isConnectorKind(kind)
+      ? {
+          name,
+          kind,
+          // Checked against the kind's fields by the service, which names any field it refuses.
+          connector: Object.fromEntries(
+            Object.keys(CONNECTOR_FIELDS[kind])
+              .map((field) => [field, connector[field] ?? ''])
+              .filter(([, value]) => value !== ''),
+          ) as ConnectorInput,
+        }
+      : { name, kind, ...(signingSecret === '' ? {} : { signingSecret }) }
     void act(async () => {
       await api('POST', path, body)
       setName('')
       setSigningSecret('')
+      setConnector({})
     }, `Source ${name} created.`)
   }
 
   return (
     <section aria-label="Sources">
-      <form className="card inline-form" onSubmit={create}>
+      <form className="card inline-form" aria-label="New source" onSubmit={create}>
         <label>
           New source's name
           <input
@@ -214,24 +289,50 @@ export function Sources(props: { tenantId: string }) {
         </label>
         <label>
           Kind
-          <select value={kind} onChange={(event) => setKind(event.target.value)}>
-            <option value="sdk">sdk</option>
-            <option value="custom">custom</option>
+          <select
+            value={kind}
+            onChange={(event) => {
+              setKind(event.target.value as SourceKind)
+              setConnector({})
+            }}
+          >
+            {Object.entries(KINDS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
         </label>
-        <label>
-          Signing secret (optional)
-          <input
-            minLength={16}
-            value={signingSecret}
-            onChange={(event) => setSigningSecret(event.target.value)}
-          />
-        </label>
+        {isConnectorKind(kind) ? (
+          <fieldset className="inline-form">
+            <legend>{PROVIDER_NAMES[kind]} connector</legend>
+            <ConnectorInputs
+              kind={kind}
+              names={Object.keys(CONNECTOR_FIELDS[kind])}
+              values={connector}
+              onChange={(field, value) => setConnector((current) => ({ ...current, [field]: value }))}
+              editing={false}
+            />
+          </fieldset>
+        ) : (
+          <label>
+            Signing secret (optional)
+            <input
+              minLength={16}
+              value={signingSecret}
+              onChange={(event) => setSigningSecret(event.target.value)}
+            />
+          </label>
+        )}
         <button type="submit">Create source</button>
+        {isConnectorKind(kind) && (
+          <p className="muted">
+            {PROVIDER_NAMES[kind]} sends its webhooks to /v1/webhooks/{kind}/&lt;source id&gt;: the id is
+            shown once the source exists
+            {kind === 'square' && ', and the notification URL can then be set to that address'}.
+          </p>
+        )}
       </form>
-      <p className="muted">
-        Square and Shopify sources are created with their credentials through the API or the CLI.
-      </p>
       {notice && <p role="status">{notice}</p>}
       <ErrorNote error={error ?? actionError} />
       {data?.data.map((source) => (
@@ -240,7 +341,12 @@ export function Sources(props: { tenantId: string }) {
             {source.name} <span className="muted">({source.kind})</span>
           </h3>
           <p>
-            {source.signed ? 'Signed requests required.' : 'Unsigned.'} Created {when(source.createdAt)}.
+            {isConnectorKind(source.kind)
+              ? `Webhooks verified by ${PROVIDER_NAMES[source.kind]}'s signature.`
+              : source.signed
+                ? 'Signed requests required.'
+                : 'Unsigned.'}{' '}
+            Created {when(source.createdAt)}.
           </p>
           {source.connector === null && (
             <>
@@ -274,10 +380,12 @@ export function Sources(props: { tenantId: string }) {
               onConfirm={() => act(() => api('DELETE', `${path}/${source.id}`))}
             />
           </div>
-          {source.connector !== null && (
+          {source.connector !== null && isConnectorKind(source.kind) && (
             <ConnectorDetails
               path={`${path}/${source.id}`}
-              source={{ ...source, connector: source.connector }}
+              source={source}
+              kind={source.kind}
+              connector={source.connector}
               onSaved={reload}
             />
           )}

@@ -1,6 +1,7 @@
 // One tenant: its rate limit, and a tab per thing it owns.
+import type { Tenant } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { api, type Tenant } from '../api.js'
+import { api } from '../api.js'
 import { Link } from '../router.js'
 import { ErrorNote, message, useResource } from './common.js'
 import { EventFeed, Inventory, Orders, Products } from './Data.js'

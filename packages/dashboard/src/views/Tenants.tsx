@@ -1,11 +1,12 @@
 // Tenants: the list, creating one, and deleting one with everything it owns (after a confirmation).
+import type { Tenant, TenantList } from '@pos/contracts/admin'
 import { type FormEvent, useState } from 'react'
-import { api, type Tenant } from '../api.js'
+import { api } from '../api.js'
 import { Link } from '../router.js'
-import { ConfirmButton, ErrorNote, message, useResource, when } from './common.js'
+import { type Column, ConfirmButton, DataTable, ErrorNote, message, useResource, when } from './common.js'
 
 export function Tenants() {
-  const { data, error, reload } = useResource<{ data: Tenant[] }>('/v1/admin/tenants')
+  const { data, error, reload } = useResource<TenantList>('/v1/admin/tenants')
   const [name, setName] = useState('')
   const [actionError, setActionError] = useState<string | null>(null)
 
@@ -18,6 +19,28 @@ export function Tenants() {
       setActionError(message(err))
     }
   }
+
+  const columns: Column<Tenant>[] = [
+    { title: 'Name', cell: (tenant) => <Link to={`/tenants/${tenant.id}`}>{tenant.name}</Link> },
+    {
+      title: 'Rate limit per key',
+      cell: (tenant) =>
+        tenant.rateLimit === null
+          ? 'default'
+          : `${tenant.rateLimit.max} per ${tenant.rateLimit.windowMs / 1000} s`,
+    },
+    { title: 'Created', cell: (tenant) => when(tenant.createdAt) },
+    {
+      title: 'Actions',
+      cell: (tenant) => (
+        <ConfirmButton
+          label="Delete"
+          question={`Delete ${tenant.name} and all its data?`}
+          onConfirm={() => act(() => api('DELETE', `/v1/admin/tenants/${tenant.id}`))}
+        />
+      ),
+    },
+  ]
 
   const create = async (event: FormEvent) => {
     event.preventDefault()
@@ -38,46 +61,13 @@ export function Tenants() {
         <button type="submit">Create tenant</button>
       </form>
       <ErrorNote error={error ?? actionError} />
-      <div className="table-scroll">
-        <table>
-          <caption>Every tenant</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Rate limit per key</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.data.map((tenant) => (
-              <tr key={tenant.id}>
-                <td>
-                  <Link to={`/tenants/${tenant.id}`}>{tenant.name}</Link>
-                </td>
-                <td>
-                  {tenant.rateLimit === null
-                    ? 'default'
-                    : `${tenant.rateLimit.max} per ${tenant.rateLimit.windowMs / 1000} s`}
-                </td>
-                <td>{when(tenant.createdAt)}</td>
-                <td>
-                  <ConfirmButton
-                    label="Delete"
-                    question={`Delete ${tenant.name} and all its data?`}
-                    onConfirm={() => act(() => api('DELETE', `/v1/admin/tenants/${tenant.id}`))}
-                  />
-                </td>
-              </tr>
-            ))}
-            {data?.data.length === 0 && (
-              <tr>
-                <td colSpan={4}>No tenants yet.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption="Every tenant"
+        columns={columns}
+        items={data?.data}
+        rowKey={(tenant) => tenant.id}
+        empty="No tenants yet."
+      />
     </>
   )
 }

@@ -4,7 +4,7 @@ import type { WebhookDelivery, WebhookEndpoint, WebhookEndpointDetail } from '@p
 import { useMemo, useState } from 'react'
 import type { Static } from 'typebox'
 import { api, type Page } from '../api.js'
-import { type Column, ErrorNote, message, PagedTable, useResource, when } from './common.js'
+import { type Column, DataTable, ErrorNote, message, PagedTable, useResource, when } from './common.js'
 
 type Delivery = Static<typeof WebhookDelivery>
 
@@ -90,42 +90,30 @@ export function Webhooks(props: { tenantId: string }) {
   const path = `/v1/admin/tenants/${props.tenantId}/webhook-endpoints`
   const { data, error } = useResource<Page<Static<typeof WebhookEndpoint>>>(`${path}?limit=100`)
   const [open, setOpen] = useState<string | null>(null)
+  const columns: Column<Static<typeof WebhookEndpoint>>[] = [
+    {
+      title: 'URL',
+      cell: (endpoint) => (
+        <button type="button" className="link" onClick={() => setOpen(endpoint.id)}>
+          {endpoint.url}
+        </button>
+      ),
+    },
+    { title: 'Events', cell: (endpoint) => endpoint.eventTypes.join(', ') },
+    { title: 'State', cell: (endpoint) => (endpoint.enabled ? 'enabled' : 'disabled') },
+    { title: 'Created', cell: (endpoint) => when(endpoint.createdAt) },
+  ]
   return (
     <section aria-label="Webhooks">
       <p className="muted">Endpoints are created by the tenant with an API key holding the webhooks scope.</p>
       <ErrorNote error={error} />
-      <div className="table-scroll">
-        <table>
-          <caption>Webhook endpoints</caption>
-          <thead>
-            <tr>
-              <th scope="col">URL</th>
-              <th scope="col">Events</th>
-              <th scope="col">State</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.data.map((endpoint) => (
-              <tr key={endpoint.id}>
-                <td>
-                  <button type="button" className="link" onClick={() => setOpen(endpoint.id)}>
-                    {endpoint.url}
-                  </button>
-                </td>
-                <td>{endpoint.eventTypes.join(', ')}</td>
-                <td>{endpoint.enabled ? 'enabled' : 'disabled'}</td>
-                <td>{when(endpoint.createdAt)}</td>
-              </tr>
-            ))}
-            {data?.data.length === 0 && (
-              <tr>
-                <td colSpan={4}>No webhook endpoints.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption="Webhook endpoints"
+        columns={columns}
+        items={data?.data}
+        rowKey={(endpoint) => endpoint.id}
+        empty="No webhook endpoints."
+      />
       {open && <Endpoint key={open} path={`${path}/${open}`} />}
     </section>
   )

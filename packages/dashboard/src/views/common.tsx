@@ -1,5 +1,5 @@
-// Small pieces every page uses: loading a resource, showing an error, confirming a destructive action, and a
-// paginated table driven by the API's cursors.
+// Small pieces every page uses: loading a resource, showing an error, confirming a destructive action, a
+// table of items, a paginated one driven by the API's cursors, and the filters above a list.
 import { type ReactNode, useCallback, useEffect, useState } from 'react'
 import { api, type Page, query } from '../api.js'
 
@@ -68,6 +68,46 @@ export interface Column<T> {
   readonly cell: (item: T) => ReactNode
 }
 
+/** Items as a table, a row each; `empty`, when given, is the one row shown when there are none. */
+export function DataTable<T>(props: {
+  caption: string
+  columns: Column<T>[]
+  items: readonly T[] | undefined
+  rowKey: (item: T, index: number) => string
+  empty?: string
+}) {
+  return (
+    <div className="table-scroll">
+      <table>
+        <caption>{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th key={column.title} scope="col">
+                {column.title}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.items?.map((item, index) => (
+            <tr key={props.rowKey(item, index)}>
+              {props.columns.map((column) => (
+                <td key={column.title}>{column.cell(item)}</td>
+              ))}
+            </tr>
+          ))}
+          {props.items?.length === 0 && props.empty !== undefined && (
+            <tr>
+              <td colSpan={props.columns.length}>{props.empty}</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
 /** One page at a time of a cursor-paginated list, with Previous and Next. */
 export function PagedTable<T>(props: {
   path: string
@@ -105,34 +145,13 @@ export function PagedTable<T>(props: {
   return (
     <div>
       <ErrorNote error={error} />
-      <div className="table-scroll">
-        <table>
-          <caption>{props.caption}</caption>
-          <thead>
-            <tr>
-              {props.columns.map((column) => (
-                <th key={column.title} scope="col">
-                  {column.title}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {page?.data.map((item) => (
-              <tr key={props.rowKey(item)}>
-                {props.columns.map((column) => (
-                  <td key={column.title}>{column.cell(item)}</td>
-                ))}
-              </tr>
-            ))}
-            {page?.data.length === 0 && (
-              <tr>
-                <td colSpan={props.columns.length}>Nothing here.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption={props.caption}
+        columns={props.columns}
+        items={page?.data}
+        rowKey={props.rowKey}
+        empty="Nothing here."
+      />
       <div className="pager">
         <button
           type="button"
@@ -156,3 +175,35 @@ export function PagedTable<T>(props: {
 }
 
 export const when = (iso: string | null) => (iso === null ? '—' : new Date(iso).toLocaleString())
+
+/** The filters above a list: they apply as they are typed, so the form is never submitted. */
+export function Filters(props: { label: string; children: ReactNode }) {
+  return (
+    <form className="card inline-form" aria-label={props.label} onSubmit={(event) => event.preventDefault()}>
+      {props.children}
+    </form>
+  )
+}
+
+export function TextFilter(props: { label: string; value: string; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {props.label}
+      <input value={props.value} onChange={(event) => props.onChange(event.target.value)} />
+    </label>
+  )
+}
+
+/**
+ * Filter values and a setter by name. The object is replaced only when a value changes, so a PagedTable given
+ * it loads again exactly then.
+ */
+export function useFilters<F extends Record<string, unknown>>(initial: F) {
+  const [filters, setFilters] = useState(initial)
+  const setFilter = useCallback(
+    <Name extends keyof F>(name: Name, value: F[Name]) =>
+      setFilters((current) => ({ ...current, [name]: value })),
+    [],
+  )
+  return [filters, setFilter] as const
+}

@@ -17,26 +17,13 @@ import type {
   RejectedRecord,
   StoredBatch,
 } from '../core/ports.js'
-import {
-  type BatchRow,
-  QUEUE_SCHEMA,
-  type RecordRow,
-  type RejectedRow,
-  toQueuedRecord,
-  toRejectedRecord,
-  toStoredBatch,
-} from '../sqlite/queue-schema.js'
+import { fromRow, QUEUE_SETUP, QUEUE_SQL as SQL } from '../sqlite/queue-schema.js'
 
 /** The part of expo-sqlite's SQLiteDatabase this store uses. */
 export type QueueDatabase = Pick<
   SQLiteDatabase,
   'execAsync' | 'runAsync' | 'getAllAsync' | 'getFirstAsync' | 'withTransactionAsync' | 'closeAsync'
 >
-
-const SCHEMA = `
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
-${QUEUE_SCHEMA}`
 
 export class ExpoSqliteQueueStore implements QueueStore {
   private lock: Promise<unknown> = Promise.resolve()
@@ -45,7 +32,7 @@ export class ExpoSqliteQueueStore implements QueueStore {
 
   /** Creates the schema when absent. The database is the store's from then on: close() closes it. */
   static async fromDatabase(db: QueueDatabase): Promise<ExpoSqliteQueueStore> {
-    await db.execAsync(SCHEMA)
+    await db.execAsync(QUEUE_SETUP)
     return new ExpoSqliteQueueStore(db)
   }
 
@@ -72,7 +59,7 @@ export class ExpoSqliteQueueStore implements QueueStore {
       const appended: QueuedRecord[] = []
       for (const event of events) {
         const { lastInsertRowId } = await this.db.runAsync(
-          'INSERT INTO records (event, recorded_at) VALUES (?, ?)',
+          SQL.appendRecord,
           JSON.stringify(event),
           recordedAt,
         )
@@ -84,11 +71,8 @@ export class ExpoSqliteQueueStore implements QueueStore {
 
   unbatched(limit: number): Promise<QueuedRecord[]> {
     return this.exclusive(async () => {
-      const rows = await this.db.getAllAsync<RecordRow>(
-        'SELECT seq, event, recorded_at FROM records WHERE batch_key IS NULL ORDER BY seq LIMIT ?',
-        limit,
-      )
-      return rows.map(toQueuedRecord)
+      const rows = await this.db.getAllAsync(SQL.unbatched, limit)
+      return rows.map(fromRow.record)
     })
   }
 
@@ -101,9 +85,8 @@ export class ExpoSqliteQueueStore implements QueueStore {
       )
       if (new Set(batch.seqs).size !== batch.seqs.length || free?.n !== batch.seqs.length)
         throw new Error(`batch ${batch.key} names records that are gone or in a batch already`)
-      // The primary key refuses a second batch with the same key.
       await this.db.runAsync(
-        'INSERT INTO batches (key, body, seqs, created_at, attempts, not_before) VALUES (?, ?, ?, ?, ?, ?)',
+        SQL.insertBatch,
         batch.key,
         batch.body,
         seqs,
@@ -121,38 +104,28 @@ export class ExpoSqliteQueueStore implements QueueStore {
 
   openBatches(): Promise<StoredBatch[]> {
     return this.exclusive(async () => {
-      const rows = await this.db.getAllAsync<BatchRow>(
-        'SELECT key, body, seqs, created_at, attempts, not_before FROM batches ORDER BY created_at, rowid',
-      )
-      return rows.map(toStoredBatch)
+      const rows = await this.db.getAllAsync(SQL.openBatches)
+      return rows.map(fromRow.batch)
     })
   }
 
   batchRecords(key: string): Promise<QueuedRecord[]> {
     return this.exclusive(async () => {
-      const rows = await this.db.getAllAsync<RecordRow>(
-        'SELECT seq, event, recorded_at FROM records WHERE batch_key = ? ORDER BY seq',
-        key,
-      )
-      return rows.map(toQueuedRecord)
+      const rows = await this.db.getAllAsync(SQL.batchRecords, key)
+      return rows.map(fromRow.record)
     })
   }
 
   deferBatch(key: string, attempts: number, notBefore: number): Promise<void> {
     return this.transaction(async () => {
-      await this.db.runAsync(
-        'UPDATE batches SET attempts = ?, not_before = ? WHERE key = ?',
-        attempts,
-        notBefore,
-        key,
-      )
+      await this.db.runAsync(SQL.deferBatch, attempts, notBefore, key)
     })
   }
 
   completeBatch(key: string): Promise<void> {
     return this.transaction(async () => {
-      await this.db.runAsync('DELETE FROM records WHERE batch_key = ?', key)
-      await this.db.runAsync('DELETE FROM batches WHERE key = ?', key)
+      await this.db.runAsync(SQL.deleteBatchRecords, key)
+      await this.db.runAsync(SQL.deleteBatch, key)
     })
   }
 
@@ -165,69 +138,43 @@ export class ExpoSqliteQueueStore implements QueueStore {
       const batch = await this.db.getFirstAsync<{ key: string }>('SELECT key FROM batches WHERE key = ?', key)
       if (batch === null) return
       for (const { seq, problem } of rejected) {
-        await this.db.runAsync(
-          `INSERT INTO rejected (seq, event, recorded_at, problem, rejected_at)
-           SELECT seq, event, recorded_at, ?, ? FROM records WHERE seq = ? AND batch_key = ?`,
-          JSON.stringify(problem),
-          at,
-          seq,
-          key,
-        )
-        await this.db.runAsync('DELETE FROM records WHERE seq = ? AND batch_key = ?', seq, key)
+        await this.db.runAsync(SQL.rejectRecord, JSON.stringify(problem), at, seq, key)
+        await this.db.runAsync(SQL.deleteBatchRecord, seq, key)
       }
-      await this.db.runAsync('UPDATE records SET batch_key = NULL WHERE batch_key = ?', key)
-      await this.db.runAsync('DELETE FROM batches WHERE key = ?', key)
+      await this.db.runAsync(SQL.releaseBatchRecords, key)
+      await this.db.runAsync(SQL.deleteBatch, key)
     })
   }
 
   rejected(limit: number): Promise<RejectedRecord[]> {
     return this.exclusive(async () => {
-      const rows = await this.db.getAllAsync<RejectedRow>(
-        'SELECT seq, event, recorded_at, problem, rejected_at FROM rejected ORDER BY seq LIMIT ?',
-        limit,
-      )
-      return rows.map(toRejectedRecord)
+      const rows = await this.db.getAllAsync(SQL.rejected, limit)
+      return rows.map(fromRow.rejected)
     })
   }
 
   deleteRejected(seqs: readonly number[]): Promise<void> {
     return this.transaction(async () => {
-      await this.db.runAsync(
-        'DELETE FROM rejected WHERE seq IN (SELECT value FROM json_each(?))',
-        JSON.stringify(seqs),
-      )
+      await this.db.runAsync(SQL.deleteRejected, JSON.stringify(seqs))
     })
   }
 
   counts(): Promise<QueueCounts> {
     return this.exclusive(async () => {
-      const row = await this.db.getFirstAsync<QueueCounts>(
-        `SELECT
-           (SELECT count(*) FROM records WHERE batch_key IS NULL) AS queued,
-           (SELECT count(*) FROM records WHERE batch_key IS NOT NULL) AS batched,
-           (SELECT count(*) FROM rejected) AS rejected`,
-      )
-      return { queued: row?.queued ?? 0, batched: row?.batched ?? 0, rejected: row?.rejected ?? 0 }
+      return fromRow.counts(await this.db.getFirstAsync(SQL.counts))
     })
   }
 
   getState(name: string): Promise<string | undefined> {
     return this.exclusive(async () => {
-      const row = await this.db.getFirstAsync<{ value: string }>(
-        'SELECT value FROM state WHERE name = ?',
-        name,
-      )
+      const row = await this.db.getFirstAsync<{ value: string }>(SQL.getState, name)
       return row?.value
     })
   }
 
   setState(name: string, value: string): Promise<void> {
     return this.transaction(async () => {
-      await this.db.runAsync(
-        'INSERT INTO state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-        name,
-        value,
-      )
+      await this.db.runAsync(SQL.setState, name, value)
     })
   }
 

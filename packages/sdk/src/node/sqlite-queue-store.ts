@@ -2,75 +2,37 @@
 // before its promise resolves and a power cut loses nothing that was acknowledged; every change that touches
 // more than one row is one transaction, so a crash leaves the old state or the new one, never a mix.
 import Database from 'better-sqlite3'
-import type {
-  IngestEvent,
-  ProblemDocument,
-  QueueCounts,
-  QueuedRecord,
-  QueueStore,
-  RejectedRecord,
-  StoredBatch,
-} from '../core/ports.js'
-import {
-  type BatchRow,
-  QUEUE_SCHEMA,
-  type RecordRow,
-  type RejectedRow,
-  toQueuedRecord,
-  toRejectedRecord,
-  toStoredBatch,
-} from '../sqlite/queue-schema.js'
+import type { IngestEvent, ProblemDocument, QueuedRecord, QueueStore, StoredBatch } from '../core/ports.js'
+import { fromRow, QUEUE_SETUP, QUEUE_SQL as SQL } from '../sqlite/queue-schema.js'
 
 /** Opens (creating when absent) the queue at `path`, a file the app owns; the SDK adds `-wal` and `-shm`. */
 export function openSqliteQueueStore(path: string): QueueStore {
   const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  // FULL: the WAL is synced at every commit, so an acknowledged append survives a power cut (NORMAL would not).
-  db.pragma('synchronous = FULL')
-  db.exec(QUEUE_SCHEMA)
+  db.exec(QUEUE_SETUP)
 
-  const insertRecord = db.prepare<[string, number]>(
-    'INSERT INTO records (event, recorded_at) VALUES (?, ?) RETURNING seq',
-  )
-  const unbatched = db.prepare<[number], RecordRow>(
-    'SELECT seq, event, recorded_at FROM records WHERE batch_key IS NULL ORDER BY seq LIMIT ?',
-  )
-  const insertBatch = db.prepare<[string, string, string, number, number, number]>(
-    'INSERT INTO batches (key, body, seqs, created_at, attempts, not_before) VALUES (?, ?, ?, ?, ?, ?)',
-  )
+  const appendRecord = db.prepare<[string, number]>(SQL.appendRecord)
+  const unbatched = db.prepare<[number]>(SQL.unbatched)
+  const insertBatch = db.prepare<[string, string, string, number, number, number]>(SQL.insertBatch)
   const claim = db.prepare<[string, number]>(
     'UPDATE records SET batch_key = ? WHERE seq = ? AND batch_key IS NULL',
   )
-  const openBatches = db.prepare<[], BatchRow>('SELECT * FROM batches ORDER BY created_at, rowid')
-  const batchRecords = db.prepare<[string], RecordRow>(
-    'SELECT seq, event, recorded_at FROM records WHERE batch_key = ? ORDER BY seq',
-  )
-  const defer = db.prepare<[number, number, string]>(
-    'UPDATE batches SET attempts = ?, not_before = ? WHERE key = ?',
-  )
-  const deleteBatchRecords = db.prepare<[string]>('DELETE FROM records WHERE batch_key = ?')
-  const releaseBatchRecords = db.prepare<[string]>('UPDATE records SET batch_key = NULL WHERE batch_key = ?')
-  const deleteBatch = db.prepare<[string]>('DELETE FROM batches WHERE key = ?')
-  const moveToRejected = db.prepare<[string, number, string, number]>(
-    `INSERT INTO rejected (seq, event, recorded_at, problem, rejected_at)
-     SELECT seq, event, recorded_at, ?, ? FROM records WHERE batch_key = ? AND seq = ?`,
-  )
-  const deleteRecord = db.prepare<[number]>('DELETE FROM records WHERE seq = ?')
-  const rejected = db.prepare<[number], RejectedRow>('SELECT * FROM rejected ORDER BY seq LIMIT ?')
-  const deleteRejected = db.prepare<[number]>('DELETE FROM rejected WHERE seq = ?')
-  const counts = db.prepare<[], QueueCounts>(
-    `SELECT (SELECT count(*) FROM records WHERE batch_key IS NULL) AS queued,
-            (SELECT count(*) FROM records WHERE batch_key IS NOT NULL) AS batched,
-            (SELECT count(*) FROM rejected) AS rejected`,
-  )
-  const getState = db.prepare<[string], { value: string }>('SELECT value FROM state WHERE name = ?')
-  const setState = db.prepare<[string, string]>(
-    'INSERT INTO state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-  )
+  const openBatches = db.prepare<[]>(SQL.openBatches)
+  const batchRecords = db.prepare<[string]>(SQL.batchRecords)
+  const defer = db.prepare<[number, number, string]>(SQL.deferBatch)
+  const deleteBatchRecords = db.prepare<[string]>(SQL.deleteBatchRecords)
+  const releaseBatchRecords = db.prepare<[string]>(SQL.releaseBatchRecords)
+  const deleteBatch = db.prepare<[string]>(SQL.deleteBatch)
+  const rejectRecord = db.prepare<[string, number, number, string]>(SQL.rejectRecord)
+  const deleteBatchRecord = db.prepare<[number, string]>(SQL.deleteBatchRecord)
+  const rejected = db.prepare<[number]>(SQL.rejected)
+  const deleteRejected = db.prepare<[string]>(SQL.deleteRejected)
+  const counts = db.prepare<[]>(SQL.counts)
+  const getState = db.prepare<[string], { value: string }>(SQL.getState)
+  const setState = db.prepare<[string, string]>(SQL.setState)
 
   const append = db.transaction((events: readonly IngestEvent[], recordedAt: number): QueuedRecord[] =>
     events.map((event) => {
-      const { seq } = insertRecord.get(JSON.stringify(event), recordedAt) as { seq: number }
+      const seq = Number(appendRecord.run(JSON.stringify(event), recordedAt).lastInsertRowid)
       return { seq, event, recordedAt }
     }),
   )
@@ -95,32 +57,29 @@ export function openSqliteQueueStore(path: string): QueueStore {
   const rejectFromBatch = db.transaction(
     (key: string, refused: ReadonlyArray<{ seq: number; problem: ProblemDocument }>, at: number) => {
       for (const { seq, problem } of refused) {
-        moveToRejected.run(JSON.stringify(problem), at, key, seq)
-        deleteRecord.run(seq)
+        rejectRecord.run(JSON.stringify(problem), at, seq, key)
+        deleteBatchRecord.run(seq, key)
       }
       releaseBatchRecords.run(key)
       deleteBatch.run(key)
     },
   )
-  const deleteRejectedMany = db.transaction((seqs: readonly number[]) => {
-    for (const seq of seqs) deleteRejected.run(seq)
-  })
 
   return {
     async append(events, recordedAt) {
       return append(events, recordedAt)
     },
     async unbatched(limit) {
-      return unbatched.all(limit).map(toQueuedRecord)
+      return unbatched.all(limit).map(fromRow.record)
     },
     async saveBatch(batch) {
       saveBatch(batch)
     },
     async openBatches() {
-      return openBatches.all().map(toStoredBatch)
+      return openBatches.all().map(fromRow.batch)
     },
     async batchRecords(key) {
-      return batchRecords.all(key).map(toQueuedRecord)
+      return batchRecords.all(key).map(fromRow.record)
     },
     async deferBatch(key, attempts, notBefore) {
       defer.run(attempts, notBefore, key)
@@ -131,14 +90,14 @@ export function openSqliteQueueStore(path: string): QueueStore {
     async rejectFromBatch(key, refused, at) {
       rejectFromBatch(key, refused, at)
     },
-    async rejected(limit): Promise<RejectedRecord[]> {
-      return rejected.all(limit).map(toRejectedRecord)
+    async rejected(limit) {
+      return rejected.all(limit).map(fromRow.rejected)
     },
     async deleteRejected(seqs) {
-      deleteRejectedMany(seqs)
+      deleteRejected.run(JSON.stringify(seqs))
     },
     async counts() {
-      return { ...counts.get()! }
+      return fromRow.counts(counts.get())
     },
     async getState(name) {
       return getState.get(name)?.value

@@ -53,6 +53,21 @@ export function tillBatch(): PosEvent[] {
   return Array.from({ length: randomInt(1, 4) }, () => productUpserted())
 }
 
+/**
+ * `size` events of every type a till sends (sales with their stock moves, refunds, restocks, catalogue
+ * edits), as consecutive till syncs would carry them: tillBatch after tillBatch, the last one cut to fit.
+ */
+export function mixedBatch(size: number): PosEvent[] {
+  const events: PosEvent[] = []
+  while (events.length < size) events.push(...tillBatch())
+  return events.slice(0, size)
+}
+
+/** The order ids of the sales among `events`. */
+export function orderIdsOf(events: readonly PosEvent[]): string[] {
+  return events.filter((event) => event.type === 'order.completed').map((event) => String(event.data.orderId))
+}
+
 function sale(refunded: boolean): PosEvent[] {
   const storeId = pick(STORES)
   const orderId = `ord-${randomUUID()}`

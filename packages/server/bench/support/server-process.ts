@@ -69,8 +69,12 @@ export async function startServerProcess(
   readyTimeoutMs = 60_000,
 ): Promise<ServerProcess> {
   const port = await freePort()
-  // BENCH_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the servers under load.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  // BENCH_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the servers under load. Each server
+  // writes into a folder of the directory named after it, one profile per thread (the main thread, and tsx's
+  // module loader thread); npm run bench:profile-summary reads them.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []).map((arg) =>
+    arg.startsWith('--cpu-prof-dir=') ? `${arg}/${name.replace(/[^\w.-]+/g, '-')}` : arg,
+  )
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },

@@ -1,6 +1,6 @@
 // CLI commands on a tenant's API keys: create (the key is shown once), list, revoke.
-import { SCOPES } from '../db/schema.js'
-import { apiKeyView, CreateApiKeyBody, createdApiKeyView } from '../modules/api-keys/schemas.js'
+import { CreateApiKeyBody, SCOPES } from '@pos/contracts/admin'
+import { apiKeyView, createdApiKeyView } from '../modules/api-keys/schemas.js'
 import { type CommandGroup, table, validated } from './command.js'
 
 export const apiKeyCommands: CommandGroup = {

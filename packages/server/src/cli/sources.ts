@@ -1,7 +1,6 @@
 // CLI commands on a tenant's sources (where events come from): create, list, delete.
-import { SOURCE_KINDS } from '../db/schema.js'
-import { ConnectorPatch } from '../modules/connectors/config.js'
-import { CreateSourceBody, sourceView } from '../modules/sources/schemas.js'
+import { ConnectorPatch, CreateSourceBody, SOURCE_KINDS } from '@pos/contracts/admin'
+import { sourceView } from '../modules/sources/schemas.js'
 import { type CommandGroup, table, validated } from './command.js'
 
 /** The connector options of the CLI, by the connector field each sets. */

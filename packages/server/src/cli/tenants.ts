@@ -1,5 +1,6 @@
 // CLI commands on tenants: create, list, and set the rate limit of their API keys.
-import { CreateTenantBody, RateLimitBody, tenantView } from '../modules/tenants/schemas.js'
+import { CreateTenantBody, RateLimitBody } from '@pos/contracts/admin'
+import { tenantView } from '../modules/tenants/schemas.js'
 import { type CommandGroup, table, UsageError, validated } from './command.js'
 
 export const tenantCommands: CommandGroup = {

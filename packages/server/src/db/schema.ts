@@ -1,6 +1,7 @@
 // The one schema definition: every table, column and index the service stores. drizzle-kit generates the
 // SQL migrations in ../../drizzle/ from this file, and `db:status` fails when the two disagree.
 
+import { SOURCE_KINDS } from '@pos/contracts/admin'
 import { ORDER_STATUSES } from '@pos/contracts/order'
 import { sql } from 'drizzle-orm'
 import {
@@ -36,11 +37,6 @@ const quantity = (name: string) => numeric(name, { precision: 20, scale: 6 })
 
 /** The 64-bit id of the transaction that wrote a row; orders the change feed by commit visibility. */
 const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' })
-
-export const SOURCE_KINDS = ['sdk', 'custom', 'square', 'shopify'] as const
-export type SourceKind = (typeof SOURCE_KINDS)[number]
-export const SCOPES = ['ingest', 'read', 'write', 'webhooks'] as const
-export type Scope = (typeof SCOPES)[number]
 
 export const tenants = pgTable(
   'tenants',

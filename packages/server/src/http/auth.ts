@@ -12,9 +12,9 @@
 // API keys are checked through the ApiKeyVerifier interface defined here, dashboard sessions through the
 // AdminSessionVerifier; their modules provide them (app.ts hands them in), so this layer depends on no feature
 // module.
+import type { Scope } from '@pos/contracts/admin'
 import type { FastifyInstance, FastifyRequest, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Scope } from '../db/schema.js'
 import { ProblemError } from '../platform/problems.js'
 import type { RateLimitBucket, RateLimitPolicy, RateLimitState, RateLimits } from '../platform/rate-limits.js'
 import { sameSecret } from '../platform/secret-compare.js'

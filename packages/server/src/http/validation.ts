@@ -4,6 +4,7 @@
 // (U+0000, unpaired UTF-16 surrogates), percent-encoding that is not UTF-8, and overlong values, on every
 // route, with or without a schema, so none of it reaches a hook or a handler that queries the database.
 
+import { NO_CONTROL_CHARACTERS } from '@pos/contracts/admin'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify'
@@ -113,16 +114,13 @@ function issueMessage(error: ErrorObject): string {
     case 'multipleOf':
       return `must be a multiple of ${String(params.multipleOf)}`
     case 'pattern':
-      return params.pattern === NO_CONTROL_CHARACTERS_PATTERN
+      return params.pattern === NO_CONTROL_CHARACTERS
         ? 'must not contain control characters'
         : `must match the pattern ${String(params.pattern)}`
     default:
       return error.message ?? 'is invalid'
   }
 }
-
-/** Kept equal to tenants/schemas.ts's NO_CONTROL_CHARACTERS, which this layer must not import. */
-const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$'
 
 /**
  * What ajv found wrong, one issue per field, in words: a field a union allows several forms of (`x | null`)

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
-// The web console in a real Chromium (Debian's, driven by playwright-core): sign in, create a tenant and a key,
-// post an event through the API, watch it arrive in the feed and the overview's counters move, revoke the key
-// and see the API refuse it, sign out. Every view is screenshotted into artifacts/dashboard/ and scanned with
+// The web console in a real Chromium (Debian's, driven by playwright-core): sign in, create a tenant, a key and
+// a Square source with its connector, post an event through the API, watch it arrive in the feed and the
+// overview's counters move, revoke the key and see the API refuse it, sign out. Every view is screenshotted into artifacts/dashboard/ and scanned with
 // axe-core (no serious or critical violations), at a desktop's width and again at a tablet's (768x1024),
 // where no page may scroll sideways. Without Chromium on PATH the file is skipped (its title says why), and
 // with CI_REQUIRE_TOOLS set it fails.
@@ -76,6 +76,68 @@ async function signIn(page: Page, url: string): Promise<void> {
   await page.getByRole('heading', { name: 'Overview' }).waitFor()
 }
 
+interface ListedSource {
+  id: string
+  name: string
+  kind: string
+  connector: { settings: Record<string, string>; secretsSet: string[] } | null
+}
+
+async function listSources(url: string, tenantId: string): Promise<ListedSource[]> {
+  const response = await fetch(`${url}/v1/admin/tenants/${tenantId}/sources`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
+  return ((await response.json()) as { data: ListedSource[] }).data
+}
+
+/**
+ * On a tenant's Sources tab: creates a Square source with its connector through the form, sees it listed with
+ * its settings and without its secrets, and sets its notification URL to the webhook URL the page shows.
+ */
+async function createSquareSource(page: Page, url: string): Promise<void> {
+  const secrets = {
+    signatureKey: 'square-signature-key-from-the-ui',
+    accessToken: 'square-token-from-the-ui',
+  }
+  const form = page.getByRole('form', { name: 'New source' })
+  await form.getByLabel('Kind').selectOption('square')
+  await form.getByLabel("New source's name").fill('square-shop')
+  await form.getByLabel('Signature key').fill(secrets.signatureKey)
+  await form.getByLabel('Notification URL').fill('https://pos.example.com/v1/webhooks/square/pending')
+  await form.getByLabel('Access token').fill(secrets.accessToken)
+  await form.getByLabel('API base URL (optional)').fill('https://connect.squareupsandbox.com')
+  await form.getByRole('button', { name: 'Create source' }).click()
+  const card = page
+    .getByRole('article')
+    .filter({ has: page.getByRole('heading', { name: 'square-shop (square)' }) })
+  await card.getByText('Secrets set').waitFor()
+  await expect.poll(() => card.locator('.settings dd').nth(1).textContent()).toBe('accessToken, signatureKey')
+  const settings = card.getByRole('form', { name: 'Connector settings' })
+  expect(await settings.getByLabel('API base URL').inputValue()).toBe('https://connect.squareupsandbox.com')
+  // The secrets went to the service and nowhere on the page: not in the new source's form, not in the listing.
+  expect(await form.getByLabel('Signature key').inputValue()).toBe('')
+  const html = await page.content()
+  for (const secret of Object.values(secrets)) expect(html).not.toContain(secret)
+
+  const tenantId = /tenants\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? ''
+  const listed = (await listSources(url, tenantId)).find((source) => source.name === 'square-shop')
+  expect(listed?.kind).toBe('square')
+  expect(listed?.connector?.settings).toEqual({
+    notificationUrl: 'https://pos.example.com/v1/webhooks/square/pending',
+    baseUrl: 'https://connect.squareupsandbox.com',
+  })
+  const webhookUrl = `${url}/v1/webhooks/square/${listed?.id}`
+  expect(await card.locator('.settings code').textContent()).toBe(webhookUrl)
+
+  // Square signs the notification URL: set it to where Square will send, as the page shows it.
+  await settings.getByRole('button', { name: 'Use the webhook URL' }).click()
+  await settings.getByRole('button', { name: 'Save connector' }).click()
+  await settings.getByText('Saved.').waitFor()
+  const saved = (await listSources(url, tenantId)).find((source) => source.name === 'square-shop')
+  expect(saved?.connector?.settings.notificationUrl).toBe(webhookUrl)
+  expect(saved?.connector?.secretsSet).toEqual(['accessToken', 'signatureKey'])
+}
+
 async function figure(page: Page, id: string): Promise<string> {
   return (await page.locator(`[data-figure="${id}"] dd`).textContent()) ?? ''
 }
@@ -112,7 +174,7 @@ describe.skipIf(CHROMIUM === undefined)(
         body: JSON.stringify(body),
       })
 
-    it('signs in, creates a tenant, a key and a source, shows an event posted through the API, and revokes the key', async () => {
+    it('signs in, creates a tenant, a key, a source and a Square source, shows an event posted through the API, and revokes the key', async () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
       await context.grantPermissions(['clipboard-read', 'clipboard-write'])
       const page = await context.newPage()
@@ -157,6 +219,7 @@ describe.skipIf(CHROMIUM === undefined)(
       await page.getByLabel("New source's name").fill('till')
       await page.getByRole('button', { name: 'Create source' }).click()
       await page.getByRole('heading', { name: /till/ }).waitFor()
+      await createSquareSource(page, url)
       await checkView(page, 'desktop-sources')
 
       const sku = `SKU-${randomUUID().slice(0, 8)}`
@@ -169,8 +232,9 @@ describe.skipIf(CHROMIUM === undefined)(
       expect(posted.status).toBe(201)
 
       await page.getByRole('link', { name: 'Event feed' }).click()
-      await page.locator('[data-feed] code', { hasText: product.id }).waitFor({ timeout: 20_000 })
-      await page.locator('[data-feed] code', { hasText: order.id }).waitFor()
+      const feed = page.getByRole('table', { name: 'Events, newest first' })
+      await feed.locator('code', { hasText: product.id }).waitFor({ timeout: 20_000 })
+      await feed.locator('code', { hasText: order.id }).waitFor()
       await checkView(page, 'desktop-feed')
 
       await page.getByRole('link', { name: 'Orders' }).click()
@@ -262,16 +326,11 @@ describe.skipIf(CHROMIUM === undefined)(
 
       // The connector's settings change through the form; the secrets left blank stay as they are.
       await page.goto(`${url}/dashboard/tenants/${tenant.id}/sources`)
-      await page.getByLabel('notificationUrl').fill('https://pos.example.com/v1/webhooks/square-2')
+      await page.getByLabel('Notification URL').fill('https://pos.example.com/v1/webhooks/square-2')
       await page.getByRole('button', { name: 'Save connector' }).click()
       await page.getByText('Saved.').waitFor()
-      const sources = await fetch(`${url}/v1/admin/tenants/${tenant.id}/sources`, {
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-      })
-      const [source] = (
-        (await sources.json()) as { data: { connector: { settings: Record<string, string> } }[] }
-      ).data
-      expect(source?.connector.settings.notificationUrl).toBe('https://pos.example.com/v1/webhooks/square-2')
+      const [source] = await listSources(url, tenant.id)
+      expect(source?.connector?.settings.notificationUrl).toBe('https://pos.example.com/v1/webhooks/square-2')
 
       // A source's signing secret is rotated, then the previous one retired.
       await page.getByLabel("New source's name").fill('till-2')

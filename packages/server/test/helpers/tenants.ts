@@ -2,7 +2,8 @@
 // depend on the admin API. Signing secrets are encrypted under the test apps' key (helpers/secrets.ts). And
 // the services that read them, fresh, as a process that has cached nothing yet sees them.
 import { randomUUID } from 'node:crypto'
-import { apiKeys, SCOPES, type Scope, sourceSigningSecretAad, sources, tenants } from '../../src/db/schema.js'
+import { SCOPES, type Scope } from '@pos/contracts/admin'
+import { apiKeys, sourceSigningSecretAad, sources, tenants } from '../../src/db/schema.js'
 import { generateApiKey } from '../../src/modules/api-keys/keys.js'
 import { ApiKeysService } from '../../src/modules/api-keys/service.js'
 import { SourcesService } from '../../src/modules/sources/service.js'

@@ -178,7 +178,8 @@ describe('connector reconciliation across replicas', () => {
     expect(orderEvents.every((e) => e.n === 1)).toBe(true)
     expect(orders).toHaveLength(24)
     expect(orders.every((o) => o.n === 1)).toBe(true)
-    const log = second.process.lines.find((line) => line.msg === 'reconciliation completed')
+    // The run is marked completed in the database before the replica's log line reaches us: wait for it.
+    const log = await second.process.waitForLine((line) => line.msg === 'reconciliation completed', 30_000)
     expect(log).toMatchObject({ provider: 'square', objects: completed.objects })
   }, 240_000)
 

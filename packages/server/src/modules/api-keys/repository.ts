@@ -1,8 +1,10 @@
 // SQL for API keys. Every query is timed under `api-keys.<operation>`. Only a key's prefix and SHA-256 are
 // stored (keys.ts); a failed query's parameters never reach the log (platform/database-errors.ts). The lookup
 // of the request path joins the key's tenant, whose rate limit override each principal carries.
+
+import type { Scope } from '@pos/contracts/admin'
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
-import { apiKeys, type Scope, tenants } from '../../db/schema.js'
+import { apiKeys, tenants } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'

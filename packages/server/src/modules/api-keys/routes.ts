@@ -2,15 +2,18 @@
 // ADMIN_TOKEN (route config `admin: true`, enforced by the auth plugin). Revoking or deleting a key takes effect
 // in every replica at once (an invalidation over Redis), or within AUTH_CACHE_TTL_MS without it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
 import {
   ApiKeyList,
   ApiKeyParams,
   ApiKey as ApiKeyResponse,
+  CreateApiKeyBody,
+  CreatedApiKey as CreatedApiKeyResponse,
+  TenantParams,
+} from '@pos/contracts/admin'
+import { Invalid, NoContent, NotFound, Unauthorized } from '../tenants/schemas.js'
+import {
   apiKeyListExamples,
   apiKeyView,
-  CreateApiKeyBody,
-  CreatedApiKeyResponse,
   createApiKeyExamples,
   createdApiKeyExamples,
   createdApiKeyView,

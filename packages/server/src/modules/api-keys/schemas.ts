@@ -1,49 +1,11 @@
-// The shapes of the admin API of API keys: what it accepts (validated by the HTTP layer and by the CLI alike)
-// and what it answers, with the functions that turn stored keys into those answers. A key itself appears in
-// one answer only, its creation's.
-import { type Static, Type } from '@fastify/type-provider-typebox'
+// The admin API of API keys around its shapes (in @pos/contracts/admin): the functions that turn stored keys
+// into answers, and the examples. A key itself appears in one answer only, its creation's.
+import type { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from '@pos/contracts/admin'
 import { oneExample } from '@pos/contracts/examples'
-import { SCOPES } from '../../db/schema.js'
-import { DisplayName, Id, Timestamp } from '../tenants/schemas.js'
 import type { ApiKeyRecord } from './repository.js'
-import type { CreatedApiKey } from './service.js'
+import type { CreatedApiKey as CreatedApiKeyRecord } from './service.js'
 
-export const ApiKeyParams = Type.Object({ tenantId: Type.String(), keyId: Type.String() })
-
-export const Scope = Type.Enum(SCOPES)
-
-export const CreateApiKeyBody = Type.Object(
-  {
-    name: DisplayName,
-    scopes: Type.Optional(
-      Type.Array(Scope, { minItems: 1, uniqueItems: true, description: 'Default: every scope.' }),
-    ),
-  },
-  { additionalProperties: false },
-)
-
-export const ApiKey = Type.Object({
-  id: Id,
-  name: Type.String(),
-  prefix: Type.String({ description: 'The public start of the key, to tell keys apart.' }),
-  scopes: Type.Array(Scope),
-  createdAt: Timestamp,
-  revokedAt: Type.Union([Timestamp, Type.Null()]),
-})
-export const ApiKeyList = Type.Object({ data: Type.Array(ApiKey) })
-
-export const CreatedApiKeyResponse = Type.Object({
-  id: Id,
-  key: Type.String({
-    description: 'The API key. Returned only now: it is not stored and cannot be shown again.',
-  }),
-  prefix: Type.String(),
-  scopes: Type.Array(Scope),
-  name: Type.String(),
-  createdAt: Timestamp,
-})
-
-export function apiKeyView(key: ApiKeyRecord): Static<typeof ApiKey> {
+export function apiKeyView(key: ApiKeyRecord): ApiKey {
   return {
     id: key.id,
     name: key.name,
@@ -54,7 +16,7 @@ export function apiKeyView(key: ApiKeyRecord): Static<typeof ApiKey> {
   }
 }
 
-export function createdApiKeyView(key: CreatedApiKey): Static<typeof CreatedApiKeyResponse> {
+export function createdApiKeyView(key: CreatedApiKeyRecord): CreatedApiKey {
   return {
     id: key.id,
     key: key.key,
@@ -65,7 +27,7 @@ export function createdApiKeyView(key: CreatedApiKey): Static<typeof CreatedApiK
   }
 }
 
-const exampleKey: Static<typeof ApiKey> = {
+const exampleKey: ApiKey = {
   id: '3c9e7a51-8f2d-4b06-a1e4-5d7b9c0f2e68',
   name: 'berlin-1 till',
   prefix: 'pos_xxxxxxxxxxxx',
@@ -73,11 +35,11 @@ const exampleKey: Static<typeof ApiKey> = {
   createdAt: '2026-11-01T08:35:00.000Z',
   revokedAt: null,
 }
-export const createApiKeyExamples = oneExample<Static<typeof CreateApiKeyBody>>(
+export const createApiKeyExamples = oneExample<CreateApiKeyBody>(
   'A key for a till: it sends events and reads them back',
   { name: 'berlin-1 till', scopes: ['ingest', 'read'] },
 )
-export const createdApiKeyExamples = oneExample<Static<typeof CreatedApiKeyResponse>>(
+export const createdApiKeyExamples = oneExample<CreatedApiKey>(
   'The new key (a placeholder here), shown in this answer only',
   {
     id: exampleKey.id,
@@ -88,7 +50,7 @@ export const createdApiKeyExamples = oneExample<Static<typeof CreatedApiKeyRespo
     createdAt: exampleKey.createdAt,
   },
 )
-export const apiKeyListExamples = oneExample<Static<typeof ApiKeyList>>('A key in use and a revoked one', {
+export const apiKeyListExamples = oneExample<ApiKeyList>('A key in use and a revoked one', {
   data: [
     exampleKey,
     {

@@ -3,7 +3,7 @@
 // (platform/tenant-cache.ts), and revoking or deleting a key is published so that every process drops them at
 // once; without Redis, or while it is away, other processes within AUTH_CACHE_TTL_MS. The admin operations
 // (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
-import { SCOPES, type Scope } from '../../db/schema.js'
+import { SCOPES, type Scope } from '@pos/contracts/admin'
 import type { ApiKeyVerifier, Principal } from '../../http/auth.js'
 import type { Database } from '../../platform/database.js'
 import { areUuids } from '../../platform/ids.js'

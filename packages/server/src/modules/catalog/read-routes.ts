@@ -1,12 +1,12 @@
 // The read side of the catalog (scope `read`): the tenant's products, by SKU or as a paginated list; the admin
 // API lists any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { TenantParams } from '@pos/contracts/admin'
 import { productExamples, productPageExamples } from '@pos/contracts/examples'
 import { Page } from '@pos/contracts/pagination'
 import { Product, ProductListQuery } from '@pos/contracts/product'
 import { principalOf } from '../../http/auth.js'
 import { requireKnownTenant } from '../tenants/known-tenant.js'
-import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
 

@@ -1,75 +1,18 @@
-// What configures a connector source (kind square or shopify): the shapes the admin API and the CLI accept,
-// how a configuration splits into settings stored as they are and secrets stored encrypted (the sources
-// table's connector_settings and encrypted_connector_secrets), and the view of it a read may show: never a
-// secret, only which ones are set.
-import { type Static, Type } from '@fastify/type-provider-typebox'
+// What configures a connector source (kind square or shopify), around the shapes the admin API and the CLI
+// accept (in @pos/contracts/admin): how a configuration splits into settings stored as they are and secrets
+// stored encrypted (the sources table's connector_settings and encrypted_connector_secrets), and the view of
+// it a read may show: never a secret, only which ones are set.
+import {
+  CONNECTOR_KINDS,
+  CONNECTOR_SECRETS,
+  CompleteShopifyConnector,
+  CompleteSquareConnector,
+  type ConnectorKind,
+  type ConnectorView,
+  SHOPIFY_DEFAULT_API_VERSION,
+  SQUARE_DEFAULT_BASE_URL,
+} from '@pos/contracts/admin'
 import { compileBodyValidator } from '../../http/validation.js'
-import { NO_CONTROL_CHARACTERS } from '../tenants/schemas.js'
-
-export const CONNECTOR_KINDS = ['square', 'shopify'] as const
-export type ConnectorKind = (typeof CONNECTOR_KINDS)[number]
-
-export const SQUARE_DEFAULT_BASE_URL = 'https://connect.squareup.com'
-export const SHOPIFY_DEFAULT_API_VERSION = '2025-01'
-
-const HttpUrl = (description: string) =>
-  Type.String({ minLength: 8, maxLength: 2000, pattern: '^https?://[^\\s]+$', description })
-const Secret = (description: string) =>
-  Type.String({ minLength: 1, maxLength: 1024, pattern: NO_CONTROL_CHARACTERS, description })
-
-const squareFields = {
-  signatureKey: Secret(
-    "The webhook subscription's signature key (Square Developer Console). Never returned.",
-  ),
-  notificationUrl: HttpUrl(
-    'The notification URL exactly as the subscription names it: Square signs it with every webhook.',
-  ),
-  accessToken: Secret(
-    'An access token of the seller, for the Orders, Catalog and Inventory APIs. Never returned.',
-  ),
-  baseUrl: HttpUrl(`Square's API; defaults to ${SQUARE_DEFAULT_BASE_URL}.`),
-}
-const shopifyFields = {
-  shopDomain: Type.String({
-    minLength: 1,
-    maxLength: 255,
-    pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*(:\\d{1,5})?$',
-    description: 'The shop, e.g. example.myshopify.com',
-  }),
-  webhookSecret: Secret("The app's client secret, which signs its webhooks. Never returned."),
-  accessToken: Secret("The Admin API access token of the app's installation. Never returned."),
-  apiVersion: Type.String({
-    pattern: '^\\d{4}-\\d{2}$|^unstable$',
-    description: `The Admin API version; defaults to ${SHOPIFY_DEFAULT_API_VERSION}.`,
-  }),
-  baseUrl: HttpUrl('The Admin API host; defaults to https://<shopDomain>.'),
-}
-
-/** A Square connector as given on creation (every field but baseUrl). */
-export const SquareConnector = Type.Object(
-  { ...squareFields, baseUrl: Type.Optional(squareFields.baseUrl) },
-  { additionalProperties: false, title: 'SquareConnector' },
-)
-/** A Shopify connector as given on creation (every field but apiVersion and baseUrl). */
-export const ShopifyConnector = Type.Object(
-  {
-    ...shopifyFields,
-    apiVersion: Type.Optional(shopifyFields.apiVersion),
-    baseUrl: Type.Optional(shopifyFields.baseUrl),
-  },
-  { additionalProperties: false, title: 'ShopifyConnector' },
-)
-export const ConnectorInput = Type.Union([SquareConnector, ShopifyConnector], {
-  description: "The connector of a square or shopify source: its kind's fields.",
-})
-export type ConnectorInput = Static<typeof ConnectorInput>
-
-/** A change of a connector: the fields given replace the stored ones, the others stay. */
-export const ConnectorPatch = Type.Partial(Type.Object({ ...squareFields, ...shopifyFields }), {
-  additionalProperties: false,
-  title: 'ConnectorPatch',
-})
-export type ConnectorPatch = Static<typeof ConnectorPatch>
 
 /** The whole configuration of a Square source, in clear (in memory only). */
 export interface SquareConfig {
@@ -97,10 +40,7 @@ export type ConnectorConfig =
   | { readonly kind: 'square'; readonly config: SquareConfig }
   | { readonly kind: 'shopify'; readonly config: ShopifyConfig }
 
-const SECRET_FIELDS: Readonly<Record<ConnectorKind, readonly string[]>> = {
-  square: ['signatureKey', 'accessToken'],
-  shopify: ['webhookSecret', 'accessToken'],
-}
+const SECRET_FIELDS: Readonly<Record<ConnectorKind, readonly string[]>> = CONNECTOR_SECRETS
 
 /** A configuration as stored: settings as they are, secrets to be encrypted together. */
 export interface StoredConnector {
@@ -108,24 +48,13 @@ export interface StoredConnector {
   readonly secrets: Readonly<Record<string, string>>
 }
 
-/** What a read shows of a connector: its settings and which secrets are set, never their values. */
-export const ConnectorView = Type.Object(
-  {
-    settings: Type.Record(Type.String(), Type.String(), {
-      description: 'notificationUrl and baseUrl (square); shopDomain, apiVersion and baseUrl (shopify)',
-    }),
-    secretsSet: Type.Array(Type.String(), { description: 'The names of the secrets stored (encrypted)' }),
-  },
-  { title: 'ConnectorView' },
-)
-
 export function isConnectorKind(kind: string): kind is ConnectorKind {
   return (CONNECTOR_KINDS as readonly string[]).includes(kind)
 }
 
 const completeSchemas = {
-  square: compileBodyValidator(Type.Object(squareFields, { additionalProperties: false })),
-  shopify: compileBodyValidator(Type.Object(shopifyFields, { additionalProperties: false })),
+  square: compileBodyValidator(CompleteSquareConnector),
+  shopify: compileBodyValidator(CompleteShopifyConnector),
 }
 
 /** The defaults a kind fills in. */
@@ -183,7 +112,7 @@ export function connectorConfig(kind: ConnectorKind, stored: StoredConnector): C
 export function connectorView(
   settings: Readonly<Record<string, string>>,
   secretNames: readonly string[],
-): Static<typeof ConnectorView> {
+): ConnectorView {
   return { settings: { ...settings }, secretsSet: [...secretNames].sort() }
 }
 

@@ -5,8 +5,8 @@
 // 4xx other than 429 is Unmappable (no retry fixes it), anything that got no answer worth reading is
 // ProviderUnavailable with the time to try again when the provider
 // named one (Retry-After) or the breaker knows it; otherwise the caller's backoff decides.
+import type { ConnectorKind } from '@pos/contracts/admin'
 import type { Outbound } from '../../platform/outbound/outbound.js'
-import type { ConnectorKind } from './config.js'
 import {
   type ProviderHttp,
   type ProviderRequest,

@@ -2,8 +2,10 @@
 // treated as unconfigured (its webhooks are refused like a bad signature, it is never reconciled).
 // `bindProvider` closes a provider over one source's configuration, so the rest of the module handles every
 // provider alike without knowing its configuration's type.
+
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ConnectorConfig, ConnectorKind, ShopifyConfig, SquareConfig } from './config.js'
+import type { ConnectorKind } from '@pos/contracts/admin'
+import type { ConnectorConfig, ShopifyConfig, SquareConfig } from './config.js'
 import type {
   InboxWebhook,
   Mapped,

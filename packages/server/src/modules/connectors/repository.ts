@@ -2,13 +2,13 @@
 // inbox (once per provider event id), the dead letters and their replay, reconciliation runs, and each
 // source's provider state. The background work's statements are in statements.ts. Every query is timed
 // under `connectors.<operation>`.
+import type { ConnectorKind } from '@pos/contracts/admin'
 import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import { connectorInbox, connectorState, reconciliationRuns } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'
 import { type PageRequest, type Slice, sliceRows } from '../../platform/pagination.js'
-import type { ConnectorKind } from './config.js'
 import type { ProviderState, UnmappableObject } from './provider.js'
 
 /** The topic of a dead letter a reconciliation found (an object, not a webhook). */

@@ -4,12 +4,18 @@
 // so nothing is revealed about the source; a verified webhook is stored in the inbox and answered 200 at
 // once, before any provider call (Square waits 10 s, Shopify 5 s). Admin: dead letters and their replay,
 // reconciliation on demand and its runs, under the source's admin routes (ADMIN_TOKEN).
-import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import {
+  CONNECTOR_KINDS,
+  ConnectorDeadLetter,
+  type ConnectorDeadLetter as DeadLetterView,
+  Reconciliation,
+  ReconciliationList,
+  SourceParams,
+} from '@pos/contracts/admin'
 import { Page, pageQuery } from '@pos/contracts/pagination'
 import { ProblemError } from '../../platform/problems.js'
-import { SourceParams } from '../sources/schemas.js'
-import { Conflict, NotFound, Timestamp, Unauthorized } from '../tenants/schemas.js'
-import { CONNECTOR_KINDS } from './config.js'
+import { Conflict, NotFound, Unauthorized } from '../tenants/schemas.js'
 import type { DeadLetterRecord, RunRecord } from './repository.js'
 
 const admin = { admin: true } as const
@@ -22,40 +28,7 @@ const WebhookReceived = Type.Object({
   duplicate: Type.Boolean({ description: 'The provider had delivered this event before: nothing changed' }),
 })
 
-const DeadLetter = Type.Object(
-  {
-    id: Type.String(),
-    providerEventId: Type.String(),
-    topic: Type.String(),
-    reason: Type.Union([Type.String(), Type.Null()]),
-    attempts: Type.Integer(),
-    receivedAt: Timestamp,
-    failedAt: Timestamp,
-  },
-  { title: 'ConnectorDeadLetter' },
-)
-
-const Reconciliation = Type.Object(
-  {
-    id: Type.String(),
-    status: Type.Union([Type.Literal('running'), Type.Literal('completed')]),
-    trigger: Type.String({ description: 'schedule, api or cli' }),
-    since: Timestamp,
-    pages: Type.Integer(),
-    objects: Type.Integer({ description: 'Provider objects found (orders, counts)' }),
-    drift: Type.Integer({ description: 'Objects found that webhooks had not delivered' }),
-    driftRatio: Type.Number(),
-    unmappable: Type.Integer({
-      description: 'Objects found that could not be mapped: each is a dead letter (topic reconciliation)',
-    }),
-    lastError: Type.Union([Type.String(), Type.Null()]),
-    startedAt: Timestamp,
-    finishedAt: Type.Union([Timestamp, Type.Null()]),
-  },
-  { title: 'Reconciliation' },
-)
-
-function deadLetterView(record: DeadLetterRecord): Static<typeof DeadLetter> {
+function deadLetterView(record: DeadLetterRecord): DeadLetterView {
   return {
     id: String(record.id),
     providerEventId: record.providerEventId,
@@ -67,7 +40,7 @@ function deadLetterView(record: DeadLetterRecord): Static<typeof DeadLetter> {
   }
 }
 
-export function reconciliationView(run: RunRecord): Static<typeof Reconciliation> {
+export function reconciliationView(run: RunRecord): Reconciliation {
   return {
     id: String(run.id),
     status: run.status,
@@ -128,7 +101,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Lists the source's provider webhooks that could not be fetched or mapped, newest first",
         params: SourceParams,
         querystring: Type.Object(pageQuery),
-        response: { 200: Page(DeadLetter), 401: Unauthorized, 404: NotFound },
+        response: { 200: Page(ConnectorDeadLetter), 401: Unauthorized, 404: NotFound },
       },
     },
     async (request) => {
@@ -188,7 +161,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The source's latest reconciliations, newest first, with pages, objects and drift",
         params: SourceParams,
         response: {
-          200: Type.Object({ data: Type.Array(Reconciliation) }),
+          200: ReconciliationList,
           401: Unauthorized,
           404: NotFound,
         },

@@ -2,7 +2,9 @@
 // source's provider, once per provider event id), what the admin sees and can do (dead letters and their
 // replay, reconciliation runs), and how mapped events reach the store: through IngestService.record, the
 // same write path, event log, projections and dedup as POST /v1/ingest, under the connector source's name.
+
 import type { IncomingHttpHeaders } from 'node:http'
+import type { ConnectorKind } from '@pos/contracts/admin'
 import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '@pos/contracts/events'
 import { DEFAULT_PAGE_LIMIT, type PageQuery } from '@pos/contracts/pagination'
 import { connectorDeadLetters } from '../../platform/metrics.js'
@@ -12,7 +14,7 @@ import { validateEventData } from '../ingest/events.js'
 import type { IngestService } from '../ingest/service.js'
 import type { ConnectorSource } from '../sources/repository.js'
 import type { SourcesService } from '../sources/service.js'
-import { type ConnectorKind, connectorConfig, isConnectorKind } from './config.js'
+import { connectorConfig, isConnectorKind } from './config.js'
 import { type CanonicalEvent, type Mapped, Unmappable } from './provider.js'
 import { type BoundProvider, bindProvider, type ProviderRegistry } from './providers.js'
 import type { ConnectorsRepository, DeadLetterRecord, RunRecord } from './repository.js'

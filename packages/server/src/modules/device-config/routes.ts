@@ -2,6 +2,7 @@
 // must obey, with a strong ETag: a device that sends it back in If-None-Match is answered 304 without a body.
 // The admin API sets it per tenant and per source under /v1/admin/tenants/:tenantId (the ADMIN_TOKEN).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { SourceParams, TenantParams } from '@pos/contracts/admin'
 import { DeviceConfig, DeviceConfigLevel, DeviceConfigPatch } from '@pos/contracts/device-config'
 import {
   deviceConfigExamples,
@@ -9,8 +10,7 @@ import {
   deviceConfigPatchExamples,
 } from '@pos/contracts/examples'
 import { principalOf } from '../../http/auth.js'
-import { SourceParams } from '../sources/schemas.js'
-import { Invalid, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
+import { Invalid, NotFound, Unauthorized } from '../tenants/schemas.js'
 import type { DeviceConfigLevel as Level } from './service.js'
 
 const admin = { admin: true } as const

@@ -3,12 +3,12 @@
 // empty, and a page shorter than `limit` means the reader has caught up for now. The admin API reads any
 // tenant's feed the same way (the dashboard's live feed).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { TenantParams } from '@pos/contracts/admin'
 import { FeedPage } from '@pos/contracts/events'
 import { feedPageExamples } from '@pos/contracts/examples'
 import { pageQuery } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 import { requireKnownTenant } from '../tenants/known-tenant.js'
-import { TenantParams } from '../tenants/schemas.js'
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(

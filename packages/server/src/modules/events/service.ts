@@ -11,7 +11,7 @@ import { EventsRepository, FEED_START, type FeedPosition } from './repository.js
 const XID8_MAX = 2n ** 64n - 1n
 
 /** The change feed's cursors: the transaction id and sequence of the last event read. */
-function feedCursor(seal: CursorSeal): CursorCodec<FeedPosition> {
+export function feedCursor(seal: CursorSeal): CursorCodec<FeedPosition> {
   return new CursorCodec<FeedPosition>(
     'events',
     seal,

@@ -1,12 +1,12 @@
 // The read side of inventory (scope `read`): stock on hand per store and SKU; the admin API reads any
 // tenant's the same way (the dashboard).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { TenantParams } from '@pos/contracts/admin'
 import { stockLevelPageExamples } from '@pos/contracts/examples'
 import { StockLevel, StockLevelQuery } from '@pos/contracts/inventory'
 import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 import { requireKnownTenant } from '../tenants/known-tenant.js'
-import { TenantParams } from '../tenants/schemas.js'
 
 const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(

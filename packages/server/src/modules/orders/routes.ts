@@ -1,12 +1,12 @@
 // The read side of orders (scope `read`): the tenant's orders as a paginated list, and one order in full;
 // the admin API reads any tenant's the same way (the dashboard).
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { TenantParams } from '@pos/contracts/admin'
 import { orderDetailExamples, orderPageExamples } from '@pos/contracts/examples'
 import { Order, OrderDetail, OrderListQuery } from '@pos/contracts/order'
 import { Page } from '@pos/contracts/pagination'
 import { principalOf } from '../../http/auth.js'
 import { requireKnownTenant } from '../tenants/known-tenant.js'
-import { TenantParams } from '../tenants/schemas.js'
 
 const read = { scope: 'read' } as const
 const admin = { admin: true } as const

@@ -4,13 +4,9 @@
 // bound to its source's id (sourceSigningSecretAad), so that the rest of the service only ever sees them in
 // clear, in memory.
 import { randomUUID } from 'node:crypto'
+import type { SourceKind } from '@pos/contracts/admin'
 import { and, asc, eq, sql } from 'drizzle-orm'
-import {
-  type SourceKind,
-  sourceConnectorSecretsAad,
-  sourceSigningSecretAad,
-  sources,
-} from '../../db/schema.js'
+import { sourceConnectorSecretsAad, sourceSigningSecretAad, sources } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from '../../platform/database-errors.js'
 import { timedQuery } from '../../platform/metrics.js'

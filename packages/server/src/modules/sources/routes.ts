@@ -2,19 +2,17 @@
 // ADMIN_TOKEN (route config `admin: true`, enforced by the auth plugin). Every change to a source takes effect
 // in every replica at once (an invalidation over Redis), or within AUTH_CACHE_TTL_MS without it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConnectorPatch } from '../connectors/config.js'
-import { Conflict, Invalid, NoContent, NotFound, TenantParams, Unauthorized } from '../tenants/schemas.js'
 import {
+  ConnectorPatch,
   CreateSourceBody,
-  createSourceExamples,
   RotateSecretBody,
   SourceList,
   SourceParams,
   Source as SourceResponse,
-  sourceExamples,
-  sourceListExamples,
-  sourceView,
-} from './schemas.js'
+  TenantParams,
+} from '@pos/contracts/admin'
+import { Conflict, Invalid, NoContent, NotFound, Unauthorized } from '../tenants/schemas.js'
+import { createSourceExamples, sourceExamples, sourceListExamples, sourceView } from './schemas.js'
 
 const admin = { admin: true } as const
 const tags = ['admin']

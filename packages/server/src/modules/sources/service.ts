@@ -3,20 +3,14 @@
 // (platform/tenant-cache.ts), and every change to a source is published so that every process drops them at
 // once; without Redis, or while it is away, other processes within AUTH_CACHE_TTL_MS. The admin operations
 // (the admin API and the CLI) live here too; an unknown or foreign id is not-found.
-import type { SourceKind } from '../../db/schema.js'
+import type { ConnectorInput, ConnectorPatch, SourceKind } from '@pos/contracts/admin'
 import type { Database } from '../../platform/database.js'
 import { areUuids } from '../../platform/ids.js'
 import type { Invalidation } from '../../platform/invalidation.js'
 import { ProblemError } from '../../platform/problems.js'
 import type { Secrets } from '../../platform/secrets.js'
 import { publishCredentialsChange, TenantCache } from '../../platform/tenant-cache.js'
-import {
-  type ConnectorInput,
-  type ConnectorPatch,
-  isConnectorKind,
-  type StoredConnector,
-  storedConnector,
-} from '../connectors/config.js'
+import { isConnectorKind, type StoredConnector, storedConnector } from '../connectors/config.js'
 import { type TenantsService, tenantNotFound } from '../tenants/service.js'
 import {
   type ConnectorSource,

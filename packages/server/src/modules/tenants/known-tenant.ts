@@ -2,8 +2,8 @@
 // webhooks) answer an unknown tenant with 404 not-found, as every other admin route under
 // /v1/admin/tenants/:tenantId does, rather than with an empty list that reads like a tenant with no data.
 import type { Static } from '@fastify/type-provider-typebox'
+import type { TenantParams } from '@pos/contracts/admin'
 import type { FastifyRequest } from 'fastify'
-import type { TenantParams } from './schemas.js'
 import type { TenantsService } from './service.js'
 
 /** A preHandler that refuses the request with not-found when the path's tenant does not exist. */

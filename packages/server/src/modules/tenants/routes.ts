@@ -4,14 +4,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   CreateTenantBody,
-  createTenantExamples,
-  Invalid,
-  NoContent,
-  NotFound,
   RateLimitBody,
   TenantList,
   TenantParams,
   Tenant as TenantResponse,
+} from '@pos/contracts/admin'
+import {
+  createTenantExamples,
+  Invalid,
+  NoContent,
+  NotFound,
   tenantExamples,
   tenantListExamples,
   tenantView,

@@ -1,49 +1,12 @@
-// The shapes of the admin API of tenants: what it accepts (validated by the HTTP layer and by the CLI alike)
-// and what it answers, with the function that turns a stored tenant into that answer. The admin routes of API
-// keys and sources live under a tenant (/v1/admin/tenants/:tenantId/...): they share this file's common parts,
-// the path's tenant, the id and time formats, and the problem answers every admin route documents.
-import { type Static, Type } from '@fastify/type-provider-typebox'
+// The admin API of tenants around its shapes (in @pos/contracts/admin, shared with the dashboard): the function
+// that turns a stored tenant into an answer, and the examples. The admin routes of API keys and sources live
+// under a tenant (/v1/admin/tenants/:tenantId/...): they share this file's problem answers, which every admin
+// route documents.
+import { Type } from '@fastify/type-provider-typebox'
+import type { CreateTenantBody, Tenant, TenantList } from '@pos/contracts/admin'
 import { oneExample } from '@pos/contracts/examples'
 import { PROBLEM_CONTENT_TYPE, Problem } from '@pos/contracts/problem'
 import type { TenantRecord } from './repository.js'
-
-// Ids are plain strings: a malformed id names nothing and is answered 404, like an unknown one.
-export const TenantParams = Type.Object({ tenantId: Type.String() })
-
-export const Id = Type.String({ format: 'uuid' })
-export const Timestamp = Type.String({ format: 'date-time' })
-// PostgreSQL text cannot hold NUL, and a name or secret has no use for control characters at all.
-export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f]*$'
-export const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARACTERS })
-
-export const CreateTenantBody = Type.Object({ name: DisplayName }, { additionalProperties: false })
-
-export const RateLimitBody = Type.Object(
-  {
-    max: Type.Integer({
-      minimum: 1,
-      maximum: 10_000_000,
-      description: 'Requests per window for each API key',
-    }),
-    windowMs: Type.Integer({
-      minimum: 1000,
-      maximum: 86_400_000,
-      multipleOf: 1000,
-      description: 'Window length in milliseconds, a whole number of seconds',
-    }),
-  },
-  { additionalProperties: false },
-)
-
-export const Tenant = Type.Object({
-  id: Id,
-  name: Type.String(),
-  rateLimit: Type.Union([RateLimitBody, Type.Null()], {
-    description: "The tenant's own limit per API key; null: the service's default",
-  }),
-  createdAt: Timestamp,
-})
-export const TenantList = Type.Object({ data: Type.Array(Tenant) })
 
 /** An error answer for the OpenAPI document; where a route gives one, it wins over the derived one. */
 const problem = (description: string) => ({
@@ -56,7 +19,7 @@ export const Invalid = problem('The body breaks the schema (`validation-failed`)
 export const Conflict = problem('The tenant already has a source of that name (`conflict`)')
 export const NoContent = Type.Null({ description: 'Done; no body' })
 
-export function tenantView(tenant: TenantRecord): Static<typeof Tenant> {
+export function tenantView(tenant: TenantRecord): Tenant {
   return {
     id: tenant.id,
     name: tenant.name,
@@ -67,17 +30,17 @@ export function tenantView(tenant: TenantRecord): Static<typeof Tenant> {
 
 /** The tenant every admin example is about (the coffee bar of the API's examples). */
 const EXAMPLE_TENANT_ID = '0b8f3c2e-4d71-4a5b-8e29-6c1f7a9d3e54'
-const exampleTenant: Static<typeof Tenant> = {
+const exampleTenant: Tenant = {
   id: EXAMPLE_TENANT_ID,
   name: 'Kranz Coffee',
   rateLimit: null,
   createdAt: '2026-11-01T08:30:00.000Z',
 }
-export const createTenantExamples = oneExample<Static<typeof CreateTenantBody>>('A new tenant', {
+export const createTenantExamples = oneExample<CreateTenantBody>('A new tenant', {
   name: 'Kranz Coffee',
 })
 export const tenantExamples = oneExample('The tenant, on the default rate limit', exampleTenant)
-export const tenantListExamples = oneExample<Static<typeof TenantList>>('Every tenant', {
+export const tenantListExamples = oneExample<TenantList>('Every tenant', {
   data: [
     exampleTenant,
     {

@@ -2,6 +2,7 @@
 // their deliveries with every attempt, the dead letters (deliveries that failed for good) and their replay.
 // The same service calls as the tenant's own routes (routes.ts), under /v1/admin/tenants/:tenantId.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { TenantParams } from '@pos/contracts/admin'
 import {
   webhookDeliveryPageExamples,
   webhookEndpointDetailExamples,
@@ -15,7 +16,6 @@ import {
   WebhookEndpointDetail,
 } from '@pos/contracts/webhook'
 import { requireKnownTenant } from '../tenants/known-tenant.js'
-import { TenantParams } from '../tenants/schemas.js'
 import { deliveryParams, endpointParams } from './routes.js'
 
 const admin = { admin: true } as const
