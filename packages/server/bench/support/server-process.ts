@@ -17,6 +17,8 @@ export interface ServerProcess {
   output(): string
   /** SIGTERM, then the exit code; SIGKILL and an error when it does not exit within timeoutMs. */
   stop(timeoutMs?: number): Promise<number | null>
+  /** Sends `signal` (the chaos suite's SIGKILL) and resolves with the exit code, or null for a signal. */
+  kill(signal: NodeJS.Signals): Promise<number | null>
   /**
    * CPU seconds (user and system) the process has used so far, from /proc: what a request costs the server
    * itself, whatever else the machine is doing.
@@ -88,6 +90,10 @@ export async function startServerProcess(
     url: `http://127.0.0.1:${port}`,
     output: () => output,
     cpuSeconds: () => cpuSecondsOf(child.pid),
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
     async stop(timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const)])
