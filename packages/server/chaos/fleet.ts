@@ -118,9 +118,14 @@ export class Fleet {
       WEBHOOK_POLL_INTERVAL_MS: '250',
     }
     const fleet = new Fleet({ database, proxy, redis, adminToken }, env)
-    // The first replica applies the migrations alone; the other two then start side by side.
-    await fleet.start(0)
-    await Promise.all([fleet.start(1), fleet.start(2)])
+    try {
+      // The first replica applies the migrations alone; the other two then start side by side.
+      await fleet.start(0)
+      await Promise.all([fleet.start(1), fleet.start(2)])
+    } catch (err) {
+      await fleet.close()
+      throw err
+    }
     return fleet
   }
 

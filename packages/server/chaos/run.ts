@@ -116,21 +116,31 @@ async function provisionLimitProbe(url: string, adminToken: string): Promise<Lim
   return { key: String(key.key), limit }
 }
 
+const processStartedAt = Date.now()
+/** A line of progress, stamped with the seconds since the suite started. */
+const progress = (line: string) =>
+  process.stdout.write(`[${((Date.now() - processStartedAt) / 1000).toFixed(1).padStart(6)} s] ${line}\n`)
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
 async function main(): Promise<number> {
   const plan = readPlan()
   const random = seededRandom(plan.seed)
-  say(
+  progress(
     `chaos: seed ${plan.seed}, ${plan.short ? 'short' : 'full'} run, at least ${plan.durationMs / 1000} s of load`,
   )
   const runStartedAt = Date.now()
   const fleet = await Fleet.start()
   const consumers: BenchConsumer[] = []
+  // Ctrl-C (or CI's timeout) must not leave replicas running or the database behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping the replicas and dropping the database`)
+    void fleet.close().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
   try {
     const { adminToken } = fleet.environment
     const adminUrl = fleet.urls[0]!
-    say(
+    progress(
       `three replicas ready in ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${fleet.urls.join(' ')}`,
     )
     const tills: Till[] = []
@@ -165,7 +175,7 @@ async function main(): Promise<number> {
       const record = await fault(fleet)
       faults.push(record)
       const recovered = record.recoveryMs === null ? 'never' : `${(record.recoveryMs / 1000).toFixed(1)} s`
-      say(
+      progress(
         `${record.label}: recovery ${recovered}${record.violations.length > 0 ? `; ${record.violations.join('; ')}` : ''}`,
       )
     }
@@ -173,7 +183,7 @@ async function main(): Promise<number> {
     loading = false
     await load
     const loadMs = Date.now() - loadStartedAt
-    say(`load stopped after ${(loadMs / 1000).toFixed(1)} s; waiting for webhook deliveries`)
+    progress(`load stopped after ${(loadMs / 1000).toFixed(1)} s; waiting for webhook deliveries`)
 
     const tenantIds = tills.map((till) => till.ledger.tenantId)
     const reader = await DatabaseReader.open(fleet.environment.database.url)
@@ -202,8 +212,10 @@ async function main(): Promise<number> {
       await reader.close()
     }
   } finally {
+    progress('stopping the replicas, dropping the database')
     await fleet.close()
     await Promise.all(consumers.map((consumer) => consumer.close()))
+    progress('done')
   }
 }
 
@@ -236,7 +248,7 @@ async function report(
     webhooks,
     ok,
   })
-  say(`written: ${plan.out}`)
+  progress(`written: ${plan.out}`)
   if (!signaturesOk)
     say(`chaos suite FAILED: webhook signatures did not verify: ${webhooks.signatureFailures.join(', ')}`)
 }

@@ -175,6 +175,8 @@ describe('the chaos checker', () => {
         attempt(500, T0 + 2000),
         attempt(503, T0 + 3000),
         attempt(503, T0 + 4000, { retryAfter: '1', endedAt: T0 + 9000 }),
+        attempt(201, T0 + 5000, { replayed: true }),
+        attempt(429, T0 + 6000),
         attempt(502, T0 + 21_000),
         attempt(201, T0 + 40_000),
       ],
@@ -185,12 +187,17 @@ describe('the chaos checker', () => {
         faults: [fault('postgres-cut', T0), fault('redis-stop', T0 + 20_000)],
       }),
     )
-    expect(row(verdict, 'answers other than 503')?.value).toBe('1 of 4')
+    // The 500 only: a 429 and a replay answered from the replica's memory need no database.
+    expect(row(verdict, 'answers other than 503')?.value).toBe('1 of 6')
+    expect(row(verdict, 'answers served without the database')?.value).toBe('2')
+    expect(verdict.examples['answers other than 503 during the PostgreSQL outage']).toEqual([
+      '500: 2000 ms into postgres-cut, answered in 20 ms by replica 0; till-0 new request k1, attempt 2',
+    ])
     expect(row(verdict, '503 without Retry-After')?.value).toBe('1')
     expect(row(verdict, 'answers slower than')?.value).toBe('1')
     expect(row(verdict, '5xx during the Redis outage')?.value).toBe('1 of 1')
     expect(row(verdict, 'answers by status')).toMatchObject({
-      value: '201: 1, 500: 1, 502: 1, 503: 3',
+      value: '201: 2, 429: 1, 500: 1, 502: 1, 503: 3',
       ok: false,
     })
   })
