@@ -44,6 +44,8 @@ export interface ChaosInput {
   readonly delivered: ReadonlyMap<string, ReadonlySet<string>>
   /** An answer during the PostgreSQL outage slower than this is a hang. */
   readonly hangLimitMs: number
+  /** Replicas that exited without being told to, in words (name, exit code, when). */
+  readonly unexpectedExits: readonly string[]
 }
 
 export interface TableRow {
@@ -284,6 +286,7 @@ export function checkChaos(input: ChaosInput): ChaosVerdict {
   const duringRedis = attempts.filter((a) => redisOutages.some((fault) => within(a, fault)))
   const redis5xx = duringRedis.filter((a) => a.status !== 'error' && a.status >= 500)
   note('5xx during the Redis outage', describe(redis5xx))
+  note('replicas that exited on their own', input.unexpectedExits)
 
   const rows: TableRow[] = [
     { check: 'requests (batches) sent', value: String(requests.length), expected: '', ok: true },
@@ -361,6 +364,12 @@ export function checkChaos(input: ChaosInput): ChaosVerdict {
       value: String(hung.length),
       expected: '0',
       ok: hung.length === 0,
+    },
+    {
+      check: 'replicas that exited on their own',
+      value: String(input.unexpectedExits.length),
+      expected: '0',
+      ok: input.unexpectedExits.length === 0,
     },
     {
       check: 'webhook events delivered at least once',

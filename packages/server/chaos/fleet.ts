@@ -75,10 +75,24 @@ export interface FleetEnvironment {
   readonly adminToken: string
 }
 
+/** A replica that exited without being told to: what it last wrote, for the artifacts. */
+export interface UnexpectedExit {
+  readonly name: string
+  readonly slot: number
+  readonly code: number | null
+  /** Wall-clock ms. */
+  readonly at: number
+  readonly output: string
+}
+
 /** The three replicas, by slot; a slot is empty while its replica is down. */
 export class Fleet {
   readonly #slots: (ServerProcess | undefined)[] = Array.from({ length: REPLICAS }, () => undefined)
   readonly #starts: number[] = Array.from({ length: REPLICAS }, () => 0)
+  /** Replicas the suite killed or stopped itself: their exit is expected. */
+  readonly #stopping = new WeakSet<ServerProcess>()
+  readonly unexpectedExits: UnexpectedExit[] = []
+  #closing = false
   #turn = 0
 
   private constructor(
@@ -134,7 +148,17 @@ export class Fleet {
     const name = `replica-${slot}.${++this.#starts[slot]!}`
     const server = await startServerProcess(name, 'src/main.ts', this.env, READY_WITHIN_MS)
     this.#slots[slot] = server
+    void server.exited.then((code) => this.#exitedAlone(slot, name, server, code))
     return server
+  }
+
+  /** A replica that exits on its own is recorded, taken out of the rotation and started again. */
+  #exitedAlone(slot: number, name: string, server: ServerProcess, code: number | null): void {
+    if (this.#stopping.has(server) || this.#closing) return
+    this.unexpectedExits.push({ name, slot, code, at: Date.now(), output: server.output() })
+    if (this.#slots[slot] !== server) return
+    this.#slots[slot] = undefined
+    this.start(slot).catch(() => undefined)
   }
 
   replica(slot: number): ServerProcess | undefined {
@@ -159,7 +183,9 @@ export class Fleet {
   async kill(slot: number): Promise<void> {
     const server = this.#slots[slot]
     this.#slots[slot] = undefined
-    await server?.kill('SIGKILL')
+    if (server === undefined) return
+    this.#stopping.add(server)
+    await server.kill('SIGKILL')
   }
 
   /**
@@ -169,6 +195,7 @@ export class Fleet {
   async terminate(slot: number): Promise<number | null> {
     const server = this.#slots[slot]
     if (server === undefined) return null
+    this.#stopping.add(server)
     try {
       return await server.stop(READY_WITHIN_MS)
     } finally {
@@ -178,6 +205,7 @@ export class Fleet {
 
   /** Every replica stopped, the proxy closed, Redis stopped and the database dropped. */
   async close(): Promise<void> {
+    this.#closing = true
     for (let slot = 0; slot < REPLICAS; slot++) await this.terminate(slot).catch(() => undefined)
     await this.environment.proxy.close()
     await this.environment.redis.stop()

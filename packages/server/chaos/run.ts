@@ -6,7 +6,7 @@
 // on any violation. Options: --duration <s> (the least time under load), --seed <n>, --short (the CI run:
 // about a minute, every fault kind once, shorter outages), --out <file>. What it checks: docs/reliability.md.
 import { randomInt } from 'node:crypto'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { artifactsDir, userPath, writeArtifact } from '../bench/support/artifacts.js'
@@ -141,7 +141,8 @@ async function main(): Promise<number> {
     const { adminToken } = fleet.environment
     const adminUrl = fleet.urls[0]!
     progress(
-      `three replicas ready in ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${fleet.urls.join(' ')}`,
+      `three replicas ready in ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${fleet.urls.join(' ')}, ` +
+        `database ${fleet.environment.database.name}`,
     )
     const tills: Till[] = []
     for (let i = 0; i < plan.tills; i++) {
@@ -205,6 +206,7 @@ async function main(): Promise<number> {
         faults,
         delivered: new Map(tenantIds.map((id, i) => [id, new Set(consumers[i]!.arrivals.keys())])),
         hangLimitMs: READINESS_TIMEOUT_MS,
+        unexpectedExits: await keepUnexpectedExits(fleet, plan, runStartedAt),
       })
       await report(plan, verdict, { loadMs, drainMs, consumers })
       return verdict.ok ? 0 : 1
@@ -217,6 +219,19 @@ async function main(): Promise<number> {
     await Promise.all(consumers.map((consumer) => consumer.close()))
     progress('done')
   }
+}
+
+/** Each replica that exited on its own, in words; its last output goes to artifacts/ beside the summary. */
+async function keepUnexpectedExits(fleet: Fleet, plan: Plan, runStartedAt: number): Promise<string[]> {
+  const described: string[] = []
+  for (const exit of fleet.unexpectedExits) {
+    const file = resolve(dirname(plan.out), `chaos-${exit.name}.log`)
+    await writeArtifact(file, exit.output)
+    described.push(
+      `${exit.name} exited ${exit.code} at ${((exit.at - runStartedAt) / 1000).toFixed(1)} s (output: ${file})`,
+    )
+  }
+  return described
 }
 
 async function report(

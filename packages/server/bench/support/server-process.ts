@@ -19,6 +19,8 @@ export interface ServerProcess {
   stop(timeoutMs?: number): Promise<number | null>
   /** Sends `signal` (the chaos suite's SIGKILL) and resolves with the exit code, or null for a signal. */
   kill(signal: NodeJS.Signals): Promise<number | null>
+  /** Resolves with the exit code (null when a signal ended the process) whenever the process exits. */
+  readonly exited: Promise<number | null>
   /**
    * CPU seconds (user and system) the process has used so far, from /proc: what a request costs the server
    * itself, whatever else the machine is doing.
@@ -90,6 +92,7 @@ export async function startServerProcess(
     url: `http://127.0.0.1:${port}`,
     output: () => output,
     cpuSeconds: () => cpuSecondsOf(child.pid),
+    exited,
     kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       return exited

@@ -76,6 +76,7 @@ function input(overrides: Partial<ChaosInput> = {}): ChaosInput {
     faults: [],
     delivered: new Map([[TENANT, new Set(ids)]]),
     hangLimitMs: 2000,
+    unexpectedExits: [],
     ...overrides,
   }
 }
@@ -223,6 +224,12 @@ describe('the chaos checker', () => {
       'SIGTERM rolling restart: a replica did not recover',
     ])
     expect(verdict.faults[0]).toMatchObject({ atS: 5, lastedS: 4, recoveryS: null, ok: false })
+  })
+
+  it('fails a run where a replica exited on its own', () => {
+    const verdict = checkChaos(input({ unexpectedExits: ['replica-1.2 exited 1 at 130.2 s'] }))
+    expect(row(verdict, 'replicas that exited on their own')).toMatchObject({ value: '1', ok: false })
+    expect(verdict.ok).toBe(false)
   })
 
   it('counts stored events the webhook consumer never received', () => {
