@@ -35,23 +35,30 @@ async function readiness(url: string): Promise<Readiness> {
   }
 }
 
-/** Ms from `since` until every replica's readiness passes `ready`; null when one never did. */
+/**
+ * Ms from `since` until every replica's readiness passes `ready`; null when one never did, and then `notes`
+ * gets what the last check saw, replica by replica.
+ */
 async function recovery(
   fleet: Fleet,
   since: number,
   ready: (r: Readiness) => boolean,
+  notes: string[],
 ): Promise<number | null> {
+  let seen = ''
   try {
     await waitFor(
       async () => {
         const urls = fleet.urls
-        if (urls.length < REPLICAS) return false
-        return (await Promise.all(urls.map(readiness))).every(ready)
+        const states = await Promise.all(urls.map(readiness))
+        seen = `${urls.length} replicas up; ${states.map((r) => `${r.status} redis ${r.redis}`).join(', ')}`
+        return urls.length === REPLICAS && states.every(ready)
       },
       { description: 'every replica to be ready again', timeoutMs: RECOVERY_DEADLINE_MS, intervalMs: 100 },
     )
     return Date.now() - since
   } catch {
+    notes.push(`not recovered: ${seen}`)
     return null
   }
 }
@@ -63,10 +70,11 @@ export async function killReplica(fleet: Fleet, slot: number): Promise<FaultReco
   await fleet.kill(slot)
   const endedAt = Date.now()
   const violations: string[] = []
+  const notes = ['recovery: from the kill until the new process and the fleet are ready']
   let recoveryMs: number | null = null
   try {
     await fleet.start(slot)
-    recoveryMs = await recovery(fleet, startedAt, readyAndRedisOk)
+    recoveryMs = await recovery(fleet, startedAt, readyAndRedisOk, notes)
   } catch (err) {
     violations.push(`the replica did not start again: ${(err as Error).message.split('\n')[0]}`)
   }
@@ -76,7 +84,7 @@ export async function killReplica(fleet: Fleet, slot: number): Promise<FaultReco
     startedAt,
     endedAt,
     recoveryMs,
-    notes: ['recovery: from the kill until the new process and the fleet are ready'],
+    notes,
     violations,
   }
 }
@@ -98,13 +106,17 @@ export async function cutPostgres(fleet: Fleet, outageMs: number): Promise<Fault
   await sleep(Math.max(0, startedAt + outageMs - Date.now()))
   proxy.restore()
   const endedAt = Date.now()
+  const notes = [
+    `/readyz during the cut: ${probes.map((p) => `${p.status} in ${p.latencyMs} ms`).join(', ')}`,
+  ]
+  const recoveryMs = await recovery(fleet, endedAt, (r) => r.status === 200, notes)
   return {
     kind: 'postgres-cut',
     label: `PostgreSQL cut ${outageMs / 1000} s`,
     startedAt,
     endedAt,
-    recoveryMs: await recovery(fleet, endedAt, (r) => r.status === 200),
-    notes: [`/readyz during the cut: ${probes.map((p) => `${p.status} in ${p.latencyMs} ms`).join(', ')}`],
+    recoveryMs,
+    notes,
     violations,
   }
 }
@@ -118,13 +130,15 @@ export async function stallPostgres(fleet: Fleet, stallMs: number): Promise<Faul
   const held = proxy.held
   proxy.release()
   const endedAt = Date.now()
+  const notes = [`${held} answers from PostgreSQL held`]
+  const recoveryMs = await recovery(fleet, endedAt, (r) => r.status === 200, notes)
   return {
     kind: 'postgres-stall',
     label: `PostgreSQL stalled ${stallMs / 1000} s`,
     startedAt,
     endedAt,
-    recoveryMs: await recovery(fleet, endedAt, (r) => r.status === 200),
-    notes: [`${held} answers from PostgreSQL held`],
+    recoveryMs,
+    notes,
     violations: [],
   }
 }
@@ -169,20 +183,21 @@ export async function stopRedis(fleet: Fleet, outageMs: number, probe: LimitProb
   const violations: string[] = []
   const fallbacks = during.reduce((sum, value, i) => sum + value - (before[i] ?? 0), 0)
   if (!(fallbacks > 0)) violations.push('rate_limit_backend_errors_total did not move: no insurance limiter')
-  const recoveryMs = await recovery(fleet, endedAt, readyAndRedisOk)
+  const notes = [`rate_limit_backend_errors_total +${fallbacks}`]
+  const recoveryMs = await recovery(fleet, endedAt, readyAndRedisOk, notes)
   const accepted = await fleetLimitAccepted(fleet, probe)
   if (accepted > probe.limit || accepted === 0)
     violations.push(`the fleet accepted ${accepted} requests of a key limited to ${probe.limit}`)
+  notes.push(
+    `fleet limit after: ${accepted} of ${probe.limit * fleet.urls.length} accepted, limit ${probe.limit}`,
+  )
   return {
     kind: 'redis-stop',
     label: `Redis stopped ${outageMs / 1000} s`,
     startedAt,
     endedAt,
     recoveryMs,
-    notes: [
-      `rate_limit_backend_errors_total +${fallbacks}`,
-      `fleet limit after: ${accepted} of ${probe.limit * fleet.urls.length} accepted, limit ${probe.limit}`,
-    ],
+    notes,
     violations,
   }
 }
@@ -207,7 +222,7 @@ export async function rollingRestart(fleet: Fleet): Promise<FaultRecord> {
     notes.push(`replica ${slot}: exit ${code}, replaced in ${(downMs / 1000).toFixed(1)} s`)
   }
   const endedAt = Date.now()
-  const settled = await recovery(fleet, endedAt, readyAndRedisOk)
+  const settled = await recovery(fleet, endedAt, readyAndRedisOk, notes)
   return {
     kind: 'rolling-restart',
     label: 'SIGTERM rolling restart',
