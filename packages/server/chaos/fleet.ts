@@ -3,6 +3,7 @@
 // and stops. The machine's own PostgreSQL and Redis are never touched otherwise.
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ServerProcess, startServerProcess } from '../bench/support/server-process.js'
@@ -66,6 +67,38 @@ function pong(port: number): Promise<boolean> {
       resolve(false)
     })
   })
+}
+
+/**
+ * Whether process `pid` holds the listening TCP socket of `port` on this machine (Linux: its socket inodes
+ * in /proc/<pid>/fd against the listeners in /proc/net/tcp and tcp6). True where /proc cannot tell.
+ */
+function listensOn(pid: number | undefined, port: number): boolean {
+  let inodes: Set<string>
+  try {
+    inodes = new Set(
+      readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+        try {
+          const link = readlinkSync(`/proc/${pid}/fd/${fd}`)
+          return link.startsWith('socket:[') ? [link.slice(8, -1)] : []
+        } catch {
+          return []
+        }
+      }),
+    )
+  } catch {
+    return pid !== undefined && !existsSync('/proc/self/fd')
+  }
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const LISTEN = '0A'
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields[1]?.endsWith(hexPort) && fields[3] === LISTEN && inodes.has(fields[9] ?? '')) return true
+    }
+  }
+  return false
 }
 
 export interface FleetEnvironment {
@@ -147,6 +180,12 @@ export class Fleet {
   async start(slot: number): Promise<ServerProcess> {
     const name = `replica-${slot}.${++this.#starts[slot]!}`
     const server = await startServerProcess(name, 'src/main.ts', this.env, READY_WITHIN_MS)
+    if (!listensOn(server.pid, Number(new URL(server.url).port))) {
+      // The port was free when it was picked, but on a shared machine another process may have taken it
+      // before the replica listened: what answered ready was that process, not ours.
+      await server.kill('SIGKILL')
+      throw new Error(`${name} does not own the port that answered ready: ${server.url}`)
+    }
     this.#slots[slot] = server
     void server.exited.then((code) => this.#exitedAlone(slot, name, server, code))
     return server

@@ -13,6 +13,7 @@ const OUTPUT_KEPT = 64 * 1024
 export interface ServerProcess {
   readonly name: string
   readonly url: string
+  readonly pid: number | undefined
   /** The last 64 KiB the process wrote to stdout and stderr. */
   output(): string
   /** SIGTERM, then the exit code; SIGKILL and an error when it does not exit within timeoutMs. */
@@ -90,6 +91,7 @@ export async function startServerProcess(
   const server: ServerProcess = {
     name,
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     output: () => output,
     cpuSeconds: () => cpuSecondsOf(child.pid),
     exited,
