@@ -101,7 +101,8 @@ export async function startServerProcess(
     },
     async stop(timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const)])
+      // The timer must not keep the caller's process alive once the server has exited.
+      const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const, { ref: false })])
       if (code !== 'timeout') return code
       child.kill('SIGKILL')
       await exited
