@@ -13,10 +13,15 @@ const OUTPUT_KEPT = 64 * 1024
 export interface ServerProcess {
   readonly name: string
   readonly url: string
+  readonly pid: number | undefined
   /** The last 64 KiB the process wrote to stdout and stderr. */
   output(): string
   /** SIGTERM, then the exit code; SIGKILL and an error when it does not exit within timeoutMs. */
   stop(timeoutMs?: number): Promise<number | null>
+  /** Sends `signal` (the chaos suite's SIGKILL) and resolves with the exit code, or null for a signal. */
+  kill(signal: NodeJS.Signals): Promise<number | null>
+  /** Resolves with the exit code (null when a signal ended the process) whenever the process exits. */
+  readonly exited: Promise<number | null>
   /**
    * CPU seconds (user and system) the process has used so far, from /proc: what a request costs the server
    * itself, whatever else the machine is doing.
@@ -90,11 +95,18 @@ export async function startServerProcess(
   const server: ServerProcess = {
     name,
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     output: () => output,
     cpuSeconds: () => cpuSecondsOf(child.pid),
+    exited,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
     async stop(timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const)])
+      // The timer must not keep the caller's process alive once the server has exited.
+      const code = await Promise.race([exited, sleep(timeoutMs, 'timeout' as const, { ref: false })])
       if (code !== 'timeout') return code
       child.kill('SIGKILL')
       await exited

@@ -109,6 +109,11 @@ export class RateLimits {
 
   constructor(private readonly options: RateLimitsOptions) {
     this.backend = options.redis ? 'redis' : 'in-process'
+    // rate-limiter-flexible defines its Lua command on the client each time a limiter is built, and ioredis
+    // copies the commands into an auto-pipeline when it makes one: a limiter first built while a pipeline was
+    // pending queued its command on a pipeline without it, and that pipeline's reply crashed the process. One
+    // limiter built now, before any request, defines the command for every pipeline to come.
+    if (options.redis) this.#sharedLimiter({ max: 1, windowMs: 1000 })
   }
 
   /** Whether the last requests fell back to the per-process insurance limiter because Redis failed. */

@@ -9,6 +9,8 @@ export interface StallProxy {
   release(): void
   /** Connections lost: every open one is cut, and new ones are closed as soon as they are accepted. */
   cut(): void
+  /** After cut(): new connections reach the server again (those cut stay cut). */
+  restore(): void
   /** Connections accepted so far (also those cut at once). */
   readonly connections: number
   /** Answers from the server held back by stall(), not yet released. */
@@ -59,6 +61,9 @@ export async function startStallProxy(target: { host: string; port: number }, po
       down = true
       held.length = 0
       for (const socket of sockets) socket.destroy()
+    },
+    restore() {
+      down = false
     },
     get connections() {
       return connections
