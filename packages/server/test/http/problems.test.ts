@@ -2,7 +2,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { problemTypes } from '../../src/platform/problems.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
-import { openConnection } from '../helpers/raw-http.js'
+import { openConnection, type RawResponse } from '../helpers/raw-http.js'
 
 describe('errors are problem documents', () => {
   let t: TestApp
@@ -116,33 +116,50 @@ describe('errors are problem documents', () => {
       url = await t.app.listen({ port: 0, host: '127.0.0.1' })
     })
 
-    async function rawAnswer(request: string) {
+    /** The first answer to `request`; once the server has closed the connection, unless `closes` is false. */
+    async function rawAnswer(request: string, closes = true) {
       const connection = await openConnection(url)
       try {
         connection.write(request)
         const response = await connection.response()
-        await connection.closed
+        if (closes) await connection.closed
         return response
       } finally {
         connection.socket.destroy()
       }
     }
 
+    function expectRawProblem(response: RawResponse, status: number, type: string) {
+      expect(response.status).toBe(status)
+      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(JSON.parse(response.body)).toMatchObject({ type: `/problems/${type}`, status })
+    }
+
     it('answers malformed HTTP with a 400 problem and closes the connection', async () => {
       const response = await rawAnswer('NOT HTTP AT ALL\r\n\r\n')
-      expect(response.status).toBe(400)
-      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expectRawProblem(response, 400, 'bad-request')
       expect(response.headers.connection).toBe('close')
-      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/bad-request', status: 400 })
+    })
+
+    it('answers a CONNECT request with a 405 problem and closes the connection, rather than dropping it', async () => {
+      const response = await rawAnswer('CONNECT /livez HTTP/1.1\r\nHost: test\r\n\r\n')
+      expectRawProblem(response, 405, 'method-not-allowed')
+      expect(response.headers.connection).toBe('close')
+    })
+
+    it('answers an Expect header other than 100-continue with a 417 problem, rather than a bare 417', async () => {
+      const response = await rawAnswer(
+        'GET /livez HTTP/1.1\r\nHost: test\r\nExpect: something-else\r\n\r\n',
+        false,
+      )
+      expectRawProblem(response, 417, 'expectation-failed')
     })
 
     it('answers headers over the limit with 431', async () => {
       const response = await rawAnswer(
         `GET /livez HTTP/1.1\r\nHost: test\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
       )
-      expect(response.status).toBe(431)
-      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
-      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/headers-too-large', status: 431 })
+      expectRawProblem(response, 431, 'headers-too-large')
     })
   })
 

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '@pos/contracts/events'
 import { DEFAULT_PAGE_LIMIT, type PageQuery } from '@pos/contracts/pagination'
+import { sqlState } from '../../platform/database-errors.js'
 import { connectorDeadLetters } from '../../platform/metrics.js'
 import { type CursorCodec, type CursorSeal, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
@@ -72,14 +73,25 @@ export class ConnectorsService {
     const providerEventId = provider.eventId(headers, payload)
     const topic = provider.topic(headers, payload)
     if (providerEventId === undefined || topic === undefined) return 'no-event-id'
-    const stored = await this.repository.insertInbox({
-      tenantId: source.tenantId,
-      sourceId: source.id,
-      provider: kind,
-      providerEventId,
-      topic,
-      payload,
-    })
+    const stored = await this.repository
+      .insertInbox({
+        tenantId: source.tenantId,
+        sourceId: source.id,
+        provider: kind,
+        providerEventId,
+        topic,
+        payload,
+      })
+      .catch((err: unknown) => {
+        // A data exception (class 22): PostgreSQL's jsonb refuses what JSON allows, such as \u0000 in a string.
+        if (sqlState(err)?.startsWith('22')) {
+          throw new ProblemError(
+            'unstorable-data',
+            'The webhook holds a value that cannot be stored, such as U+0000',
+          )
+        }
+        throw err
+      })
     return stored ? 'stored' : 'duplicate'
   }
 

@@ -107,6 +107,13 @@ describe('inbound Shopify webhooks', () => {
     expect(await inboxRows(c.sourceId)).toEqual([])
   })
 
+  it('refuses a signed webhook holding \\u0000, which jsonb cannot store, with a 422 problem, storing nothing', async () => {
+    const c = await connectShopify('nul')
+    const res = await deliver(c.sourceId, 'orders/create', { id: 1, note: 'a\u0000b' })
+    expectProblem(res, 422, 'unstorable-data')
+    expect(await inboxRows(c.sourceId)).toEqual([])
+  })
+
   it('stores a webhook redelivered five times once (X-Shopify-Event-Id, else X-Shopify-Webhook-Id)', async () => {
     const c = await connectShopify('redelivery')
     const order = shop.addOrder({
