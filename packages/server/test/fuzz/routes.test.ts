@@ -17,6 +17,7 @@ import type { OpenApiDocument, Operation } from '../helpers/openapi-document.js'
 import { exchange, type Outcome } from './exchange.js'
 import {
   fromSchema,
+  gzipBomb,
   mutate,
   oddBody,
   oddPathValue,
@@ -352,6 +353,8 @@ function freshIds(value: unknown): unknown {
   return value
 }
 
+let lastKey: string = randomUUID()
+
 function buildCase(index: number, random: Random, operations: [string, Operation][]): FuzzCase {
   const tenant = random.chance(0.9) ? a : b
   if (random.chance(0.04)) {
@@ -394,16 +397,22 @@ function buildCase(index: number, random: Random, operations: [string, Operation
     if (random.chance(0.1)) body = body.subarray(0, random.int(body.length + 1))
     const contentType = random.chance(0.88) ? 'application/json' : random.pick(CONTENT_TYPES)
     if (contentType !== '' || random.chance(0.5)) headers.push(['Content-Type', contentType])
-    if (random.chance(0.05))
-      headers.push(['Content-Encoding', random.pick(['gzip', 'deflate', 'br', 'identity', 'gzip, gzip'])])
+    if (random.chance(0.05)) {
+      const encoding = random.pick(['gzip', 'deflate', 'br', 'identity', 'gzip, gzip'])
+      headers.push(['Content-Encoding', encoding])
+      // A body that inflates to 64 MiB, should anything inflate it.
+      if (encoding.startsWith('gzip') && random.chance(0.5)) body = gzipBomb()
+    }
   }
   if ((operation.parameters ?? []).some((p) => p.name === 'idempotency-key')) {
-    headers.push([
-      'Idempotency-Key',
-      random.chance(0.85)
-        ? randomUUID()
-        : random.pick(['', ' ', 'k'.repeat(300), 'caf\u00e9', 'a\tb', randomUUID().toUpperCase()]),
-    ])
+    // Now and then the key of an earlier case: a replay, or a different request under a used key.
+    const key = random.chance(0.8)
+      ? randomUUID()
+      : random.chance(0.5)
+        ? lastKey
+        : random.pick(['', ' ', 'k'.repeat(300), 'caf\u00e9', 'a\tb'])
+    headers.push(['Idempotency-Key', key])
+    lastKey = key
   }
   signCase(template, path, body ?? Buffer.alloc(0), headers, random)
   if (random.chance(0.05))

@@ -18,6 +18,24 @@ import { type CanonicalEvent, type Mapped, Unmappable } from './provider.js'
 import { type BoundProvider, bindProvider, type ProviderRegistry } from './providers.js'
 import type { ConnectorsRepository, DeadLetterRecord, RunRecord } from './repository.js'
 
+/**
+ * Deeper than this, a provider webhook is refused before it is stored: providers send a few levels, and the
+ * inbox's jsonb is written through JSON.stringify, which runs out of stack some thousands of levels down.
+ */
+const MAX_WEBHOOK_DEPTH = 64
+
+/** Whether `value` nests objects or arrays deeper than `max` levels; iterative, so any depth is safe to ask. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next
+    if (node === null || typeof node !== 'object') continue
+    if (depth > max) return true
+    for (const child of Object.values(node)) pending.push([child, depth + 1])
+  }
+  return false
+}
+
 export type WebhookReceipt = 'stored' | 'duplicate' | 'unverified' | 'no-event-id'
 
 /** A connector source ready to work with: the source and its provider over its configuration. */
@@ -73,6 +91,9 @@ export class ConnectorsService {
     const providerEventId = provider.eventId(headers, payload)
     const topic = provider.topic(headers, payload)
     if (providerEventId === undefined || topic === undefined) return 'no-event-id'
+    if (nestedDeeperThan(payload, MAX_WEBHOOK_DEPTH)) {
+      throw new ProblemError('unstorable-data', `The webhook nests more than ${MAX_WEBHOOK_DEPTH} levels`)
+    }
     const stored = await this.repository
       .insertInbox({
         tenantId: source.tenantId,
