@@ -5,7 +5,7 @@
 // never a 5xx, a dropped or a hung connection. And a refused request stores nothing: every table's rows, per
 // tenant, are checksummed around it.
 //
-// FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_CASES=<n> runs more (npm test runs 2000).
+// FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_CASES=<n> runs more (npm test runs 3000).
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
@@ -29,7 +29,7 @@ import {
 } from './generator.js'
 
 const SEED = process.env.FUZZ_SEED === undefined ? 12 : Number(process.env.FUZZ_SEED)
-const CASES = Number(process.env.FUZZ_CASES ?? 2000)
+const CASES = Number(process.env.FUZZ_CASES ?? 3000)
 const BODY_LIMIT = 256 * 1024
 const SIGNING_SECRET = 'fuzz-signing-secret-0123456789'
 const SQUARE = {
