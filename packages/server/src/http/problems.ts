@@ -83,15 +83,17 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
     const body = problemBody(mapped.type, mapped.detail, instance, mapped.extensions)
     return { status: body.status, body }
   }
-  if (isDatabaseUnreachable(error)) {
-    const body = problemBody('service-unavailable', 'The database is not reachable; retry shortly', instance)
-    return { status: body.status, body }
-  }
   const status = error.statusCode ?? 500
+  // Before the database check: a client that hangs up while its body is read is Node's 'aborted' error, whose
+  // code ECONNRESET would otherwise pass for the database's, a logged 503.
   if (status >= 400 && status < 500) {
     // A client error Fastify raised that we have no specific type for; its message never echoes input.
     const body = { ...problemBody('bad-request', error.message, instance), status }
     return { status, body }
+  }
+  if (isDatabaseUnreachable(error)) {
+    const body = problemBody('service-unavailable', 'The database is not reachable; retry shortly', instance)
+    return { status: body.status, body }
   }
   const type: ProblemType = status === 503 ? 'service-unavailable' : 'internal-error'
   const body = problemBody(type, undefined, instance)

@@ -3,15 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { problemTypes } from '../../src/platform/problems.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
 import { openConnection, type RawResponse } from '../helpers/raw-http.js'
+import { waitFor } from '../helpers/wait.js'
 
 describe('errors are problem documents', () => {
   let t: TestApp
+  /** Requests that reached /test/items, before their body is read. */
+  let arrivals = 0
   beforeAll(async () => {
     t = await startTestApp({
       routes: (app) => {
         app.post(
           '/test/items',
           {
+            onRequest: async () => {
+              arrivals++
+            },
             schema: {
               querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
               body: Type.Object({ items: Type.Array(Type.Object({ sku: Type.String({ minLength: 1 }) })) }),
@@ -153,6 +159,26 @@ describe('errors are problem documents', () => {
         false,
       )
       expectRawProblem(response, 417, 'expectation-failed')
+    })
+
+    it('takes a client that hangs up halfway through its body for a client error, not for a database outage', async () => {
+      const connection = await openConnection(url)
+      const before = t.logs.lines.length
+      const arrived = arrivals + 1
+      connection.write(
+        'POST /test/items HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"items":',
+      )
+      // Once the body is being read, the client leaves: Node's 'aborted' error has the code ECONNRESET.
+      await waitFor(() => arrivals >= arrived, { description: 'the request to arrive' })
+      connection.socket.destroy()
+      const refused = await waitFor(
+        () =>
+          t.logs.lines
+            .slice(before)
+            .find((line) => line.msg === 'request refused' || line.msg === 'request failed'),
+        { description: 'the aborted request to be logged' },
+      )
+      expect(refused).toMatchObject({ msg: 'request refused', level: 30, statusCode: 400 })
     })
 
     it('answers headers over the limit with 431', async () => {
