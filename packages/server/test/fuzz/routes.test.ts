@@ -2,9 +2,12 @@
 // over real HTTP, on PostgreSQL and Redis, with inputs generated from the document's schemas and examples and
 // then mutated, from a seed. Credentials are valid most of the time, so the fuzz gets past authentication to
 // the validation and the handlers. Every answer must be a 2xx (or a documented 3xx) or a 4xx problem document:
-// never a 5xx, a dropped or a hung connection. And a refused request stores nothing: every table's rows, per
-// tenant, are checksummed around it.
+// never a 5xx, a dropped or a hung connection, and the server lets go of each connection once the client has.
+// A refused request stores nothing: every table's rows, per tenant, are checksummed around it; and an accepted
+// one made with a tenant's API key changes no other tenant's rows.
 //
+// Cases are the same for the same seed; the ids in them (fixtures, idempotency keys, event ids) are fresh on
+// every run.
 // FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_CASES=<n> runs more (npm test runs 3000).
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
@@ -14,6 +17,7 @@ import { signPayload } from '../../src/modules/ingest/signature.js'
 import { problemTypes } from '../../src/platform/problems.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/app.js'
 import type { OpenApiDocument, Operation } from '../helpers/openapi-document.js'
+import { waitFor } from '../helpers/wait.js'
 import { exchange, type Outcome } from './exchange.js'
 import {
   fromSchema,
@@ -75,18 +79,27 @@ let b: Tenant
 let victim: Tenant
 let session: { cookie: string; csrf: string }
 
+/**
+ * A request the fixtures need, which must succeed. Over a connection of its own that is closed after it, like
+ * every case's: a connection fetch kept alive would hide one a case leaves open.
+ */
 async function call(method: string, path: string, body?: unknown, auth = `Bearer ${ADMIN_TOKEN}`) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+  const headers: [string, string][] = [['Authorization', auth]]
+  if (body !== undefined)
+    headers.push(['Content-Type', 'application/json'], ['Idempotency-Key', randomUUID()])
+  const request: WireRequest = {
     method,
-    headers: {
-      authorization: auth,
-      ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return { json: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>, headers: res.headers }
+    path,
+    headers,
+    framing: 'normal',
+    ...(body === undefined ? {} : { body: Buffer.from(JSON.stringify(body)) }),
+  }
+  const outcome = await exchange(port, wireBytes(request), { timeoutMs: 30_000 })
+  if (outcome.kind !== 'answer' || outcome.status >= 300) {
+    throw new Error(`${method} ${path}: ${JSON.stringify(outcome)}`)
+  }
+  const json = (outcome.body === '' ? {} : JSON.parse(outcome.body)) as Record<string, unknown>
+  return { json, headers: outcome.headers }
 }
 
 async function createFixtureTenant(name: string): Promise<Tenant> {
@@ -167,7 +180,7 @@ beforeAll(async () => {
   port = (t.app.server.address() as AddressInfo).port
   database = new pg.Client({ connectionString: t.database.url })
   await database.connect()
-  document = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as OpenApiDocument
+  document = (await call('GET', '/openapi.json')).json as unknown as OpenApiDocument
   a = await createFixtureTenant('fuzz-a')
   b = await createFixtureTenant('fuzz-b')
   victim = await createFixtureTenant('fuzz-victim')
@@ -181,7 +194,7 @@ afterAll(async () => {
 
 async function signIn() {
   const res = await call('POST', '/v1/admin/session', { token: ADMIN_TOKEN }, '')
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!
+  const cookie = (res.headers['set-cookie'] ?? '').split(';')[0]!
   return { cookie, csrf: res.json.csrfToken as string }
 }
 
@@ -228,6 +241,8 @@ interface FuzzCase {
   request: WireRequest
   /** The body as JSON text or a description, for the report. */
   note: string
+  /** Whether the route authenticates by API key, so an accepted request acts for the key's tenant. */
+  byApiKey?: boolean
 }
 
 const EXTRA_PAGES = [
@@ -439,6 +454,7 @@ function buildCase(index: number, random: Random, operations: [string, Operation
     operation: name,
     request: { method, path, headers, framing, ...(body === undefined ? {} : { body }) },
     note,
+    byApiKey: (operation.security ?? []).some((scheme) => Object.hasOwn(scheme as object, 'apiKey')),
   }
 }
 
@@ -512,6 +528,22 @@ function describeCase(c: FuzzCase): string {
   return `case ${c.index} [${c.operation}] ${c.request.method} ${path} framing=${c.request.framing} headers={${headers}} body=${note}`
 }
 
+/** The HTTP connections the server holds open. */
+const openConnections = () =>
+  new Promise<number>((resolve, reject) =>
+    t.app.server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+  )
+
+const fixtureTenants = () => [a.id, b.id, victim.id]
+
+/** The tenant whose API key a request carries, if any. */
+function actingTenant(request: WireRequest): string | undefined {
+  const authorization = request.headers.find(([name]) => name === 'Authorization')?.[1]
+  return [a, b, victim].find((tenant) =>
+    [`Bearer ${tenant.key}`, `Bearer ${tenant.readKey}`].includes(authorization ?? ''),
+  )?.id
+}
+
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 it(`answers ${CASES} generated and mutated requests over every route with a 2xx or a 4xx problem, and a refused one stores nothing`, async () => {
@@ -533,10 +565,20 @@ it(`answers ${CASES} generated and mutated requests over every route with a 2xx 
     const c = buildCase(index, random, operations)
     // A sign-out ends the session the other cases use.
     if (c.operation === 'DELETE /v1/admin/session') session = await signIn()
+    // Connections fetch keeps alive (the fixtures' calls) may stay; this case's must go.
+    const held = await openConnections()
     const outcome = await exchange(port, wireBytes(c.request), {
       timeoutMs: 15_000,
       head: c.request.method === 'HEAD',
     })
+    // The client has gone: the server must let go of the connection too, or it could never close.
+    const released = await waitFor(async () => (await openConnections()) <= held, {
+      description: 'the server to close the connection the client left',
+      timeoutMs: 5000,
+      intervalMs: 2,
+    }).catch(() => false)
+    if (released === false)
+      failures.push(`the server kept a connection the client left\n  ${describeCase(c)}`)
     if (c.operation === 'DELETE /v1/admin/session') session = await signIn()
     const status = outcome.kind === 'answer' ? outcome.status : 0
     statuses.set(status, (statuses.get(status) ?? 0) + 1)
@@ -550,12 +592,21 @@ it(`answers ${CASES} generated and mutated requests over every route with a 2xx 
     }
     const refused = status >= 400 || status === 0 || SAFE.has(c.request.method)
     const after = await snapshot()
-    if (refused) {
-      const changed = differences(baseline, after)
-      if (changed.length > 0)
-        failures.push(
-          `a refused request stored something: ${changed.join('; ')}\n  ${describeCase(c)} (or one of the ${unchecked} safe requests before it)`,
-        )
+    const changed = differences(baseline, after)
+    if (refused && changed.length > 0) {
+      failures.push(
+        `a refused request stored something: ${changed.join('; ')}\n  ${describeCase(c)} (or one of the ${unchecked} safe requests before it)`,
+      )
+    }
+    // An accepted request made with a tenant's API key changes that tenant's rows only.
+    const actor = c.byApiKey ? actingTenant(c.request) : undefined
+    const foreign = changed.filter((change) =>
+      fixtureTenants().some((id) => id !== actor && change.includes(`:${id} `)),
+    )
+    if (!refused && actor !== undefined && foreign.length > 0) {
+      failures.push(
+        `a tenant's request changed another tenant's rows: ${foreign.join('; ')}\n  ${describeCase(c)}`,
+      )
     }
     baseline = after
     unchecked = 0

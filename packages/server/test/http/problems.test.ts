@@ -148,9 +148,18 @@ describe('errors are problem documents', () => {
     })
 
     it('answers a CONNECT request with a 405 problem and closes the connection, rather than dropping it', async () => {
-      const response = await rawAnswer('CONNECT /livez HTTP/1.1\r\nHost: test\r\n\r\n')
-      expectRawProblem(response, 405, 'method-not-allowed')
-      expect(response.headers.connection).toBe('close')
+      for (const request of [
+        'CONNECT /livez HTTP/1.1\r\nHost: test\r\n\r\n',
+        'CONNECT a:1 HTTP/1.1\r\n\r\nbytes',
+      ]) {
+        const response = await rawAnswer(request)
+        expectRawProblem(response, 405, 'method-not-allowed')
+        expect(response.headers.connection).toBe('close')
+      }
+      // Closed on the server's side too, or the listener could never close.
+      const open = () =>
+        new Promise<number>((resolve) => t.app.server.getConnections((_, count) => resolve(count)))
+      await waitFor(async () => (await open()) === 0, { description: 'no connection left open' })
     })
 
     it('answers an Expect header other than 100-continue with a 417 problem, rather than a bare 417', async () => {
