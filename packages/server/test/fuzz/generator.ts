@@ -96,7 +96,7 @@ export function nastyValue(random: Random): unknown {
     case 2:
       return random.pick([null, true, false, 0, -1, 2 ** 31, Number.MAX_SAFE_INTEGER, 0.000001])
     case 3:
-      return random.pick([{}, [], [null], { '': null }, { __proto__: { admin: true } }])
+      return random.pick([{}, [], [null], { '': null }, JSON.parse('{"__proto__":{"admin":true}}')])
     case 4:
       return new RawJson('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}')
     case 5:
