@@ -32,13 +32,14 @@ declare module 'fastify' {
   }
 }
 
-const BODY_PROBLEMS: readonly ProblemType[] = [
+/** What a body may be refused with before validation: Fastify parses one on any method but GET and HEAD. */
+const PARSED_BODY_PROBLEMS: readonly ProblemType[] = [
   'bad-request',
   'malformed-json',
   'payload-too-large',
   'unsupported-media-type',
-  'validation-failed',
 ]
+const BODY_PROBLEMS: readonly ProblemType[] = [...PARSED_BODY_PROBLEMS, 'validation-failed']
 
 function hasIdempotencyKey(headers: unknown): boolean {
   const properties = (headers as { properties?: Record<string, unknown> } | undefined)?.properties
@@ -61,6 +62,9 @@ function problemTypesOf(route: Pick<RouteOptions, 'config' | 'schema' | 'url' | 
   // The parameter guard (http/validation.ts) refuses unstorable path and query text on every route.
   types.add('invalid-parameters')
   if (schema.body) for (const type of BODY_PROBLEMS) types.add(type)
+  // A route that expects no body still gets one parsed when a client sends it (a POST or DELETE with a body).
+  else if (methods.some((method) => !['GET', 'HEAD'].includes(method)))
+    for (const type of PARSED_BODY_PROBLEMS) types.add(type)
   if (hasIdempotencyKey(schema.headers)) {
     types.add('idempotency-key-required')
     types.add('idempotency-key-reused')

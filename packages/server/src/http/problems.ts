@@ -1,7 +1,8 @@
 // Turns every error, and every unknown route, into an application/problem+json response. Errors a client
 // caused become 4xx with a stable type; anything else is our fault or a dependency's, a logged 5xx.
-import { maxHeaderSize, STATUS_CODES } from 'node:http'
+import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { ErrorObject } from 'ajv'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -82,15 +83,17 @@ function toProblem(error: FastifyError, instance: string): { status: number; bod
     const body = problemBody(mapped.type, mapped.detail, instance, mapped.extensions)
     return { status: body.status, body }
   }
-  if (isDatabaseUnreachable(error)) {
-    const body = problemBody('service-unavailable', 'The database is not reachable; retry shortly', instance)
-    return { status: body.status, body }
-  }
   const status = error.statusCode ?? 500
+  // Before the database check: a client that hangs up while its body is read is Node's 'aborted' error, whose
+  // code ECONNRESET would otherwise pass for the database's, a logged 503.
   if (status >= 400 && status < 500) {
     // A client error Fastify raised that we have no specific type for; its message never echoes input.
     const body = { ...problemBody('bad-request', error.message, instance), status }
     return { status, body }
+  }
+  if (isDatabaseUnreachable(error)) {
+    const body = problemBody('service-unavailable', 'The database is not reachable; retry shortly', instance)
+    return { status: body.status, body }
   }
   const type: ProblemType = status === 503 ? 'service-unavailable' : 'internal-error'
   const body = problemBody(type, undefined, instance)
@@ -140,18 +143,49 @@ export function answerClientError(this: FastifyInstance, err: ConnectionError, s
         ? problemBody('headers-too-large', `The request line and headers must fit in ${maxHeaderSize} bytes`)
         : problemBody('bad-request', 'The request is not valid HTTP/1.1')
   this.log.debug({ code: err.code, problem: body.type }, 'client error before a request')
-  if (socket.writable) {
-    const text = JSON.stringify(body)
-    socket.write(
-      `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-    )
-  }
+  if (socket.writable) socket.write(closingAnswer(body))
   socket.destroy(err)
+}
+
+/** A whole HTTP/1.1 answer carrying a problem, for a socket no route will answer; the connection closes after it. */
+function closingAnswer(body: ProblemBody): string {
+  const text = JSON.stringify(body)
+  return (
+    `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
+  )
+}
+
+/**
+ * The HTTP server's `connect` listener. A CONNECT request asks for a tunnel, which never reaches a route: without
+ * a listener Node destroys the socket without a word. This service opens no tunnels, so it answers a 405
+ * problem and closes the connection.
+ */
+export function answerConnectRequest(request: IncomingMessage, socket: Duplex): void {
+  const path = pathOf(request.url ?? '/')
+  socket.on('error', () => undefined)
+  socket.end(closingAnswer(problemBody('method-not-allowed', 'This service opens no CONNECT tunnels', path)))
+}
+
+/**
+ * The HTTP server's `checkExpectation` listener: an Expect header other than 100-continue, which Node answers
+ * itself, before any route, with a bare 417. The same status, as a problem document.
+ */
+export function answerUnmetExpectation(request: IncomingMessage, response: ServerResponse): void {
+  const text = JSON.stringify(
+    problemBody('expectation-failed', 'Only Expect: 100-continue is supported', pathOf(request.url ?? '/')),
+  )
+  response.writeHead(417, {
+    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-length': Buffer.byteLength(text),
+  })
+  response.end(text)
 }
 
 async function problems(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(answerError)
+  app.server.on('connect', answerConnectRequest)
+  app.server.on('checkExpectation', answerUnmetExpectation)
 
   app.setNotFoundHandler((request, reply) => {
     const path = pathOf(request.url)

@@ -28,6 +28,10 @@ export const problemTypes = {
   'request-timeout': { status: 408, title: 'The request was not received in time' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'headers-too-large': { status: 431, title: 'The request line and headers are too large' },
+  'expectation-failed': {
+    status: 417,
+    title: 'The Expect header asks for something other than 100-continue',
+  },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
   'validation-failed': { status: 422, title: 'The request body does not match the schema' },
   'idempotency-key-reused': {

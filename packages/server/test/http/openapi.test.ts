@@ -112,6 +112,25 @@ describe('the OpenAPI document', () => {
     }
   })
 
+  it('documents 413 and 415 on an operation that expects no body but parses one a client sends (any method but GET)', async () => {
+    const bodiless = operations.filter(
+      ([name, operation]) => !name.startsWith('GET ') && !operation.requestBody,
+    )
+    expect(bodiless.map(([name]) => name)).toContain('DELETE /v1/admin/tenants/{tenantId}')
+    for (const [name, operation] of bodiless) {
+      expect(operation.responses['413'], name).toBeDefined()
+      expect(operation.responses['415'], name).toBeDefined()
+    }
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/admin/tenants/${a.tenantId}`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+      payload: 'delete it',
+    })
+    expect(res.statusCode).toBe(415)
+    expect(res.json()).toMatchObject({ type: '/problems/unsupported-media-type' })
+  })
+
   it('documents the cursor pagination of every list: ?limit= and ?after=, answered with nextCursor', () => {
     const lists = operations.filter(([, operation]) =>
       JSON.stringify(operation.responses['200']?.content ?? {}).includes('"nextCursor"'),

@@ -2,16 +2,22 @@ import { Type } from '@fastify/type-provider-typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { problemTypes } from '../../src/platform/problems.js'
 import { startTestApp, type TestApp } from '../helpers/app.js'
-import { openConnection } from '../helpers/raw-http.js'
+import { openConnection, type RawResponse } from '../helpers/raw-http.js'
+import { waitFor } from '../helpers/wait.js'
 
 describe('errors are problem documents', () => {
   let t: TestApp
+  /** Requests that reached /test/items, before their body is read. */
+  let arrivals = 0
   beforeAll(async () => {
     t = await startTestApp({
       routes: (app) => {
         app.post(
           '/test/items',
           {
+            onRequest: async () => {
+              arrivals++
+            },
             schema: {
               querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
               body: Type.Object({ items: Type.Array(Type.Object({ sku: Type.String({ minLength: 1 }) })) }),
@@ -116,33 +122,79 @@ describe('errors are problem documents', () => {
       url = await t.app.listen({ port: 0, host: '127.0.0.1' })
     })
 
-    async function rawAnswer(request: string) {
+    /** The first answer to `request`; once the server has closed the connection, unless `closes` is false. */
+    async function rawAnswer(request: string, closes = true) {
       const connection = await openConnection(url)
       try {
         connection.write(request)
         const response = await connection.response()
-        await connection.closed
+        if (closes) await connection.closed
         return response
       } finally {
         connection.socket.destroy()
       }
     }
 
+    function expectRawProblem(response: RawResponse, status: number, type: string) {
+      expect(response.status).toBe(status)
+      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(JSON.parse(response.body)).toMatchObject({ type: `/problems/${type}`, status })
+    }
+
     it('answers malformed HTTP with a 400 problem and closes the connection', async () => {
       const response = await rawAnswer('NOT HTTP AT ALL\r\n\r\n')
-      expect(response.status).toBe(400)
-      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expectRawProblem(response, 400, 'bad-request')
       expect(response.headers.connection).toBe('close')
-      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/bad-request', status: 400 })
+    })
+
+    it('answers a CONNECT request with a 405 problem and closes the connection, rather than dropping it', async () => {
+      for (const request of [
+        'CONNECT /livez HTTP/1.1\r\nHost: test\r\n\r\n',
+        'CONNECT a:1 HTTP/1.1\r\n\r\nbytes',
+      ]) {
+        const response = await rawAnswer(request)
+        expectRawProblem(response, 405, 'method-not-allowed')
+        expect(response.headers.connection).toBe('close')
+      }
+      // Closed on the server's side too, or the listener could never close.
+      const open = () =>
+        new Promise<number>((resolve) => t.app.server.getConnections((_, count) => resolve(count)))
+      await waitFor(async () => (await open()) === 0, { description: 'no connection left open' })
+    })
+
+    it('answers an Expect header other than 100-continue with a 417 problem, rather than a bare 417', async () => {
+      const response = await rawAnswer(
+        'GET /livez HTTP/1.1\r\nHost: test\r\nExpect: something-else\r\n\r\n',
+        false,
+      )
+      expectRawProblem(response, 417, 'expectation-failed')
+    })
+
+    it('takes a client that hangs up halfway through its body for a client error, not for a database outage', async () => {
+      const connection = await openConnection(url)
+      const before = t.logs.lines.length
+      const arrived = arrivals + 1
+      connection.write(
+        'POST /test/items HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"items":',
+      )
+      // Once the body is being read, the client leaves: Node's 'aborted' error has the code ECONNRESET.
+      await waitFor(() => arrivals >= arrived, { description: 'the request to arrive' })
+      connection.socket.destroy()
+      const refused = await waitFor(
+        () =>
+          t.logs.lines
+            .slice(before)
+            .find((line) => line.msg === 'request refused' || line.msg === 'request failed'),
+        { description: 'the aborted request to be logged' },
+      )
+      expect(refused).toMatchObject({ msg: 'request refused', level: 30, statusCode: 400 })
     })
 
     it('answers headers over the limit with 431', async () => {
       const response = await rawAnswer(
         `GET /livez HTTP/1.1\r\nHost: test\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
       )
-      expect(response.status).toBe(431)
-      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8')
-      expect(JSON.parse(response.body)).toMatchObject({ type: '/problems/headers-too-large', status: 431 })
+      expectRawProblem(response, 431, 'headers-too-large')
     })
   })
 

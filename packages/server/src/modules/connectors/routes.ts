@@ -73,6 +73,7 @@ const connectorRoutes: FastifyPluginAsyncTypebox = async (app) => {
           params: Type.Object({ sourceId: Type.String({ maxLength: 100 }) }),
           body: Type.Unknown(),
           response: { 200: WebhookReceived, 401: Unauthorized },
+          problems: ['unstorable-data'],
         },
       },
       async (request) => {

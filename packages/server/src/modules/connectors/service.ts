@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { ConnectorKind } from '@pos/contracts/admin'
 import { type IngestBody, MAX_EVENTS_PER_REQUEST } from '@pos/contracts/events'
 import { DEFAULT_PAGE_LIMIT, type PageQuery } from '@pos/contracts/pagination'
+import { sqlState } from '../../platform/database-errors.js'
 import { connectorDeadLetters } from '../../platform/metrics.js'
 import { type CursorCodec, type CursorSeal, idCursor } from '../../platform/pagination.js'
 import { ProblemError } from '../../platform/problems.js'
@@ -18,6 +19,24 @@ import { connectorConfig, isConnectorKind } from './config.js'
 import { type CanonicalEvent, type Mapped, Unmappable } from './provider.js'
 import { type BoundProvider, bindProvider, type ProviderRegistry } from './providers.js'
 import type { ConnectorsRepository, DeadLetterRecord, RunRecord } from './repository.js'
+
+/**
+ * Deeper than this, a provider webhook is refused before it is stored: providers send a few levels, and the
+ * inbox's jsonb is written through JSON.stringify, which runs out of stack some thousands of levels down.
+ */
+const MAX_WEBHOOK_DEPTH = 64
+
+/** Whether `value` nests objects or arrays deeper than `max` levels; iterative, so any depth is safe to ask. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next
+    if (node === null || typeof node !== 'object') continue
+    if (depth > max) return true
+    for (const child of Object.values(node)) pending.push([child, depth + 1])
+  }
+  return false
+}
 
 export type WebhookReceipt = 'stored' | 'duplicate' | 'unverified' | 'no-event-id'
 
@@ -74,14 +93,28 @@ export class ConnectorsService {
     const providerEventId = provider.eventId(headers, payload)
     const topic = provider.topic(headers, payload)
     if (providerEventId === undefined || topic === undefined) return 'no-event-id'
-    const stored = await this.repository.insertInbox({
-      tenantId: source.tenantId,
-      sourceId: source.id,
-      provider: kind,
-      providerEventId,
-      topic,
-      payload,
-    })
+    if (nestedDeeperThan(payload, MAX_WEBHOOK_DEPTH)) {
+      throw new ProblemError('unstorable-data', `The webhook nests more than ${MAX_WEBHOOK_DEPTH} levels`)
+    }
+    const stored = await this.repository
+      .insertInbox({
+        tenantId: source.tenantId,
+        sourceId: source.id,
+        provider: kind,
+        providerEventId,
+        topic,
+        payload,
+      })
+      .catch((err: unknown) => {
+        // A data exception (class 22): PostgreSQL's jsonb refuses what JSON allows, such as \u0000 in a string.
+        if (sqlState(err)?.startsWith('22')) {
+          throw new ProblemError(
+            'unstorable-data',
+            'The webhook holds a value that cannot be stored, such as U+0000',
+          )
+        }
+        throw err
+      })
     return stored ? 'stored' : 'duplicate'
   }
 

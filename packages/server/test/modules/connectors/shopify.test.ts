@@ -4,7 +4,7 @@
 // reconciliation and drift, and the breaker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { registry } from '../../../src/platform/metrics.js'
-import { type FakeShopify, startFakeShopify } from '../../fakes/shopify.js'
+import { type FakeShopify, shopifySignature, startFakeShopify } from '../../fakes/shopify.js'
 import { adminApi } from '../../helpers/admin-api.js'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -104,6 +104,23 @@ describe('inbound Shopify webhooks', () => {
       payload: body,
     })
     for (const res of [wrong, unknown, otherShop]) expectProblem(res, 401, 'unauthorized')
+    expect(await inboxRows(c.sourceId)).toEqual([])
+  })
+
+  it('refuses a signed webhook jsonb cannot store (\\u0000, 10,000 levels of nesting) with a 422 problem, storing nothing', async () => {
+    const c = await connectShopify('unstorable')
+    const nul = await deliver(c.sourceId, 'orders/create', { id: 1, note: 'a\u0000b' })
+    expectProblem(nul, 422, 'unstorable-data')
+    // Written by hand: JSON.stringify itself runs out of stack on it.
+    const body = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`
+    const { headers } = shop.webhook('orders/create', {})
+    const deep = await t.app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/shopify/${c.sourceId}`,
+      headers: { ...headers, 'x-shopify-hmac-sha256': shopifySignature(shop.webhookSecret, body) },
+      payload: body,
+    })
+    expectProblem(deep, 422, 'unstorable-data')
     expect(await inboxRows(c.sourceId)).toEqual([])
   })
 
