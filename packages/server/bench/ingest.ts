@@ -35,6 +35,7 @@ import { metricsText, sampleValue } from './support/prometheus.js'
 import { type RedisProcess, rateLimitCounted, startRedisProcess } from './support/redis-process.js'
 import { feedPageRequest, ingestRequest, orderLookupRequest } from './support/requests.js'
 import { type ServerProcess, startServerProcess } from './support/server-process.js'
+import { measureUsage } from './support/usage.js'
 import { BenchConsumer, subscribeEndpoint } from './support/webhook-consumer.js'
 
 const MODES = ['single', 'batch', 'read'] as const
@@ -235,9 +236,10 @@ class Bench {
   ): Promise<{ warmup: RunFigures; measured: RunFigures }> {
     const { warmupS, durationS, rate } = this.options
     const run = async (seconds: number) => {
-      const cpuBefore = server.cpuSeconds()
-      const result = await drive({ url: server.url, seconds, connections, rate, requests: [request] })
-      return figuresOf(result, server.cpuSeconds() - cpuBefore, eventsPerRequest)
+      const { result, usage } = await measureUsage(this.sql, server.cpuSeconds, () =>
+        drive({ url: server.url, seconds, connections, rate, requests: [request] }),
+      )
+      return figuresOf(result, usage, eventsPerRequest)
     }
     const warmup = await run(warmupS)
     await betweenRuns?.()
@@ -434,17 +436,23 @@ class Bench {
       { name: 'ingest', request: ingestRequest(credentials, ledger, singleEvents()), connections },
     ]
     const runAll = async (seconds: number) => {
-      const cpuBefore = server.cpuSeconds()
-      const results = await Promise.all(
-        loads.map((load) =>
-          drive({ url: server.url, seconds, connections: load.connections, rate, requests: [load.request] }),
+      const { result: results, usage } = await measureUsage(this.sql, server.cpuSeconds, () =>
+        Promise.all(
+          loads.map((load) =>
+            drive({
+              url: server.url,
+              seconds,
+              connections: load.connections,
+              rate,
+              requests: [load.request],
+            }),
+          ),
         ),
       )
-      const cpuSeconds = server.cpuSeconds() - cpuBefore
       return results.map((result, i) =>
         figuresOf(
           result,
-          cpuSeconds,
+          usage,
           1,
           results.filter((_, j) => j !== i),
         ),
@@ -511,19 +519,34 @@ function singleEvents(): () => PosEvent[] {
 
 const ms = (value: number) => String(value) // autocannon records latency in whole milliseconds.
 const count = (value: number) => String(Math.round(value))
+const idle = (m: RunFigures) => fixed(m.machineIdle * 100, 0)
 
 function modeTable(mode: Mode, lines: readonly Line[]): string {
   const answers = (m: RunFigures) => [count(m.responses), count(m.non2xx), count(m.errors)]
   if (mode === 'batch') {
     return markdownTable(
-      ['server', 'events/s', 'req/s', 'P50 ms', 'P99 ms', 'CPU µs/event', 'responses', 'non-2xx', 'errors'],
-      lines.map(({ name, measured: m }) => [
+      [
+        'server',
+        'events/s',
+        'req/s',
+        'P50 ms',
+        'P99 ms',
+        'CPU µs/event',
+        'PG CPU µs/event',
+        'idle %',
+        'responses',
+        'non-2xx',
+        'errors',
+      ],
+      lines.map(({ name, eventsPerRequest, measured: m }) => [
         name,
         count(m.eventsPerSecond),
         fixed(m.requestsPerSecond),
         ms(m.latencyMs.p50),
         ms(m.latencyMs.p99),
         fixed(m.cpuUsPerEvent, 1),
+        fixed(m.databaseCpuUsPerResponse / eventsPerRequest, 1),
+        idle(m),
         ...answers(m),
       ]),
     )
@@ -535,6 +558,8 @@ function modeTable(mode: Mode, lines: readonly Line[]): string {
       'P50 ms',
       'P99 ms',
       'CPU µs/req',
+      'PG CPU µs/req',
+      'idle %',
       'responses',
       'non-2xx',
       'errors',
@@ -545,6 +570,8 @@ function modeTable(mode: Mode, lines: readonly Line[]): string {
       ms(m.latencyMs.p50),
       ms(m.latencyMs.p99),
       fixed(m.cpuUsPerResponse, 0),
+      fixed(m.databaseCpuUsPerResponse, 0),
+      idle(m),
       ...answers(m),
     ]),
   )

@@ -1,6 +1,7 @@
 // Driving a server with autocannon, and what one run measured: rates, latency, answers, and the server's own
 // CPU time per answer.
 import autocannon from 'autocannon'
+import type { Usage } from './usage.js'
 
 export interface RunFigures {
   readonly requestsPerSecond: number
@@ -24,6 +25,10 @@ export interface RunFigures {
    */
   readonly cpuUsPerResponse: number
   readonly cpuUsPerEvent: number
+  /** CPU time of the database's backends per response, shared out like the server's. */
+  readonly databaseCpuUsPerResponse: number
+  /** Share of the machine's CPU that stayed idle during the run, 0 to 1: near 0, the cores were the limit. */
+  readonly machineIdle: number
 }
 
 export interface LoadOptions {
@@ -49,12 +54,12 @@ export function drive(options: LoadOptions): Promise<autocannon.Result> {
 const answered = (result: autocannon.Result) => result['2xx'] + result['4xx'] + result['5xx']
 
 /**
- * The figures of one run. `cpuSeconds` is what the server used meanwhile; `sharedWith` are the results of the
- * other loads that ran against it at the same time, if any.
+ * The figures of one run. `usage` is what the server, the database and the machine used meanwhile;
+ * `sharedWith` are the results of the other loads that ran against it at the same time, if any.
  */
 export function figuresOf(
   result: autocannon.Result,
-  cpuSeconds: number,
+  usage: Usage,
   eventsPerRequest = 1,
   sharedWith: readonly autocannon.Result[] = [],
 ): RunFigures {
@@ -62,7 +67,8 @@ export function figuresOf(
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {}))
     statusCodes[code] = stats.count ?? 0
   const responses = [result, ...sharedWith].reduce((sum, each) => sum + answered(each), 0)
-  const cpuUsPerResponse = (cpuSeconds * 1e6) / Math.max(1, responses)
+  const perResponse = (seconds: number) => (seconds * 1e6) / Math.max(1, responses)
+  const cpuUsPerResponse = perResponse(usage.serverS)
   return {
     requestsPerSecond: result.requests.average,
     eventsPerSecond: result.requests.average * eventsPerRequest,
@@ -80,6 +86,8 @@ export function figuresOf(
     durationS: result.duration,
     cpuUsPerResponse,
     cpuUsPerEvent: cpuUsPerResponse / eventsPerRequest,
+    databaseCpuUsPerResponse: perResponse(usage.databaseS),
+    machineIdle: usage.machineIdle,
   }
 }
 

@@ -32,7 +32,7 @@ export interface ServerProcess {
 /** Clock ticks per second of /proc's CPU times. */
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
-function cpuSecondsOf(pid: number | undefined): number {
+export function cpuSecondsOf(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN
   // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the
   // 12th and 13th of them.
