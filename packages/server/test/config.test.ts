@@ -161,6 +161,35 @@ describe('configuration', () => {
     ])
   })
 
+  it('has the documented webhook schedule, timeout, target policy and disabling, and reads each', () => {
+    expect(loadConfig({}).webhooks).toMatchObject({
+      // At once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+      retryScheduleMs: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].map((s) => s * 1000),
+      timeoutMs: 10_000,
+      allowHttp: false,
+      allowPrivateTargets: false,
+      disableAfterFailingMs: 5 * 86_400_000,
+    })
+    expect(
+      loadConfig({
+        WEBHOOK_RETRY_SCHEDULE: '0, 1,2',
+        WEBHOOK_TIMEOUT_MS: '1500',
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+        WEBHOOK_DISABLE_AFTER_FAILING_HOURS: '1',
+      }).webhooks,
+    ).toMatchObject({
+      retryScheduleMs: [0, 1000, 2000],
+      timeoutMs: 1500,
+      allowHttp: true,
+      allowPrivateTargets: true,
+      disableAfterFailingMs: 3_600_000,
+    })
+    expect(problemsOf({ WEBHOOK_RETRY_SCHEDULE: '0,5m' })).toEqual([
+      'WEBHOOK_RETRY_SCHEDULE must be a comma-separated list of 1 to 20 delays in whole seconds, e.g. 0,5,300 (got "0,5m")',
+    ])
+  })
+
   it('requires ADMIN_TOKEN and ENCRYPTION_KEY in PostgreSQL mode', () => {
     expect(problemsOf({ DATABASE_URL: 'postgres://u@db/pos' })).toEqual([
       'ADMIN_TOKEN is required when DATABASE_URL is set (only embedded mode generates one)',

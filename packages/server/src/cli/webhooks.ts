@@ -1,8 +1,14 @@
-// CLI commands on a tenant's webhook endpoints: create (prints the signing secret, once), list, delete. They run
+// CLI commands on a tenant's webhook endpoints: create and rotate-secret (each prints the signing secret, once),
+// list, update, delete, and the deliveries (list, retry one, recover every failed one since a time). They run
 // through the webhooks service, with the same target policy (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS)
-// as the API.
+// and the same rules as the API.
 import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
-import { NewWebhookEndpoint, type WebhookEndpoint } from '@pos/contracts/webhook'
+import {
+  NewWebhookEndpoint,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  WebhookEndpointChange,
+} from '@pos/contracts/webhook'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
 import { CursorSeal } from '../platform/pagination.js'
@@ -13,6 +19,30 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 function uuid(name: string, value: string): string {
   if (!UUID.test(value)) throw new UsageError(`invalid ${name}: must be a UUID`)
   return value
+}
+
+/** Checks the two ids every command on one endpoint takes. */
+function endpointOf(tenantId: string, endpointId: string): void {
+  uuid('tenantId', tenantId)
+  uuid('endpointId', endpointId)
+}
+
+const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const
+type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
+
+function isDeliveryStatus(value: string): value is DeliveryStatus {
+  return (DELIVERY_STATUSES as readonly string[]).includes(value)
+}
+
+function eventTypesOption(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((type) => type.trim())
+}
+
+/** The last attempt in a few words: its status code or error. */
+function lastAttempt(delivery: WebhookDelivery): string {
+  const last = delivery.attempts.at(-1)
+  if (last === undefined) return '-'
+  return last.error ?? String(last.statusCode)
 }
 
 function webhooksOf({ database, secrets, config }: CliContext): WebhooksService {
@@ -29,7 +59,7 @@ export const webhookCommands: CommandGroup = {
     options: { 'event-types': 'TYPE,TYPE', description: 'TEXT' },
     summary: 'Creates a webhook endpoint (every event type unless --event-types); prints its secret once',
     prepare([tenantId = '', url], options) {
-      const eventTypes = options['event-types']?.split(',').map((type) => type.trim())
+      const eventTypes = eventTypesOption(options['event-types'])
       const body = validated(NewWebhookEndpoint, {
         url,
         ...(eventTypes !== undefined && { eventTypes }),
@@ -77,11 +107,106 @@ export const webhookCommands: CommandGroup = {
     args: ['tenantId', 'endpointId'],
     summary: 'Deletes a webhook endpoint and its deliveries',
     prepare([tenantId = '', endpointId = '']) {
-      uuid('tenantId', tenantId)
-      uuid('endpointId', endpointId)
+      endpointOf(tenantId, endpointId)
       return async (context) => {
         await webhooksOf(context).deleteEndpoint(tenantId, endpointId)
         return { json: { deleted: endpointId }, text: `Deleted webhook endpoint ${endpointId}\n` }
+      }
+    },
+  },
+  'webhook:update': {
+    args: ['tenantId', 'endpointId'],
+    options: { url: 'URL', 'event-types': 'TYPE,TYPE', description: 'TEXT', enabled: 'true|false' },
+    summary: 'Changes a webhook endpoint; --enabled false disables it, --enabled true re-enables it',
+    prepare([tenantId = '', endpointId = ''], options) {
+      const { enabled } = options
+      if (enabled !== undefined && enabled !== 'true' && enabled !== 'false')
+        throw new UsageError('invalid enabled: must be true or false')
+      const eventTypes = eventTypesOption(options['event-types'])
+      const change = validated(WebhookEndpointChange, {
+        ...(options.url !== undefined && { url: options.url }),
+        ...(eventTypes !== undefined && { eventTypes }),
+        ...(options.description !== undefined && { description: options.description }),
+        ...(enabled !== undefined && { enabled: enabled === 'true' }),
+      })
+      endpointOf(tenantId, endpointId)
+      return async (context) => {
+        const endpoint = await webhooksOf(context).updateEndpoint(tenantId, endpointId, change)
+        const state = endpoint.enabled ? 'enabled' : `disabled (${endpoint.disabledReason})`
+        return {
+          json: endpoint,
+          text: `Updated webhook endpoint ${endpoint.id}: ${endpoint.url}, ${state}\n`,
+        }
+      }
+    },
+  },
+  'webhook:rotate-secret': {
+    args: ['tenantId', 'endpointId'],
+    summary: 'Gives an endpoint a new signing secret, printed once; the previous one keeps signing for 24 h',
+    prepare([tenantId = '', endpointId = '']) {
+      endpointOf(tenantId, endpointId)
+      return async (context) => {
+        const { endpoint } = await webhooksOf(context).rotateSecret(tenantId, endpointId, null)
+        return {
+          json: endpoint,
+          text: `New signing secret of ${endpoint.id} (shown only now; the previous one signs beside it for 24 h): ${endpoint.secret}\n`,
+        }
+      }
+    },
+  },
+  'webhook:deliveries': {
+    args: ['tenantId', 'endpointId'],
+    options: { status: 'pending|succeeded|failed', limit: 'N', after: 'CURSOR' },
+    summary: "Lists an endpoint's deliveries, newest first, with their attempts (one page)",
+    prepare([tenantId = '', endpointId = ''], options) {
+      const { status, after } = options
+      if (status !== undefined && !isDeliveryStatus(status))
+        throw new UsageError('invalid status: must be pending, succeeded or failed')
+      const limit = options.limit === undefined ? 50 : Number(options.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
+        throw new UsageError(`invalid limit: must be 1 to ${MAX_PAGE_LIMIT}`)
+      endpointOf(tenantId, endpointId)
+      return async (context) => {
+        const page = await webhooksOf(context).listDeliveries(tenantId, endpointId, status, { limit, after })
+        const rows = page.data.map((d) => [
+          d.id,
+          d.eventType,
+          d.status,
+          String(d.attempts.length),
+          lastAttempt(d),
+          d.nextAttemptAt ?? '-',
+        ])
+        const next = page.nextCursor === null ? '' : `more: --after ${page.nextCursor}\n`
+        return {
+          json: page,
+          text: table(['ID', 'EVENT TYPE', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT ATTEMPT'], rows) + next,
+        }
+      }
+    },
+  },
+  'webhook:retry': {
+    args: ['tenantId', 'endpointId', 'deliveryId'],
+    summary: 'Queues a failed delivery again, with a fresh retry schedule',
+    prepare([tenantId = '', endpointId = '', deliveryId = '']) {
+      endpointOf(tenantId, endpointId)
+      if (!/^[1-9][0-9]{0,15}$/.test(deliveryId)) throw new UsageError('invalid deliveryId: must be a number')
+      return async (context) => {
+        await webhooksOf(context).retryDelivery(tenantId, endpointId, Number(deliveryId))
+        return { json: { queued: 1 }, text: `Delivery ${deliveryId} queued again\n` }
+      }
+    },
+  },
+  'webhook:recover': {
+    args: ['tenantId', 'endpointId', 'since'],
+    summary: 'Queues again every failed delivery of an endpoint created since the given time (RFC 3339)',
+    prepare([tenantId = '', endpointId = '', since = '']) {
+      endpointOf(tenantId, endpointId)
+      const from = new Date(since)
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(since) || Number.isNaN(from.getTime()))
+        throw new UsageError('invalid since: must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z')
+      return async (context) => {
+        const queued = await webhooksOf(context).recover(tenantId, endpointId, from)
+        return { json: { queued }, text: `${queued} failed deliveries queued again\n` }
       }
     },
   },

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { webhookAttempts, webhookDeliveries } from '../../../src/db/schema.js'
+import { WebhooksRepository } from '../../../src/modules/webhooks/repository.js'
 import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
 import { createLogger } from '../../../src/platform/logger.js'
 import { migrate } from '../../../src/platform/migrations.js'
 import { runCliOn } from '../../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
+import { testSecrets } from '../../helpers/secrets.js'
 import { createTenant } from '../../helpers/tenants.js'
 
 describe('the webhook CLI commands', () => {
@@ -62,5 +65,119 @@ describe('the webhook CLI commands', () => {
       'nope',
     )
     expect(unknownType.code).toBe(2)
+  })
+  it('changes, disables and re-enables an endpoint, and rotates its secret with the previous one still signing', async () => {
+    const created = await cli('webhook:create', tenantId, 'https://93.184.215.14/hooks', '--json')
+    const endpoint = JSON.parse(created.stdout)
+
+    const changed = await cli(
+      'webhook:update',
+      tenantId,
+      endpoint.id,
+      '--event-types',
+      'order.created',
+      '--description',
+      'ERP',
+      '--enabled',
+      'false',
+      '--json',
+    )
+    expect(changed.code, changed.stderr).toBe(0)
+    expect(JSON.parse(changed.stdout)).toMatchObject({
+      eventTypes: ['order.created'],
+      description: 'ERP',
+      enabled: false,
+      disabledReason: 'manual',
+    })
+    const enabled = await cli('webhook:update', tenantId, endpoint.id, '--enabled', 'true')
+    expect(enabled.stdout).toMatch(/enabled\n$/)
+    expect((await cli('webhook:update', tenantId, endpoint.id, '--enabled', 'maybe')).code).toBe(2)
+    const forbidden = await cli('webhook:update', tenantId, endpoint.id, '--url', 'https://127.0.0.1/x')
+    expect(forbidden.code).toBe(1)
+    expect(forbidden.stderr).toMatch(/loopback/)
+
+    const rotated = await cli('webhook:rotate-secret', tenantId, endpoint.id, '--json')
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const secret = JSON.parse(rotated.stdout).secret as string
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/)
+    expect(secret).not.toBe(endpoint.secret)
+    const repository = new WebhooksRepository(handle.db, testSecrets)
+    expect(await repository.findSecrets(tenantId, endpoint.id)).toEqual([secret, endpoint.secret])
+  })
+
+  it("lists an endpoint's deliveries with their attempts, retries a failed one and recovers the rest", async () => {
+    const endpoint = JSON.parse(
+      (await cli('webhook:create', tenantId, 'https://93.184.215.14/hooks', '--json')).stdout,
+    )
+    const delivery = (n: number, status: 'pending' | 'failed') => ({
+      tenantId,
+      endpointId: endpoint.id,
+      eventType: 'order.created',
+      event: { id: `evt-${n}`, type: 'order.created' },
+      status,
+      attempts: status === 'failed' ? 1 : 0,
+    })
+    const rows = await handle.db
+      .insert(webhookDeliveries)
+      .values([delivery(1, 'failed'), delivery(2, 'failed'), delivery(3, 'pending')])
+      .returning({ id: webhookDeliveries.id })
+    const [first, second, third] = rows.map((row) => String(row.id))
+    await handle.db.insert(webhookAttempts).values(
+      [first, second].map((id) => ({
+        deliveryId: Number(id),
+        attemptedAt: new Date(),
+        statusCode: 503,
+        durationMs: 12,
+        error: 'HTTP 503',
+      })),
+    )
+
+    const failed = await cli('webhook:deliveries', tenantId, endpoint.id, '--status', 'failed', '--json')
+    expect(failed.code, failed.stderr).toBe(0)
+    const page = JSON.parse(failed.stdout)
+    expect(page.data.map((d: { id: string }) => d.id)).toEqual([second, first])
+    expect(page.data[0]).toMatchObject({
+      eventId: 'evt-2',
+      status: 'failed',
+      attempts: [{ statusCode: 503, durationMs: 12, error: 'HTTP 503' }],
+    })
+    const paged = await cli('webhook:deliveries', tenantId, endpoint.id, '--limit', '1')
+    expect(paged.stdout).toContain(third)
+    expect(paged.stdout).toMatch(/more: --after \S+\n$/)
+    expect((await cli('webhook:deliveries', tenantId, endpoint.id, '--status', 'lost')).code).toBe(2)
+
+    const retried = await cli('webhook:retry', tenantId, endpoint.id, first!)
+    expect(retried.code, retried.stderr).toBe(0)
+    const notFailed = await cli('webhook:retry', tenantId, endpoint.id, third!)
+    expect(notFailed.code).toBe(1)
+    expect(notFailed.stderr).toMatch(/only a failed delivery/)
+
+    const recovered = await cli('webhook:recover', tenantId, endpoint.id, '2020-01-01T00:00:00Z', '--json')
+    expect(recovered.code, recovered.stderr).toBe(0)
+    expect(JSON.parse(recovered.stdout)).toEqual({ queued: 1 })
+    const pending = JSON.parse(
+      (await cli('webhook:deliveries', tenantId, endpoint.id, '--status', 'pending', '--json')).stdout,
+    )
+    expect(pending.data.map((d: { id: string }) => d.id)).toEqual([third, second, first])
+    expect((await cli('webhook:recover', tenantId, endpoint.id, 'yesterday')).code).toBe(2)
+  })
+
+  it("answers another tenant's endpoint as unknown in every command", async () => {
+    const endpoint = JSON.parse(
+      (await cli('webhook:create', tenantId, 'https://93.184.215.14/hooks', '--json')).stdout,
+    )
+    const other = (await createTenant(handle.db, { name: 'Other' })).tenantId
+    for (const argv of [
+      ['webhook:update', other, endpoint.id, '--enabled', 'false'],
+      ['webhook:rotate-secret', other, endpoint.id],
+      ['webhook:deliveries', other, endpoint.id],
+      ['webhook:retry', other, endpoint.id, '1'],
+      ['webhook:recover', other, endpoint.id, '2020-01-01T00:00:00Z'],
+      ['webhook:delete', other, endpoint.id],
+    ]) {
+      const result = await cli(...argv)
+      expect(result.code, argv.join(' ')).toBe(1)
+      expect(result.stderr).toMatch(/^error: No /)
+    }
   })
 })

@@ -323,6 +323,7 @@ describe('webhook delivery', () => {
 
   it('signs with both secrets for a day after a rotation', async () => {
     const endpoint = await createEndpoint()
+    const rotatedAt = Date.now()
     const rotated = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`)
     const newSecret = rotated.json().secret as string
     await store([productUpserted('SKU-11')])
@@ -331,6 +332,24 @@ describe('webhook delivery', () => {
     expect(String(delivery!.headers['webhook-signature']).split(' ')).toHaveLength(2)
     expect(() => verify(endpoint.secret, delivery!)).not.toThrow()
     expect(() => verify(newSecret, delivery!)).not.toThrow()
+
+    // For 24 hours: once they are over, only the new secret signs.
+    const [row] = await t.platform.database.db
+      .select({ expiresAt: webhookEndpoints.previousSecretExpiresAt })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.id, endpoint.id))
+    expect(row!.expiresAt!.getTime() - rotatedAt).toBeGreaterThanOrEqual(24 * 3_600_000)
+    expect(row!.expiresAt!.getTime() - rotatedAt).toBeLessThanOrEqual(24 * 3_600_000 + 60_000)
+    await t.platform.database.db
+      .update(webhookEndpoints)
+      .set({ previousSecretExpiresAt: new Date(Date.now() - 1000) })
+      .where(eq(webhookEndpoints.id, endpoint.id))
+    await store([productUpserted('SKU-12')])
+    await waitFor(() => consumer.received.length >= 2, { description: 'a delivery after 24 hours' })
+    const later = consumer.received[1]!
+    expect(String(later.headers['webhook-signature']).split(' ')).toHaveLength(1)
+    expect(() => verify(newSecret, later)).not.toThrow()
+    expect(() => verify(endpoint.secret, later)).toThrow()
   })
 })
 
