@@ -3,6 +3,7 @@
 // exactly the contract the SDK's type comes from. A route that changed its schema without the contract, or the
 // other way round, fails here.
 import {
+  DeviceConfig,
   FeedPage,
   IngestAccepted,
   IngestBody,
@@ -77,6 +78,8 @@ const SDK_OPERATIONS: {
   { path: '/v1/orders', method: 'get', status: '200', response: Page(Order), query: OrderListQuery },
   { path: '/v1/orders/{orderId}', method: 'get', status: '200', response: OrderDetail },
   { path: '/v1/events', method: 'get', status: '200', response: FeedPage, query: PageQuery },
+  // The remote configuration the client polls and obeys (RemoteConfig is this contract).
+  { path: '/v1/config', method: 'get', status: '200', response: DeviceConfig },
 ]
 
 describe("the server's OpenAPI document and the SDK's types", () => {

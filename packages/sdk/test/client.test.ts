@@ -181,4 +181,40 @@ describe('the device client against a real server', () => {
     await d.restart()
     expect(await take(2)).toEqual(ids.slice(3))
   })
+
+  it("obeys the configuration an admin set for the tenant and the device's source, polling it with its ETag", async () => {
+    await server.setDeviceConfig('tenant', { minSdkVersion: '99.0.0' })
+    await server.setDeviceConfig('source', { maxBatchSize: 2, minFlushIntervalSec: 0 })
+    try {
+      const d = await device()
+      const polls: { ifNoneMatch: string | null; status: number }[] = []
+      const batchSizes: number[] = []
+      const watching = async (input: string, init: RequestInit) => {
+        const response = await fetch(input, init)
+        if (init.method === 'GET' && new URL(input).pathname === '/v1/config')
+          polls.push({ ifNoneMatch: new Headers(init.headers).get('if-none-match'), status: response.status })
+        if (init.method === 'POST')
+          batchSizes.push((JSON.parse(String(init.body)) as { events: unknown[] }).events.length)
+        return response
+      }
+      const client = await d.restart({ fetch: watching, configPollMs: 0 })
+      const outdated: { minSdkVersion: string }[] = []
+      client.on('outdated', (o) => outdated.push(o))
+      for (let i = 0; i < 5; i++) await client.record(saleEvent())
+
+      expect(await client.flush()).toEqual({ delivered: 5, rejected: 0 })
+      expect(batchSizes).toEqual([2, 2, 1])
+      expect(outdated).toEqual([{ sdkVersion: '0.1.0', minSdkVersion: '99.0.0' }])
+      expect(client.remoteConfig).toMatchObject({ maxBatchSize: 2, minSdkVersion: '99.0.0' })
+
+      await client.flush()
+      expect(polls).toEqual([
+        { ifNoneMatch: null, status: 200 },
+        { ifNoneMatch: expect.stringMatching(/^"/), status: 304 },
+      ])
+    } finally {
+      await server.setDeviceConfig('tenant', { minSdkVersion: null })
+      await server.setDeviceConfig('source', { maxBatchSize: null, minFlushIntervalSec: null })
+    }
+  })
 })

@@ -2,7 +2,7 @@
 // honoured (asserted from when the requests arrived), failures back off with the same key and bytes, a flush
 // never overlaps another, and the remote configuration is obeyed.
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ClientOptions } from '../src/node/index.js'
+import { AuthError, type ClientOptions, DEFAULT_REMOTE_CONFIG, type RemoteConfig } from '../src/node/index.js'
 import { openTestDevice, saleEvent, type TestDevice } from './helpers/device.js'
 import {
   type Answer,
@@ -274,6 +274,88 @@ describe('delivery against a scripted server', () => {
     expect(server.requests).toHaveLength(polls)
     expect(restarted.remoteConfig).toEqual(config)
     expect(outdated).toHaveLength(1)
+  })
+
+  const configAnswer = (config: Partial<RemoteConfig>): Answer => ({
+    status: 200,
+    headers: { etag: '"c1"' },
+    body: { ...DEFAULT_REMOTE_CONFIG, ...config },
+  })
+
+  it("backs off at most the remote configuration's retryCap, below the app's own cap", async () => {
+    const { client } = await setUp(
+      (r) => (r.method === 'GET' ? configAnswer({ retryCap: 1 }) : { status: 500 }),
+      { retryBaseMs: 10_000, retryCapMs: 60_000, random: () => 0.999 },
+    )
+    await client.record(saleEvent())
+    const before = Date.now()
+    expect(await client.flush()).toMatchObject({ delivered: 0, stoppedBy: 'backoff' })
+    const after = Date.now()
+    // Full jitter just under the ceiling: 999 ms under the 1 s retryCap, 9,990 ms were it ignored.
+    const { nextAttemptAt } = await client.status()
+    expect(nextAttemptAt).toBeGreaterThanOrEqual(before + 999)
+    expect(nextAttemptAt).toBeLessThanOrEqual(after + 999)
+  })
+
+  it("flushes in the background no more often than the remote configuration's minFlushIntervalSec", async () => {
+    const { server, client } = await setUp(
+      (r) => (r.method === 'GET' ? configAnswer({ minFlushIntervalSec: 1 }) : stored(1)),
+      { flushIntervalMs: 20 },
+    )
+    await client.record(saleEvent())
+    client.start()
+    await waitFor(() => server.ingests().length === 1, { description: 'the first background flush' })
+    // Runs after the background flush in progress, so the next event is left to the next background flush.
+    await client.flush()
+    await client.record(saleEvent())
+    await waitFor(() => server.ingests().length === 2, {
+      description: 'the next background flush',
+      timeoutMs: 10_000,
+    })
+    const [first, second] = server.ingests()
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_000)
+  })
+
+  it('stops on 403 with an AuthError and keeps the batch for when the credentials change', async () => {
+    const { server, client } = await setUp((r, i) =>
+      configOr(
+        r,
+        i === 0
+          ? {
+              status: 403,
+              body: { type: '/problems/forbidden', title: 'The credentials do not allow this', status: 403 },
+            }
+          : stored(1),
+      ),
+    )
+    const authErrors: { status: number }[] = []
+    client.on('auth-error', (e) => authErrors.push(e))
+    await client.record(saleEvent())
+    const failure = await client.flush().catch((e: unknown) => e)
+    expect(failure).toBeInstanceOf(AuthError)
+    expect(failure).toMatchObject({ status: 403, problem: { type: '/problems/forbidden' } })
+    expect(authErrors).toEqual([failure])
+    expect(await client.status()).toMatchObject({ queued: 0, batched: 1, paused: 'auth' })
+    await expect(client.flush()).rejects.toBeInstanceOf(AuthError)
+    expect(server.ingests()).toHaveLength(1)
+
+    await client.setCredentials({ apiKey: `${API_KEY}-with-scope` })
+    expect(await client.flush()).toEqual({ delivered: 1, rejected: 0 })
+    const [first, second] = server.ingests()
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key'])
+  })
+
+  it("tells the app how many sales wait to sync in its 'status' events", async () => {
+    const { client } = await setUp((r) => configOr(r, stored(3)))
+    const statuses: { queued: number; batched: number }[] = []
+    client.on('status', (s) => statuses.push(s))
+    for (let i = 0; i < 3; i++) await client.record(saleEvent())
+    await waitFor(() => statuses.at(-1)?.queued === 3, { description: 'a status of 3 sales waiting' })
+    await client.flush()
+    await waitFor(() => statuses.at(-1)?.queued === 0 && statuses.at(-1)?.batched === 0, {
+      description: 'a status of none waiting',
+    })
+    expect(statuses.map((s) => s.queued + s.batched)).toEqual(expect.arrayContaining([1, 2, 3, 0]))
   })
 
   it('takes the defaults when the server has no /v1/config (404)', async () => {

@@ -1,9 +1,13 @@
 // The proof of "never loses a sale": a real server and a separate device process recording 5,000 events while
 // the test SIGKILLs the device at random moments (while it writes, while it flushes) and takes the server down
 // and up once. After the last restart has drained its queue, the server holds every event the device was told
-// was recorded, each once, and no batch was written twice (a retried batch is answered as a replay).
+// was recorded, each once, and no batch was written twice (a retried batch is answered as a replay). One kill
+// lands after the server stored a batch and before the device heard so (a proxy holds the answer back), so at
+// least one batch must come back after a restart and be answered as a replay.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, request, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,6 +16,8 @@ import { type DeviceServer, startDeviceServer, waitFor } from './helpers/server.
 
 const TOTAL = 5_000
 const KILLS = 6
+/** The kill that falls after the server stored a batch and before its answer reached the device. */
+const KILL_AFTER_STORED = 5
 const PASSPHRASE = 'device-test-passphrase'
 const sdkDir = new URL('../', import.meta.url).pathname
 
@@ -91,18 +97,68 @@ async function waitForDevice(device: Device, reached: () => boolean, description
   }
 }
 
+interface AnswerHoldingProxy {
+  readonly url: string
+  /** Ingest answers held back so far: each reached the proxy whole, so the server had stored its batch. */
+  held(): number
+  /** The next ingest answer is held back instead of passed on. */
+  holdNextIngestAnswer(): void
+  close(): Promise<void>
+}
+
+/** Passes every request between the device and the server through, except an ingest answer it was told to hold. */
+async function startAnswerHoldingProxy(target: string): Promise<AnswerHoldingProxy> {
+  let armed = false
+  const held: ServerResponse[] = []
+  const proxy = createServer((req, res) => {
+    const upstream = request(
+      `${target}${req.url ?? '/'}`,
+      { method: req.method, headers: req.headers },
+      (answer) => {
+        if (armed && req.method === 'POST' && answer.statusCode === 201) {
+          armed = false
+          answer.on('end', () => held.push(res))
+          answer.resume()
+          return
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    // The server is down: the device sees a dropped connection, as it would without the proxy.
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    held: () => held.length,
+    holdNextIngestAnswer() {
+      armed = true
+    },
+    async close() {
+      for (const res of held) res.destroy()
+      proxy.closeAllConnections()
+      await new Promise<void>((resolve) => proxy.close(() => resolve()))
+    },
+  }
+}
+
 describe('a device that is killed again and again never loses a sale', () => {
   let server: DeviceServer
+  let proxy: AnswerHoldingProxy
   let dir: string
 
   beforeAll(async () => {
     server = await startDeviceServer()
+    proxy = await startAnswerHoldingProxy(server.url)
     dir = mkdtempSync(join(tmpdir(), 'pos-sdk-device-'))
     const secrets = await openEncryptedFileSecureStore(join(dir, 'secrets.json'), PASSPHRASE)
     await secrets.set('apiKey', server.apiKey)
     await secrets.set('signingSecret', server.signingSecret)
   })
   afterAll(async () => {
+    await proxy?.close()
     await server?.close()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
@@ -115,7 +171,7 @@ describe('a device that is killed again and again never loses a sale', () => {
     const allLines: string[] = []
     let serverRestarted = false
     for (let kill = 0; kill < KILLS; kill++) {
-      const device = startDevice(dir, server.url, server.source, from)
+      const device = startDevice(dir, proxy.url, server.source, from)
       // A random moment: after some more records (the device flushes every 20 ms meanwhile), so the kill
       // falls while it writes or while a batch is in flight.
       const target = Math.min(TOTAL - 1, from + 200 + Math.floor(random() * 500))
@@ -129,7 +185,12 @@ describe('a device that is killed again and again never loses a sale', () => {
         device.child.exitCode,
         `the device exited early: ${device.lines.slice(-8).join(' | ')}`,
       ).toBeNull()
-      if (kill % 2 === 1) {
+      if (kill === KILL_AFTER_STORED) {
+        // Mid-flush, after the server stored the batch: the device never hears so and must send it again.
+        const held = proxy.held()
+        proxy.holdNextIngestAnswer()
+        await waitForDevice(device, () => proxy.held() > held, 'the server to store a held batch', 45_000)
+      } else if (kill % 2 === 1) {
         // Mid-flush: the moment a batch is on its way.
         const sends = device.sends
         await waitForDevice(device, () => device.sends > sends, 'the device to send a batch', 45_000)
@@ -156,7 +217,7 @@ describe('a device that is killed again and again never loses a sale', () => {
     expect(serverRestarted).toBe(true)
 
     // The last run records the rest and drains the queue.
-    const last = startDevice(dir, server.url, server.source, from)
+    const last = startDevice(dir, proxy.url, server.source, from)
     await waitForDevice(
       last,
       () => last.lines.includes('drained'),
@@ -191,9 +252,12 @@ describe('a device that is killed again and again never loses a sale', () => {
     // app then recorded again (it was never told they were stored).
     for (const id of duplicates) expect(maybeRecordedTwice.has(id)).toBe(true)
     expect(keysWithoutEvents?.empty).toBeLessThanOrEqual(maybeRecordedTwice.size)
+    // The batch whose answer was held came back after the restart with its key and was answered as a replay.
+    const replays = flushed.filter((l) => l.includes(' replayed'))
+    expect(replays.length).toBeGreaterThanOrEqual(1)
     console.info(
       `device crash test: ${KILLS} kills, ${flushed.length} batches answered, ` +
-        `${flushed.filter((l) => l.includes(' replayed')).length} of them replays, ${duplicates.length} duplicate ids`,
+        `${replays.length} of them replays, ${duplicates.length} duplicate ids`,
     )
   }, 180_000)
 })

@@ -11,6 +11,7 @@ import {
   openNodeSecureStore,
   openSqliteQueueStore,
 } from '../src/node/index.js'
+import { QUEUE_SETUP } from '../src/sqlite/queue-schema.js'
 import { queueStoreContract, secureStoreContract } from '../src/testing/index.js'
 
 const dirs: string[] = []
@@ -39,6 +40,11 @@ describe('the SQLite queue store', () => {
     const Database = (await import('better-sqlite3')).default
     const db = new Database(path)
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    // synchronous is a setting of each connection, not of the file: the setup every store runs on its own
+    // connection must set it to FULL (2), or a commit could resolve before it is on disk.
+    expect(db.pragma('synchronous', { simple: true })).not.toBe(2)
+    db.exec(QUEUE_SETUP)
+    expect(db.pragma('synchronous', { simple: true })).toBe(2)
     db.close()
   })
 })

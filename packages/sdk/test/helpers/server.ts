@@ -17,6 +17,11 @@ export interface DeviceServer {
   readonly apiKey: string
   readonly signingSecret: string
   readonly source: string
+  /**
+   * Changes the device configuration (GET /v1/config) through the admin API: the tenant's settings, or the
+   * overrides of the device's source. A field given replaces the stored one, null clears it.
+   */
+  setDeviceConfig(level: 'tenant' | 'source', patch: Record<string, unknown>): Promise<void>
   /** Starts the server (again) on the same port and database; resolves once it is ready. */
   start(): Promise<void>
   /** Stops it with the signal given; resolves when the process has exited. */
@@ -51,13 +56,13 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
     await running.exited
   }
 
-  async function admin(path: string, body: object): Promise<Record<string, unknown>> {
+  async function admin(path: string, body: object, method = 'POST'): Promise<Record<string, unknown>> {
     const response = await fetch(`${url}${path}`, {
-      method: 'POST',
+      method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     })
-    if (response.status !== 201)
+    if (response.status !== (method === 'POST' ? 201 : 200))
       throw new Error(`${path} answered ${response.status}: ${await response.text()}`)
     return (await response.json()) as Record<string, unknown>
   }
@@ -66,7 +71,11 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
   const tenant = await admin('/v1/admin/tenants', { name: 'Device tests' })
   const source = 'till'
   const signingSecret = options.signingSecret ?? 'sdk-signing-secret-0123456789abcdef'
-  await admin(`/v1/admin/tenants/${tenant.id}/sources`, { name: source, kind: 'sdk', signingSecret })
+  const created = await admin(`/v1/admin/tenants/${tenant.id}/sources`, {
+    name: source,
+    kind: 'sdk',
+    signingSecret,
+  })
   const key = await admin(`/v1/admin/tenants/${tenant.id}/api-keys`, { name: 'till' })
 
   return {
@@ -75,6 +84,10 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
     apiKey: key.key as string,
     signingSecret,
     source,
+    async setDeviceConfig(level, patch) {
+      const at = level === 'tenant' ? '' : `/sources/${created.id}`
+      await admin(`/v1/admin/tenants/${tenant.id}${at}/device-config`, patch, 'PATCH')
+    },
     start,
     stop,
     // A connection per query, closed before it resolves: a pool's end() resolves before its connections have
