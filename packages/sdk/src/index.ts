@@ -1,6 +1,7 @@
 // The SDK's platform-free core. Platform adapters are separate entry points (/node, /browser, /expo).
 export type {
   Api,
+  CursorStore,
   FeedEventRecord,
   FollowOptions,
   IngestResult,

@@ -1,7 +1,7 @@
 // The client against a real server: what record() and flush() store, what a crash between forming a batch
 // and hearing the answer does, refused events, refused credentials, the typed reads and the change feed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ApiError, AuthError, type FeedEventRecord } from '../src/node/index.js'
+import { ApiError, AuthError, type CursorStore, type FeedEventRecord } from '../src/node/index.js'
 import { openTestDevice, saleEvent, type TestDevice } from './helpers/device.js'
 import { type DeviceServer, startDeviceServer } from './helpers/server.js'
 
@@ -161,11 +161,12 @@ describe('the device client against a real server', () => {
     await d.client.record(saleEvent())
     await d.client.flush()
 
-    const take = async (n: number) => {
+    const take = async (n: number, cursors?: CursorStore) => {
       const seen: FeedEventRecord[] = []
       const stop = new AbortController()
       for await (const event of d.client.events.follow({
-        store,
+        ...(cursors === undefined ? {} : { store: cursors }),
+        storeId: store,
         name: 'till',
         pageSize: 2,
         pollIntervalMs: 20,
@@ -180,6 +181,18 @@ describe('the device client against a real server', () => {
     // A restart of the app: a new client over the same queue store finds the cursor there.
     await d.restart()
     expect(await take(2)).toEqual(ids.slice(3))
+
+    // A cursor store of the app's own: it starts from the beginning and keeps its own position there.
+    const values = new Map<string, string>()
+    const own: CursorStore = {
+      getState: async (name) => values.get(name),
+      setState: async (name, value) => {
+        values.set(name, value)
+      },
+    }
+    expect(await take(2, own)).toEqual(ids.slice(0, 2))
+    expect([...values.keys()]).toEqual(['feed:till'])
+    expect(await take(3, own)).toEqual(ids.slice(2))
   })
 
   it("obeys the configuration an admin set for the tenant and the device's source, polling it with its ETag", async () => {

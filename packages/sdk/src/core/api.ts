@@ -34,11 +34,16 @@ export interface IngestResult extends Static<typeof IngestAccepted> {
   readonly replayed: boolean
 }
 
+/** Where a follower keeps its cursor: the client's queue store by default, or any store of named values. */
+export type CursorStore = Pick<QueueStore, 'getState' | 'setState'>
+
 export interface FollowOptions {
-  /** Only events whose data names this store (`data.storeId`); the feed itself has no store filter. */
-  readonly store?: string
-  /** The name the cursor is kept under in the queue store's state; one per consumer. */
+  /** Where the cursor persists across restarts; defaults to the client's queue store. */
+  readonly store?: CursorStore
+  /** The name the cursor is kept under in that store; one per consumer. */
   readonly name?: string
+  /** Only events whose data names this POS store (`data.storeId`); the feed itself has no store filter. */
+  readonly storeId?: string
   /** The pause between two polls once the feed is caught up. */
   readonly pollIntervalMs?: number
   readonly pageSize?: number
@@ -98,12 +103,13 @@ export function createApi(transport: Transport, queue: QueueStore, crypto: Crypt
        * was handling when the process died is delivered again: at least once, in feed order.
        */
       async *follow(options: FollowOptions = {}): AsyncGenerator<FeedEventRecord, void, undefined> {
+        const cursors = options.store ?? queue
         const stateName = `feed:${options.name ?? 'default'}`
-        const saved = await queue.getState(stateName)
+        const saved = await cursors.getState(stateName)
         let position: FeedPosition =
           saved === undefined ? { after: undefined, handled: 0 } : JSON.parse(saved)
         const limit = options.pageSize ?? 100
-        const save = (next: FeedPosition) => queue.setState(stateName, JSON.stringify(next))
+        const save = (next: FeedPosition) => cursors.setState(stateName, JSON.stringify(next))
         // The position after the event the loop holds now: a loop that breaks out has handled it.
         let holding: FeedPosition | undefined
         try {
@@ -111,7 +117,7 @@ export function createApi(transport: Transport, queue: QueueStore, crypto: Crypt
             const page = await transport.getJson<FeedPageBody>('/v1/events', { limit, after: position.after })
             for (const event of page.data.slice(position.handled)) {
               const next = { after: position.after, handled: position.handled + 1 }
-              if (matchesStore(event, options.store)) {
+              if (matchesStore(event, options.storeId)) {
                 holding = next
                 yield event
                 holding = undefined
@@ -134,10 +140,10 @@ export function createApi(transport: Transport, queue: QueueStore, crypto: Crypt
 
 export type Api = ReturnType<typeof createApi>
 
-function matchesStore(event: FeedEventRecord, store: string | undefined): boolean {
-  if (store === undefined) return true
+function matchesStore(event: FeedEventRecord, storeId: string | undefined): boolean {
+  if (storeId === undefined) return true
   const data = event.data as { storeId?: unknown } | null
-  return typeof data === 'object' && data !== null && data.storeId === store
+  return typeof data === 'object' && data !== null && data.storeId === storeId
 }
 
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
