@@ -114,6 +114,9 @@ function responseHeaders(config: RouteOptions['config'], status: number): Record
   Object.assign(headers, RATE_LIMIT_HEADERS)
   if (status === 429) headers['retry-after'] = header('Seconds to wait before the next request', 'integer')
   if (status === 401) headers['www-authenticate'] = header('Bearer')
+  // A compressed body is refused (http/json-body.ts); that 415 says which codings would be accepted.
+  if (status === 415)
+    headers['accept-encoding'] = header('identity, when the body was refused for its Content-Encoding')
   if (config?.idempotency && status >= 200 && status < 300) {
     headers['idempotent-replayed'] = header(
       'true when this answers a retry of a request already answered (the same Idempotency-Key and body)',

@@ -157,14 +157,39 @@ function closingAnswer(body: ProblemBody): string {
 }
 
 /**
- * The HTTP server's `connect` listener. A CONNECT request asks for a tunnel, which never reaches a route: without
- * a listener Node destroys the socket without a word. This service opens no tunnels, so it answers a 405
- * problem and closes the connection.
+ * The HTTP server's `connect` listener, and what a closing server does with its sockets. A CONNECT request asks
+ * for a tunnel, which never reaches a route: without a listener Node destroys the socket without a word. This
+ * service opens no tunnels, so it answers a 405 problem and closes the connection.
+ *
+ * Node hands such a socket over outside its HTTP bookkeeping, and paused: neither REQUEST_TIMEOUT_MS nor the
+ * server's closeIdleConnections and closeAllConnections reach it any more, and whatever the client sent after
+ * the request's head stays unread. A client that sent more than the socket buffers (a CONNECT with a 200 KB
+ * body) left a socket that had stopped reading before the client's close arrived, so it was never released,
+ * and the server's close waited for it for good. So what follows the head is read and discarded until the
+ * client closes, for at most `timeoutMs`, and a closing server cuts the sockets still open at once: once
+ * answered, there is nothing on them to drain.
  */
-export function answerConnectRequest(request: IncomingMessage, socket: Duplex): void {
-  const path = pathOf(request.url ?? '/')
-  socket.on('error', () => undefined)
-  socket.end(closingAnswer(problemBody('method-not-allowed', 'This service opens no CONNECT tunnels', path)))
+function connectRefusals(timeoutMs: number) {
+  const open = new Set<Duplex>()
+  return {
+    answer(request: IncomingMessage, socket: Duplex): void {
+      const path = pathOf(request.url ?? '/')
+      socket.on('error', () => undefined)
+      open.add(socket)
+      const deadline = setTimeout(() => socket.destroy(), timeoutMs).unref()
+      socket.once('close', () => {
+        clearTimeout(deadline)
+        open.delete(socket)
+      })
+      socket.resume()
+      socket.end(
+        closingAnswer(problemBody('method-not-allowed', 'This service opens no CONNECT tunnels', path)),
+      )
+    },
+    cutAll(): void {
+      for (const socket of open) socket.destroy()
+    },
+  }
 }
 
 /**
@@ -184,7 +209,12 @@ export function answerUnmetExpectation(request: IncomingMessage, response: Serve
 
 async function problems(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(answerError)
-  app.server.on('connect', answerConnectRequest)
+  const refusals = connectRefusals(app.platform.config.requestTimeoutMs)
+  app.server.on('connect', refusals.answer)
+  app.addHook('preClose', (done) => {
+    refusals.cutAll()
+    done()
+  })
   app.server.on('checkExpectation', answerUnmetExpectation)
 
   app.setNotFoundHandler((request, reply) => {

@@ -32,7 +32,10 @@ export const problemTypes = {
     status: 417,
     title: 'The Expect header asks for something other than 100-continue',
   },
-  'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
+  'unsupported-media-type': {
+    status: 415,
+    title: 'The request body has an unsupported content type or content coding',
+  },
   'validation-failed': { status: 422, title: 'The request body does not match the schema' },
   'idempotency-key-reused': {
     status: 422,

@@ -3,13 +3,14 @@
 // then mutated, from a seed. Credentials are valid most of the time, so the fuzz gets past authentication to
 // the validation and the handlers. Every answer must be a 2xx (or a documented 3xx) or a 4xx problem document:
 // never a 5xx, a dropped or a hung connection, and the server lets go of each connection once the client has.
+// A body in a content coding (gzip bombs among them) is never inflated: it is refused with 415, unread.
 // A refused request stores nothing: every table's rows, per tenant, are checksummed around it; and an accepted
 // one made with a tenant's API key changes no other tenant's rows.
 //
 // Cases are the same for the same seed; the ids in them (fixtures, idempotency keys, event ids) are fresh on
 // every run.
 // FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_CASES=<n> runs more (npm test runs 3000).
-import { createHash, createHmac, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -17,6 +18,12 @@ import { signPayload } from '../../src/modules/ingest/signature.js'
 import { problemTypes } from '../../src/platform/problems.js'
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/app.js'
 import type { OpenApiDocument, Operation } from '../helpers/openapi-document.js'
+import {
+  SHOPIFY_CONNECTOR,
+  SQUARE_CONNECTOR,
+  shopifySignature,
+  squareSignature,
+} from '../helpers/provider-webhooks.js'
 import { waitFor } from '../helpers/wait.js'
 import { exchange, type Outcome } from './exchange.js'
 import {
@@ -36,18 +43,6 @@ const SEED = process.env.FUZZ_SEED === undefined ? 12 : Number(process.env.FUZZ_
 const CASES = Number(process.env.FUZZ_CASES ?? 3000)
 const BODY_LIMIT = 256 * 1024
 const SIGNING_SECRET = 'fuzz-signing-secret-0123456789'
-const SQUARE = {
-  signatureKey: 'fuzz-square-key',
-  notificationUrl: 'https://hooks.example.com/square',
-  accessToken: 'sq-token',
-  baseUrl: 'http://127.0.0.1:9',
-}
-const SHOPIFY = {
-  shopDomain: 'fuzz.myshopify.com',
-  webhookSecret: 'fuzz-shopify-secret',
-  accessToken: 'shp-token',
-  baseUrl: 'http://127.0.0.1:9',
-}
 /**
  * Tables the background workers change on their own schedule (an accepted reconcile or provider webhook is
  * worked on later): only their row counts are compared.
@@ -112,8 +107,8 @@ async function createFixtureTenant(name: string): Promise<Tenant> {
   const sources = {
     pos: await source({ name: 'pos', kind: 'sdk' }),
     signed: await source({ name: 'signed', kind: 'custom', signingSecret: SIGNING_SECRET }),
-    square: await source({ name: 'square', kind: 'square', connector: SQUARE }),
-    shopify: await source({ name: 'shopify', kind: 'shopify', connector: SHOPIFY }),
+    square: await source({ name: 'square', kind: 'square', connector: SQUARE_CONNECTOR }),
+    shopify: await source({ name: 'shopify', kind: 'shopify', connector: SHOPIFY_CONNECTOR }),
   }
   const endpoints: string[] = []
   for (const n of [1, 2, 3]) {
@@ -475,16 +470,12 @@ function signCase(
     )
     headers.push(['X-Signature', good ? signature : random.pick([signature, 't=1,v1=00', 'garbage', ''])])
   } else if (template.startsWith('/v1/webhooks/square/')) {
-    const signature = createHmac('sha256', good ? SQUARE.signatureKey : 'wrong')
-      .update(SQUARE.notificationUrl)
-      .update(body)
-      .digest('base64')
-    headers.push(['X-Square-Hmacsha256-Signature', signature])
+    headers.push(['X-Square-Hmacsha256-Signature', squareSignature(body, good ? undefined : 'wrong')])
   } else if (template.startsWith('/v1/webhooks/shopify/')) {
-    const signature = createHmac('sha256', good ? SHOPIFY.webhookSecret : 'wrong')
-      .update(body)
-      .digest('base64')
-    headers.push(['X-Shopify-Hmac-Sha256', signature], ['X-Shopify-Shop-Domain', SHOPIFY.shopDomain])
+    headers.push(
+      ['X-Shopify-Hmac-Sha256', shopifySignature(body, good ? undefined : 'wrong')],
+      ['X-Shopify-Shop-Domain', SHOPIFY_CONNECTOR.shopDomain],
+    )
     headers.push([
       'X-Shopify-Topic',
       random.pick(['orders/create', 'products/update', 'inventory_levels/update', 'x']),
@@ -511,6 +502,49 @@ function verdict(outcome: Outcome, request: WireRequest): string | undefined {
     return `${status} problem that is not JSON: ${body.slice(0, 300)}`
   }
   return undefined
+}
+
+/**
+ * Whether the request carries a body in a content coding other than identity: the service accepts none
+ * (http/json-body.ts), and Fastify reads a body on any method but these.
+ */
+function hasEncodedBody(request: WireRequest): boolean {
+  if (['GET', 'HEAD', 'TRACE'].includes(request.method)) return false
+  const codings = request.headers
+    .filter(([name]) => name.toLowerCase() === 'content-encoding')
+    .flatMap(([, value]) => value.split(','))
+    .map((token) => token.trim().toLowerCase())
+  if (!codings.some((coding) => coding !== '' && coding !== 'identity')) return false
+  const length = request.body?.length ?? 0
+  // Framed otherwise, the bytes are no body (no-length) or Node refuses the request before any route.
+  return request.framing === 'normal' ? length > 0 : request.framing === 'declared-shorter' && length > 3
+}
+
+/** What may refuse a request before its body is looked at: the HTTP parser, the route, credentials, limits. */
+const BEFORE_THE_BODY: ReadonlySet<string> = new Set([
+  '/problems/bad-request',
+  '/problems/invalid-parameters',
+  '/problems/unauthorized',
+  '/problems/forbidden',
+  '/problems/csrf-token-invalid',
+  '/problems/method-not-allowed',
+  '/problems/expectation-failed',
+  '/problems/headers-too-large',
+  '/problems/rate-limited',
+])
+
+/** A body in a content coding is refused with 415 unsupported-media-type, unread, unless refused before. */
+function encodingVerdict(outcome: Outcome, request: WireRequest): string | undefined {
+  if (outcome.kind !== 'answer' || !hasEncodedBody(request)) return undefined
+  // verdict() has checked that a 4xx is a problem document; a 2xx is wrong whatever its body.
+  const type = outcome.status >= 400 ? ((JSON.parse(outcome.body) as { type: string }).type ?? '') : ''
+  if (outcome.status === 415 && type === '/problems/unsupported-media-type') {
+    return outcome.headers['accept-encoding'] === 'identity'
+      ? undefined
+      : `a 415 for a content coding without Accept-Encoding: identity`
+  }
+  if (outcome.status !== 415 && BEFORE_THE_BODY.has(type)) return undefined
+  return `a body in a content coding answered ${outcome.status} ${type}, not 415 unsupported-media-type: ${outcome.body.slice(0, 300)}`
 }
 
 function describeCase(c: FuzzCase): string {
@@ -591,7 +625,7 @@ it(
       const status = outcome.kind === 'answer' ? outcome.status : 0
       statuses.set(status, (statuses.get(status) ?? 0) + 1)
       if (status >= 200 && status < 400) covered.add(c.operation)
-      const wrong = verdict(outcome, c.request)
+      const wrong = verdict(outcome, c.request) ?? encodingVerdict(outcome, c.request)
       if (wrong) failures.push(`${wrong}\n  ${describeCase(c)}`)
       // Safe methods must store nothing whatever they answer; they are checked with the next snapshot.
       if (SAFE.has(c.request.method)) {

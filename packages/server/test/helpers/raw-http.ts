@@ -20,9 +20,17 @@ export interface RawConnection {
   readonly closed: Promise<void>
 }
 
-export async function openConnection(url: string): Promise<RawConnection> {
+/** `allowHalfOpen`: the connection stays open for sending after the server closed its side, until destroyed. */
+export async function openConnection(
+  url: string,
+  options: { allowHalfOpen?: boolean } = {},
+): Promise<RawConnection> {
   const { hostname, port } = new URL(url)
-  const socket = connect(Number(port), hostname)
+  const socket = connect({
+    port: Number(port),
+    host: hostname,
+    allowHalfOpen: options.allowHalfOpen ?? false,
+  })
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   socket.on('error', () => undefined)
   let received = ''
