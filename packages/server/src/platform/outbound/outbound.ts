@@ -6,11 +6,27 @@
 // It never throws for anything the target or the network does: the answer is an outcome the caller acts on.
 // `breaker-open` and a `failed` outcome with `retryAfterMs` mean "postpone the work", never "drop it".
 //
-// No library: cockatiel's retry policy decides synchronously and in process (no hook for an atomic budget in
-// Redis, its breaker state is a local object), so it could only have supplied the backoff formula, one line.
+// cockatiel runs the per-call policies: its retry policy repeats an attempt and waits between attempts (its
+// exponential backoff, drawn with our random source, never shorter than Retry-After), and its cooperative
+// timeout bounds each attempt with an AbortSignal. What it cannot hold is state shared by the fleet: the
+// breaker, the probe lease and the retry budget live in Redis (shared-breaker.ts) and are asked, atomically,
+// inside each attempt before its request; a refusal is an outcome the retry policy hands back untouched.
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  DelegateBackoff,
+  ExponentialBackoff,
+  handleResultType,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+  noJitterGenerator,
+  type RetryPolicy,
+  retry,
+  type TimeoutPolicy,
+  TimeoutStrategy,
+  timeout,
+} from 'cockatiel'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { type Dispatcher as UndiciDispatcher, request as undiciRequest } from 'undici'
@@ -196,15 +212,47 @@ function headersOf(raw: IncomingHttpHeaders): Headers {
   return headers
 }
 
+/** An attempt worth retrying, as cockatiel's retry policy sees it; its backoff reads the Retry-After from it. */
+class Retryable {
+  constructor(readonly retryAfterMs: number | undefined) {}
+}
+
+/** Callers use a handful of attempt timeouts; a timeout policy is kept for each of this many, made anew past it. */
+const KEPT_TIMEOUT_POLICIES = 16
+
+/**
+ * The wait before retry n: cockatiel's exponential backoff, min(cap, base × 2^(n-1)), with full jitter drawn
+ * from our random source (its own fullJitterGenerator calls Math.random and rounds down, so tests could not fix
+ * the draw), and never shorter than the Retry-After of the attempt being retried.
+ */
+function retryBackoff(
+  settings: OutboundSettings,
+  random: () => number,
+): IBackoffFactory<IRetryBackoffContext<unknown>> {
+  const exponential = new ExponentialBackoff<number>({
+    initialDelay: settings.retryBaseDelayMs,
+    maxDelay: settings.retryMaxDelayMs,
+    generator: (state, options) => {
+      const [bound, next] = noJitterGenerator(state, options)
+      return [random() * bound, next]
+    },
+  })
+  return new DelegateBackoff<IRetryBackoffContext<unknown>, IBackoff<unknown>>(({ result }, previous) => {
+    const jittered = previous === undefined ? exponential.next() : previous.next(undefined)
+    const retried = 'value' in result && result.value instanceof Retryable ? result.value : undefined
+    return { delay: Math.max(retried?.retryAfterMs ?? 0, jittered.duration), state: jittered }
+  })
+}
+
 class OutboundLayer implements Outbound {
   readonly backend: 'redis' | 'in-process'
   readonly #breaker: SharedBreaker
   readonly #settings: OutboundSettings
-  readonly #random: () => number
+  readonly #retry: RetryPolicy
+  readonly #timeouts = new Map<number, TimeoutPolicy>()
 
   constructor(options: OutboundOptions) {
     this.#settings = options.settings
-    this.#random = options.random ?? Math.random
     this.#breaker = new SharedBreaker({
       redis: options.redis,
       keyPrefix: options.keyPrefix,
@@ -212,13 +260,21 @@ class OutboundLayer implements Outbound {
       settings: options.settings,
     })
     this.backend = this.#breaker.backend
+    // Only a Retryable is retried; any outcome an attempt answers ends the call as it is.
+    this.#retry = retry(handleResultType(Retryable), {
+      // cockatiel counts retries; OUTBOUND_RETRY_MAX_ATTEMPTS counts the first attempt too.
+      maxAttempts: options.settings.retryMaxAttempts - 1,
+      backoff: retryBackoff(options.settings, options.random ?? Math.random),
+    })
   }
 
   async call(target: Target, request: OutboundRequest, options: CallOptions = {}): Promise<OutboundOutcome> {
     checkTarget(target)
+    const { signal } = options
     const started = performance.now()
     const timeoutMs = request.timeoutMs ?? this.#settings.timeoutMs
     const leaseMs = timeoutMs + PROBE_LEASE_MARGIN_MS
+    const maxAttempts = this.#settings.retryMaxAttempts
     const durationMs = () => Math.round(performance.now() - started)
     let attempts = 0
     let last: { attempt: Attempt; reason: RetryReason; retryAfterMs: number | undefined } | undefined
@@ -238,9 +294,19 @@ class OutboundLayer implements Outbound {
     // The breaker stopped a call that already made requests: they failed, and no call goes out before it allows.
     const stoppedByBreaker = (breakerRetryAfterMs: number): OutboundOutcome =>
       failed('breaker-open', Math.max(last?.retryAfterMs ?? 0, breakerRetryAfterMs))
+    // cockatiel's wait between attempts is a bare timer that does not listen to the signal, so during a wait the
+    // call listens itself and an abort ends it at once. The policy's timer then runs out unheeded, and the
+    // attempt it starts returns at once, without a request, since the signal is aborted.
+    let abortWait = (): void => undefined
+    const waitAborted =
+      signal &&
+      new Promise<OutboundOutcome>((resolve) => {
+        abortWait = () => resolve(failed('aborted'))
+      })
 
-    for (;;) {
-      if (options.signal?.aborted) return failed('aborted')
+    const attemptOnce = async (): Promise<OutboundOutcome | Retryable> => {
+      signal?.removeEventListener('abort', abortWait)
+      if (signal?.aborted) return failed('aborted')
       const admission = await this.#breaker.admit(target, { retry: last !== undefined, leaseMs })
       if (!admission.admitted) {
         if (admission.reason === 'retry-budget') return failed('retry-budget')
@@ -255,7 +321,10 @@ class OutboundLayer implements Outbound {
       }
       if (last !== undefined) retryAttemptsTotal.inc({ target_kind: target.kind, reason: last.reason })
       attempts++
-      const attempt = await this.#attempt(target, request, timeoutMs, options)
+      const attempt = await this.#timeout(timeoutMs).execute(
+        (timed) => this.#attempt(target, request, timed.signal, options),
+        signal,
+      )
       const state = await this.#breaker.record(target, admission.ticket, verdictOf(attempt))
       const reason = retryReason(attempt)
       if (attempt.kind === 'response' && reason === undefined) {
@@ -273,18 +342,24 @@ class OutboundLayer implements Outbound {
       const retryAfterMs =
         attempt.kind === 'response' ? parseRetryAfter(attempt.headers.get('retry-after')) : undefined
       last = { attempt, reason, retryAfterMs }
-      if (attempts >= this.#settings.retryMaxAttempts) return failed('attempts')
+      // The last attempt ends the call on its count (cockatiel's), whatever the breaker or Retry-After say.
+      if (attempts >= maxAttempts) return new Retryable(retryAfterMs)
       // This attempt opened the breaker (or was a probe that failed): no retry, the whole fleet waits.
       if (state === 'open') return stoppedByBreaker(await this.#openFor(target))
-      const cap = this.#settings.retryMaxDelayMs
-      if (retryAfterMs !== undefined && retryAfterMs > cap) return failed('retry-after')
-      const backoff = this.#random() * Math.min(cap, this.#settings.retryBaseDelayMs * 2 ** (attempts - 1))
-      const delayMs = Math.max(retryAfterMs ?? 0, backoff)
-      try {
-        await sleep(delayMs, undefined, { signal: options.signal })
-      } catch {
-        return failed('aborted')
-      }
+      if (retryAfterMs !== undefined && retryAfterMs > this.#settings.retryMaxDelayMs)
+        return failed('retry-after')
+      signal?.addEventListener('abort', abortWait, { once: true })
+      return new Retryable(retryAfterMs)
+    }
+
+    const retried = this.#retry.execute(attemptOnce, signal)
+    try {
+      const result = await (waitAborted === undefined ? retried : Promise.race([retried, waitAborted]))
+      // The policy gave up on a Retryable: the attempts are spent, or the signal was aborted before a wait.
+      if (result instanceof Retryable) return failed(attempts >= maxAttempts ? 'attempts' : 'aborted')
+      return result
+    } finally {
+      signal?.removeEventListener('abort', abortWait)
     }
   }
 
@@ -299,23 +374,27 @@ class OutboundLayer implements Outbound {
     return retryAt === undefined ? this.#settings.breakerOpenMs : Math.max(0, retryAt - Date.now())
   }
 
+  /**
+   * cockatiel's cooperative timeout: when it runs out it aborts the attempt's signal, and undici ends the request
+   * or the body read at once. The attempt's signal also follows the caller's, through a listener removed when
+   * the attempt ends (not AbortSignal.any: on Node 20 a long-lived caller signal, say the shutdown signal, would
+   * keep every composite of every call alive). An attempt that ended has nothing left to abort (abortOnReturn).
+   */
+  #timeout(timeoutMs: number): TimeoutPolicy {
+    let policy = this.#timeouts.get(timeoutMs)
+    if (policy === undefined) {
+      policy = timeout(timeoutMs, { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false })
+      if (this.#timeouts.size < KEPT_TIMEOUT_POLICIES) this.#timeouts.set(timeoutMs, policy)
+    }
+    return policy
+  }
+
   async #attempt(
     target: Target,
     request: OutboundRequest,
-    timeoutMs: number,
+    signal: AbortSignal,
     options: CallOptions,
   ): Promise<Attempt> {
-    // One controller per attempt, fired by its timer or by the caller. Not AbortSignal.any: on Node 20 a
-    // long-lived caller signal (say, the shutdown signal) would keep every composite of every call alive.
-    const controller = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      controller.abort()
-    }, timeoutMs)
-    const abort = () => controller.abort()
-    options.signal?.addEventListener('abort', abort, { once: true })
-    if (options.signal?.aborted) abort()
     const end = outboundRequestDuration.startTimer({ target_kind: target.kind })
     let attempt: Attempt
     try {
@@ -325,7 +404,7 @@ class OutboundLayer implements Outbound {
         method: request.method as UndiciDispatcher.HttpMethod,
         headers: request.headers,
         body: request.body,
-        signal: controller.signal,
+        signal,
         dispatcher: options.dispatcher,
       })
       const status = response.statusCode
@@ -339,12 +418,10 @@ class OutboundLayer implements Outbound {
         attempt = { kind: 'response', status, headers, body: bounded.body, truncated: bounded.truncated }
       }
     } catch {
-      // Whichever signal fired decides; anything else (refused, reset, DNS, TLS) is the network's.
-      const reason = options.signal?.aborted ? 'aborted' : timedOut ? 'timeout' : 'network'
+      // The caller's signal first (it also fires the attempt's), then the timeout's; anything else (refused,
+      // reset, DNS, TLS) is the network's.
+      const reason = options.signal?.aborted ? 'aborted' : signal.aborted ? 'timeout' : 'network'
       attempt = { kind: 'failed', reason }
-    } finally {
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', abort)
     }
     end()
     outboundRequestsTotal.inc({ target_kind: target.kind, outcome: outcomeLabel(attempt) })

@@ -166,6 +166,31 @@ describe('outbound calls', () => {
       expect(await outbound.breakerState(target)).toMatchObject({ state: 'closed', calls: 0 })
     })
 
+    it('ends the wait before a retry at once when the caller aborts, and makes no further request', async () => {
+      server.answer(reply(503))
+      const settings = testSettings({ retryBaseDelayMs: 5000, retryMaxDelayMs: 5000 })
+      const redis = redises[0]!.client
+      const outbound = createOutbound({
+        redis,
+        keyPrefix: uniquePrefix(),
+        log: silentLog,
+        settings,
+        random: () => 1,
+      })
+      const target = uniqueTarget()
+      const caller = new AbortController()
+      const pending = outbound.call(target, post(), { signal: caller.signal })
+      // The 503 is recorded once the attempt is over: from then on the call waits 5 s before its retry.
+      await waitFor(async () => (await outbound.breakerState(target)).calls === 1, {
+        description: 'the first attempt recorded',
+      })
+      caller.abort()
+      const outcome = await pending
+      expect(outcome).toMatchObject({ kind: 'failed', reason: 'aborted', gaveUp: 'aborted', attempts: 1 })
+      if (outcome.kind === 'failed') expect(outcome.durationMs).toBeLessThan(4000)
+      expect(server.arrivals).toHaveLength(1)
+    })
+
     it('sends the request through the dispatcher the caller hands in', async () => {
       // The global dispatcher undici created for fetch, wrapped to see that the call went through ours.
       await fetch(server.url)
