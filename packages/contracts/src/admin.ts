@@ -2,6 +2,7 @@
 // connectors), defined once: the server validates and documents with them, the dashboard types its calls with
 // them, so a changed field breaks the dashboard's build instead of its pages.
 import { type Static, Type } from 'typebox'
+import { ListPage } from './pagination.js'
 
 // Ids are plain strings in paths: a malformed id names nothing and is answered 404, like an unknown one.
 export const TenantParams = Type.Object({ tenantId: Type.String() })
@@ -46,7 +47,7 @@ export const Tenant = Type.Object({
   createdAt: Timestamp,
 })
 export type Tenant = Static<typeof Tenant>
-export const TenantList = Type.Object({ data: Type.Array(Tenant) })
+export const TenantList = ListPage(Tenant)
 export type TenantList = Static<typeof TenantList>
 
 // API keys
@@ -75,7 +76,7 @@ export const ApiKey = Type.Object({
   revokedAt: Type.Union([Timestamp, Type.Null()]),
 })
 export type ApiKey = Static<typeof ApiKey>
-export const ApiKeyList = Type.Object({ data: Type.Array(ApiKey) })
+export const ApiKeyList = ListPage(ApiKey)
 export type ApiKeyList = Static<typeof ApiKeyList>
 
 /** A key's creation answer, the one place its key appears. */
@@ -221,7 +222,7 @@ export const Reconciliation = Type.Object(
   { title: 'Reconciliation' },
 )
 export type Reconciliation = Static<typeof Reconciliation>
-export const ReconciliationList = Type.Object({ data: Type.Array(Reconciliation) })
+export const ReconciliationList = ListPage(Reconciliation)
 export type ReconciliationList = Static<typeof ReconciliationList>
 
 // Sources
@@ -266,5 +267,5 @@ export const Source = Type.Object({
   createdAt: Timestamp,
 })
 export type Source = Static<typeof Source>
-export const SourceList = Type.Object({ data: Type.Array(Source) })
+export const SourceList = ListPage(Source)
 export type SourceList = Static<typeof SourceList>

@@ -1,5 +1,6 @@
-// Cursor pagination, the same on every list: `?limit=` (1..500, default 50) and `?after=<cursor>`, answered
-// with `{ data, nextCursor }`. A cursor is opaque: pass back the nextCursor of the previous page, nothing else.
+// Cursor pagination, the same on every list but the short admin lists (ListPage, answered whole): `?limit=`
+// (1..500, default 50) and `?after=<cursor>`, answered with `{ data, nextCursor }`. A cursor is opaque: pass
+// back the nextCursor of the previous page, nothing else.
 import { type Static, type TSchema, Type } from 'typebox'
 
 export const DEFAULT_PAGE_LIMIT = 50
@@ -34,4 +35,9 @@ export function Page<Item extends TSchema>(item: Item) {
       description: 'Pass as ?after= to get the next page; null on the last page',
     }),
   })
+}
+
+/** The response body of a list short enough to answer whole (the admin lists): every item, no cursor. */
+export function ListPage<Item extends TSchema>(item: Item) {
+  return Type.Object({ data: Type.Array(item) })
 }

@@ -189,28 +189,55 @@ export function expectedProjections(events: Iterable<PosEvent>): TenantProjectio
 /** Cells where the projection differs from what the events add up to, as `<what> <key>: <held> != <expected>`. */
 export function projectionMismatches(expected: TenantProjections, held: TenantProjections): string[] {
   const mismatches: string[] = []
-  const compare = (
+  const compare = <Cell>(
     what: string,
-    keys: Iterable<string>,
-    get: (p: TenantProjections, k: string) => number,
+    cells: (p: TenantProjections) => ReadonlyMap<string, Cell>,
+    amount: (cell: Cell | undefined) => number,
   ) => {
-    for (const key of new Set(keys)) {
-      const want = get(expected, key)
-      const got = get(held, key)
+    for (const key of new Set([...cells(expected).keys(), ...cells(held).keys()])) {
+      const want = amount(cells(expected).get(key))
+      const got = amount(cells(held).get(key))
       if (Math.abs(want - got) > 1e-6) mismatches.push(`${what} ${key}: ${got} != ${want}`)
     }
   }
-  compare('stock', [...expected.stock.keys(), ...held.stock.keys()], (p, k) => p.stock.get(k) ?? 0)
+  compare(
+    'stock',
+    (p) => p.stock,
+    (onHand) => onHand ?? 0,
+  )
   compare(
     'order total',
-    [...expected.orderTotals.keys(), ...held.orderTotals.keys()],
-    (p, k) => p.orderTotals.get(k) ?? 0,
+    (p) => p.orderTotals,
+    (total) => total ?? 0,
   )
-  const refundKeys = [...expected.refunds.keys(), ...held.refunds.keys()]
-  compare('refunds', refundKeys, (p, k) => p.refunds.get(k)?.count ?? 0)
-  compare('refunded total', refundKeys, (p, k) => p.refunds.get(k)?.sum ?? 0)
+  compare(
+    'refunds',
+    (p) => p.refunds,
+    (refunds) => refunds?.count ?? 0,
+  )
+  compare(
+    'refunded total',
+    (p) => p.refunds,
+    (refunds) => refunds?.sum ?? 0,
+  )
   return mismatches
 }
+
+/** A row that only reports a figure: it cannot fail. */
+const figure = (check: string, value: number): TableRow => ({
+  check,
+  value: String(value),
+  expected: '',
+  ok: true,
+})
+
+/** A row that passes when nothing was found: `found`, or `found of among` where the share tells more. */
+const none = (check: string, found: number, among?: number, expected = '0'): TableRow => ({
+  check,
+  value: among === undefined ? String(found) : `${found} of ${among}`,
+  expected,
+  ok: found === 0,
+})
 
 const EMPTY_PROJECTIONS: TenantProjections = { stock: new Map(), orderTotals: new Map(), refunds: new Map() }
 
@@ -289,7 +316,7 @@ export function checkChaos(input: ChaosInput): ChaosVerdict {
   note('replicas that exited on their own', input.unexpectedExits)
 
   const rows: TableRow[] = [
-    { check: 'requests (batches) sent', value: String(requests.length), expected: '', ok: true },
+    figure('requests (batches) sent', requests.length),
     {
       check: 'HTTP attempts (retries included)',
       value: String(attempts.length),
@@ -302,75 +329,28 @@ export function checkChaos(input: ChaosInput): ChaosVerdict {
       expected: '201, 429, 503 or a connection error',
       ok: unexpected.length === 0,
     },
-    {
-      check: 'requests given up after bounded retries',
-      value: String(gaveUp),
-      expected: '',
-      ok: true,
-    },
+    figure('requests given up after bounded retries', gaveUp),
     { check: 'events told stored', value: String(told), expected: '', ok: told > 0 },
-    { check: 'events stored', value: String(stored), expected: '', ok: true },
-    { check: 'lost (told stored, not stored)', value: String(lost), expected: '0', ok: lost === 0 },
-    {
-      check: 'duplicated (accepted as new twice)',
-      value: String(twice),
-      expected: '0',
-      ok: twice === 0,
-    },
-    {
-      check: 'duplicated or missed in stock, order and refund totals',
-      value: String(mismatched),
-      expected: '0',
-      ok: mismatched === 0,
-    },
-    {
-      check: 'replays answered unlike the original',
-      value: String(replayDiffs),
-      expected: '0',
-      ok: replayDiffs === 0,
-    },
-    {
-      check: 'replays answered (Idempotent-Replayed)',
-      value: String(requests.filter((request) => request.replayed).length),
-      expected: '',
-      ok: true,
-    },
-    {
-      check: '5xx during the Redis outage',
-      value: `${redis5xx.length} of ${duringRedis.length}`,
-      expected: '0',
-      ok: redis5xx.length === 0,
-    },
-    {
-      check: 'answers served without the database during the PostgreSQL outage (429, replays)',
-      value: String(withoutDatabase.length),
-      expected: '',
-      ok: true,
-    },
-    {
-      check: 'answers other than 503 during the PostgreSQL outage',
-      value: `${notUnavailable.length} of ${duringPostgres.length}`,
-      expected: '0, but for those served without the database',
-      ok: notUnavailable.length === 0,
-    },
-    {
-      check: '503 without Retry-After during the PostgreSQL outage',
-      value: String(withoutRetryAfter.length),
-      expected: '0',
-      ok: withoutRetryAfter.length === 0,
-    },
-    {
-      check: `answers slower than ${input.hangLimitMs} ms during the PostgreSQL outage`,
-      value: String(hung.length),
-      expected: '0',
-      ok: hung.length === 0,
-    },
-    {
-      check: 'replicas that exited on their own',
-      value: String(input.unexpectedExits.length),
-      expected: '0',
-      ok: input.unexpectedExits.length === 0,
-    },
+    figure('events stored', stored),
+    none('lost (told stored, not stored)', lost),
+    none('duplicated (accepted as new twice)', twice),
+    none('duplicated or missed in stock, order and refund totals', mismatched),
+    none('replays answered unlike the original', replayDiffs),
+    figure('replays answered (Idempotent-Replayed)', requests.filter((request) => request.replayed).length),
+    none('5xx during the Redis outage', redis5xx.length, duringRedis.length),
+    figure(
+      'answers served without the database during the PostgreSQL outage (429, replays)',
+      withoutDatabase.length,
+    ),
+    none(
+      'answers other than 503 during the PostgreSQL outage',
+      notUnavailable.length,
+      duringPostgres.length,
+      '0, but for those served without the database',
+    ),
+    none('503 without Retry-After during the PostgreSQL outage', withoutRetryAfter.length),
+    none(`answers slower than ${input.hangLimitMs} ms during the PostgreSQL outage`, hung.length),
+    none('replicas that exited on their own', input.unexpectedExits.length),
     {
       check: 'webhook events delivered at least once',
       value: `${delivered} of ${stored}`,

@@ -3,6 +3,7 @@
 // measures how long the fleet took to be ready again and checks what must hold while it is on.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { metricsText, sampleValue } from '../bench/support/prometheus.js'
+import type { StallProxy } from '../test/helpers/stall-proxy.js'
 import { waitFor } from '../test/helpers/wait.js'
 import type { FaultRecord } from './checker.js'
 import { type Fleet, READINESS_TIMEOUT_MS, REPLICAS } from './fleet.js'
@@ -89,58 +90,61 @@ export async function killReplica(fleet: Fleet, slot: number): Promise<FaultReco
   }
 }
 
-/** PostgreSQL unreachable: every connection through the proxy cut, new ones closed, for `outageMs`. */
-export async function cutPostgres(fleet: Fleet, outageMs: number): Promise<FaultRecord> {
-  const { proxy } = fleet.environment
+/** What a fault saw while it was on, for its record. */
+interface FaultSeen {
+  readonly notes: string[]
+  readonly violations: string[]
+}
+
+/**
+ * A PostgreSQL fault through the proxy: `inject` turns it on at `startedAt` and lifts it; the fleet must then
+ * be ready again by itself.
+ */
+async function postgresFault(
+  fleet: Fleet,
+  fault: Pick<FaultRecord, 'kind' | 'label'>,
+  inject: (proxy: StallProxy, startedAt: number) => Promise<FaultSeen>,
+): Promise<FaultRecord> {
   const startedAt = Date.now()
-  proxy.cut()
-  const violations: string[] = []
-  // Halfway through, every replica's readiness must say 503, and within its timeout: no hang.
-  await sleep(outageMs / 2)
-  const probes = await Promise.all(fleet.urls.map(readiness))
-  for (const probe of probes) {
-    if (probe.status !== 503) violations.push(`/readyz answered ${probe.status} while PostgreSQL was cut`)
-    if (probe.latencyMs > READINESS_TIMEOUT_MS + PROBE_SLACK_MS)
-      violations.push(`/readyz took ${probe.latencyMs} ms while PostgreSQL was cut`)
-  }
-  await sleep(Math.max(0, startedAt + outageMs - Date.now()))
-  proxy.restore()
+  const { notes, violations } = await inject(fleet.environment.proxy, startedAt)
   const endedAt = Date.now()
-  const notes = [
-    `/readyz during the cut: ${probes.map((p) => `${p.status} in ${p.latencyMs} ms`).join(', ')}`,
-  ]
   const recoveryMs = await recovery(fleet, endedAt, (r) => r.status === 200, notes)
-  return {
-    kind: 'postgres-cut',
-    label: `PostgreSQL cut ${outageMs / 1000} s`,
-    startedAt,
-    endedAt,
-    recoveryMs,
-    notes,
-    violations,
-  }
+  return { ...fault, startedAt, endedAt, recoveryMs, notes, violations }
+}
+
+/** PostgreSQL unreachable: every connection through the proxy cut, new ones closed, for `outageMs`. */
+export function cutPostgres(fleet: Fleet, outageMs: number): Promise<FaultRecord> {
+  const fault = { kind: 'postgres-cut', label: `PostgreSQL cut ${outageMs / 1000} s` } as const
+  return postgresFault(fleet, fault, async (proxy, startedAt) => {
+    proxy.cut()
+    const violations: string[] = []
+    // Halfway through, every replica's readiness must say 503, and within its timeout: no hang.
+    await sleep(outageMs / 2)
+    const probes = await Promise.all(fleet.urls.map(readiness))
+    for (const probe of probes) {
+      if (probe.status !== 503) violations.push(`/readyz answered ${probe.status} while PostgreSQL was cut`)
+      if (probe.latencyMs > READINESS_TIMEOUT_MS + PROBE_SLACK_MS)
+        violations.push(`/readyz took ${probe.latencyMs} ms while PostgreSQL was cut`)
+    }
+    await sleep(Math.max(0, startedAt + outageMs - Date.now()))
+    proxy.restore()
+    const notes = [
+      `/readyz during the cut: ${probes.map((p) => `${p.status} in ${p.latencyMs} ms`).join(', ')}`,
+    ]
+    return { notes, violations }
+  })
 }
 
 /** The proxy holds PostgreSQL's answers for `stallMs`, then lets them through. */
-export async function stallPostgres(fleet: Fleet, stallMs: number): Promise<FaultRecord> {
-  const { proxy } = fleet.environment
-  const startedAt = Date.now()
-  proxy.stall()
-  await sleep(stallMs)
-  const held = proxy.held
-  proxy.release()
-  const endedAt = Date.now()
-  const notes = [`${held} answers from PostgreSQL held`]
-  const recoveryMs = await recovery(fleet, endedAt, (r) => r.status === 200, notes)
-  return {
-    kind: 'postgres-stall',
-    label: `PostgreSQL stalled ${stallMs / 1000} s`,
-    startedAt,
-    endedAt,
-    recoveryMs,
-    notes,
-    violations: [],
-  }
+export function stallPostgres(fleet: Fleet, stallMs: number): Promise<FaultRecord> {
+  const fault = { kind: 'postgres-stall', label: `PostgreSQL stalled ${stallMs / 1000} s` } as const
+  return postgresFault(fleet, fault, async (proxy) => {
+    proxy.stall()
+    await sleep(stallMs)
+    const held = proxy.held
+    proxy.release()
+    return { notes: [`${held} answers from PostgreSQL held`], violations: [] }
+  })
 }
 
 async function backendErrors(urls: readonly string[]): Promise<number[]> {

@@ -10,7 +10,19 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
 
 const mark = (ok: boolean) => (ok ? 'ok' : 'FAIL')
 
-export function formatVerdict(verdict: ChaosVerdict): string {
+/** What a run was, for the heading: all it takes to send the same load again. */
+export interface RunHeading {
+  readonly seed: number
+  readonly short: boolean
+  readonly durationMs: number
+}
+
+/** The command that sends the same load again, under the same fault schedule. */
+export const sameRunAgain = (run: RunHeading): string =>
+  `npm run chaos -- --seed ${run.seed}${run.short ? ' --short' : ''} --duration ${run.durationMs / 1000}`
+
+export function formatVerdict(verdict: ChaosVerdict, run: RunHeading): string {
+  const heading = `Chaos run, seed ${run.seed}, ${run.short ? 'short' : 'full'} (again: \`${sameRunAgain(run)}\`)`
   const checks = markdownTable(
     ['Check', 'Value', 'Expected', ''],
     verdict.rows.map((row) => [row.check, row.value, row.expected, mark(row.ok)]),
@@ -31,6 +43,8 @@ export function formatVerdict(verdict: ChaosVerdict): string {
     ? 'chaos suite passed'
     : `chaos suite FAILED:\n${verdict.violations.map((v) => `- ${v}`).join('\n')}`
   return [
+    heading,
+    '',
     checks,
     '',
     faults,

@@ -9,7 +9,25 @@
 // The derivations rely on what the generator guarantees, which keeps them short: occurrence times rise
 // strictly with the event's position, an order's versions rise with its events, a product's payload is the
 // same on every upsert, and a product is deleted only well after it was first upserted.
+//
+// Every table and column is named through the Drizzle schema (platform/sql.ts), as the write path's statements
+// are, so a renamed column breaks the build here too. The names in lower case inside a statement are its own:
+// aliases given where the schema's columns are read.
+import { getTableName } from 'drizzle-orm'
 import type pg from 'pg'
+import {
+  events as e,
+  orderLineItems as li,
+  orders as o,
+  products as p,
+  refunds as r,
+  stockLevels as sl,
+  stockMovements as sm,
+  sources,
+  stores as st,
+  tenants,
+} from '../../src/db/schema.js'
+import { columns, column as q, select, table } from '../../src/platform/sql.js'
 
 /** How the tenant's events spread over keys: scaled with N, capped at a large retailer's size. */
 export interface KeySpread {
@@ -56,11 +74,11 @@ const EPOCH = '2026-01-01T00:00:00Z'
 // later, completed (1 in 20 canceled, 1 in 20 updated and left open); its first line moves stock; the other
 // slots are stock moves (sales and restocks) over the whole spread of stores and SKUs, with now and then a
 // refund, a physical count, a catalog change or a product deletion. `h` is a multiplicative hash of i.
+const GENERATED = [e.tenantId, e.sourceId, e.sourceName, e.eventId, e.type, e.payload, e.occurredAt] as const
 const GENERATOR = `
 CREATE FUNCTION pg_temp.seed_events(
   p_tenant uuid, p_source uuid, p_source_name text, p_first bigint, p_last bigint, skus int, stores int, t0 timestamptz)
-RETURNS TABLE (tenant_id uuid, source_id uuid, source_name text, event_id text, type text, payload jsonb,
-  occurred_at timestamptz)
+RETURNS TABLE (${GENERATED.map((col) => `${q(col)} ${col.getSQLType()}`).join(', ')})
 LANGUAGE sql STABLE AS $fn$
   SELECT p_tenant, p_source, p_source_name, md5(p_tenant::text || ':' || i)::uuid::text, ev.type, ev.payload,
     t0 + i * interval '1 second'
@@ -119,18 +137,33 @@ $fn$`
 // The projections, derived from every stored event of the database, in the order of first appearance (the
 // order of the ids the write path hands out). `received_at` stands for the write path's now(): the time the
 // event's transaction stored it.
+
+/** The events, read under the names the statements below use. */
+const EVENTS = `(SELECT ${select({
+  tenant_id: e.tenantId,
+  type: e.type,
+  payload: e.payload,
+  occurred_at: e.occurredAt,
+  received_at: e.receivedAt,
+  seq: e.seq,
+})} FROM ${table(e)})`
+
 const STORE_EVENTS = `type IN ('inventory.adjusted', 'inventory.counted', 'order.created', 'order.updated',
   'order.completed', 'order.canceled')`
 
+/** The store a stock or order event names: `s` joined to the events `x`. */
+const JOIN_STORE = `JOIN ${table(st)} s
+  ON ${q(st.tenantId, 's')} = x.tenant_id AND ${q(st.code, 's')} = x.payload->>'storeId'`
+
 const PROJECTIONS = [
-  `INSERT INTO stores (tenant_id, code, created_at)
-   SELECT tenant_id, payload->>'storeId', min(received_at) FROM events WHERE ${STORE_EVENTS}
+  `INSERT INTO ${table(st)} (${columns(st.tenantId, st.code, st.createdAt)})
+   SELECT tenant_id, payload->>'storeId', min(received_at) FROM ${EVENTS} x WHERE ${STORE_EVENTS}
    GROUP BY tenant_id, payload->>'storeId' ORDER BY min(seq)`,
 
-  `INSERT INTO products (tenant_id, sku, name, price_amount, currency, barcode, deleted_at, changed_at,
-     created_at, updated_at)
+  `INSERT INTO ${table(p)} (${columns(p.tenantId, p.sku, p.name, p.priceAmount, p.currency, p.barcode)},
+     ${columns(p.deletedAt, p.changedAt, p.createdAt, p.updatedAt)})
    WITH changes AS (
-     SELECT tenant_id, payload->>'sku' AS sku, type, payload, occurred_at, received_at, seq FROM events
+     SELECT tenant_id, payload->>'sku' AS sku, type, payload, occurred_at, received_at, seq FROM ${EVENTS} x
      WHERE type IN ('product.upserted', 'product.deleted')
    ), first_upsert AS (
      SELECT tenant_id, sku, min(seq) AS seq, min(received_at) AS received_at FROM changes
@@ -152,18 +185,18 @@ const PROJECTIONS = [
    JOIN last_change l ON l.tenant_id = f.tenant_id AND l.sku = f.sku
    ORDER BY f.seq`,
 
-  `INSERT INTO stock_movements (tenant_id, store_id, sku, delta, occurred_at)
-   SELECT e.tenant_id, s.id, e.payload->>'sku', (e.payload->>'delta')::numeric, e.occurred_at
-   FROM events e JOIN stores s ON s.tenant_id = e.tenant_id AND s.code = e.payload->>'storeId'
-   WHERE e.type = 'inventory.adjusted' ORDER BY e.seq`,
+  `INSERT INTO ${table(sm)} (${columns(sm.tenantId, sm.storeId, sm.sku, sm.delta, sm.occurredAt)})
+   SELECT x.tenant_id, ${q(st.id, 's')}, x.payload->>'sku', (x.payload->>'delta')::numeric, x.occurred_at
+   FROM ${EVENTS} x ${JOIN_STORE}
+   WHERE x.type = 'inventory.adjusted' ORDER BY x.seq`,
 
   // Stock on hand: the latest count plus every move that happened after it (all moves when never counted).
-  `INSERT INTO stock_levels (tenant_id, store_id, sku, on_hand, counted_at, updated_at)
+  `INSERT INTO ${table(sl)} (${columns(sl.tenantId, sl.storeId, sl.sku, sl.onHand, sl.countedAt, sl.updatedAt)})
    WITH stock AS (
-     SELECT e.tenant_id, s.id AS store_id, e.payload->>'sku' AS sku, e.type, e.payload, e.occurred_at,
-       e.received_at, e.seq
-     FROM events e JOIN stores s ON s.tenant_id = e.tenant_id AND s.code = e.payload->>'storeId'
-     WHERE e.type IN ('inventory.adjusted', 'inventory.counted')
+     SELECT x.tenant_id, ${q(st.id, 's')} AS store_id, x.payload->>'sku' AS sku, x.type, x.payload, x.occurred_at,
+       x.received_at, x.seq
+     FROM ${EVENTS} x ${JOIN_STORE}
+     WHERE x.type IN ('inventory.adjusted', 'inventory.counted')
    ), last_count AS (
      SELECT DISTINCT ON (tenant_id, store_id, sku) tenant_id, store_id, sku,
        (payload->>'onHand')::numeric AS on_hand, occurred_at
@@ -179,10 +212,10 @@ const PROJECTIONS = [
    ORDER BY min(x.seq)`,
 
   // The state an order shows is its event with the highest version; line items are that event's.
-  `INSERT INTO orders (tenant_id, order_id, store_id, status, version, currency, total_amount, changed_at,
-     created_at, updated_at)
+  `INSERT INTO ${table(o)} (${columns(o.tenantId, o.orderId, o.storeId, o.status, o.version, o.currency)},
+     ${columns(o.totalAmount, o.changedAt, o.createdAt, o.updatedAt)})
    WITH changes AS (
-     SELECT tenant_id, payload->>'orderId' AS order_id, type, payload, occurred_at, received_at, seq FROM events
+     SELECT tenant_id, payload->>'orderId' AS order_id, type, payload, occurred_at, received_at, seq FROM ${EVENTS} x
      WHERE type IN ('order.created', 'order.updated', 'order.completed', 'order.canceled')
    ), firsts AS (
      SELECT tenant_id, order_id, min(seq) AS seq, min(received_at) AS received_at FROM changes
@@ -191,37 +224,38 @@ const PROJECTIONS = [
      SELECT DISTINCT ON (tenant_id, order_id) * FROM changes
      ORDER BY tenant_id, order_id, (payload->>'version')::bigint DESC, seq
    )
-   SELECT l.tenant_id, l.order_id, s.id,
-     coalesce(l.payload->>'status', CASE l.type WHEN 'order.completed' THEN 'COMPLETED'
+   SELECT x.tenant_id, x.order_id, ${q(st.id, 's')},
+     coalesce(x.payload->>'status', CASE x.type WHEN 'order.completed' THEN 'COMPLETED'
        WHEN 'order.canceled' THEN 'CANCELED' ELSE 'OPEN' END),
-     (l.payload->>'version')::bigint, l.payload->>'currency', (l.payload->'total'->>'amount')::bigint,
-     l.occurred_at, f.received_at, l.received_at
-   FROM latest l
-   JOIN firsts f ON f.tenant_id = l.tenant_id AND f.order_id = l.order_id
-   JOIN stores s ON s.tenant_id = l.tenant_id AND s.code = l.payload->>'storeId'
+     (x.payload->>'version')::bigint, x.payload->>'currency', (x.payload->'total'->>'amount')::bigint,
+     x.occurred_at, f.received_at, x.received_at
+   FROM latest x
+   JOIN firsts f ON f.tenant_id = x.tenant_id AND f.order_id = x.order_id
+   ${JOIN_STORE}
    ORDER BY f.seq`,
 
-  `INSERT INTO order_line_items (order_pk, position, sku, quantity, unit_price_amount, currency)
-   SELECT o.id, item.n - 1, item.value->>'sku', (item.value->>'quantity')::numeric,
+  `INSERT INTO ${table(li)} (${columns(li.orderPk, li.position, li.sku, li.quantity, li.unitPriceAmount, li.currency)})
+   SELECT ${q(o.id, 'o')}, item.n - 1, item.value->>'sku', (item.value->>'quantity')::numeric,
      (item.value->'unitPrice'->>'amount')::bigint, item.value->'unitPrice'->>'currency'
    FROM (
      SELECT DISTINCT ON (tenant_id, payload->>'orderId') tenant_id, payload
-     FROM events WHERE type IN ('order.created', 'order.updated', 'order.completed', 'order.canceled')
+     FROM ${EVENTS} x WHERE type IN ('order.created', 'order.updated', 'order.completed', 'order.canceled')
      ORDER BY tenant_id, payload->>'orderId', (payload->>'version')::bigint DESC, seq
    ) l
-   JOIN orders o ON o.tenant_id = l.tenant_id AND o.order_id = l.payload->>'orderId'
+   JOIN ${table(o)} o ON ${q(o.tenantId, 'o')} = l.tenant_id AND ${q(o.orderId, 'o')} = l.payload->>'orderId'
    CROSS JOIN LATERAL jsonb_array_elements(l.payload->'lineItems') WITH ORDINALITY AS item(value, n)
-   ORDER BY o.id, item.n`,
+   ORDER BY ${q(o.id, 'o')}, item.n`,
 
-  `INSERT INTO refunds (tenant_id, order_id, refund_id, amount, currency, occurred_at, created_at)
+  `INSERT INTO ${table(r)} (${columns(r.tenantId, r.orderId, r.refundId, r.amount, r.currency)},
+     ${columns(r.occurredAt, r.createdAt)})
    SELECT tenant_id, payload->>'orderId', payload->>'refundId', (payload->'amount'->>'amount')::bigint,
      payload->'amount'->>'currency', occurred_at, received_at
-   FROM events WHERE type = 'refund.created' ORDER BY seq
+   FROM ${EVENTS} x WHERE type = 'refund.created' ORDER BY seq
    ON CONFLICT DO NOTHING`,
 ]
 
 /** The tables the seed fills whose indexes are dropped while it loads and rebuilt after, as defined. */
-const BULK_TABLES = ['events', 'stock_movements']
+const BULK_TABLES = [getTableName(e), getTableName(sm)]
 
 interface IndexDefinition {
   readonly name: string
@@ -267,15 +301,16 @@ async function timed(work: () => Promise<void>): Promise<number> {
 export async function seedScaleData(client: pg.Client, options: SeedOptions): Promise<SeedResult> {
   const log = options.log ?? (() => undefined)
   const chunk = options.chunk ?? DEFAULT_CHUNK
-  const { rows: existing } = await client.query<{ n: string }>('SELECT count(*) AS n FROM events')
+  const { rows: existing } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table(e)}`)
   if (Number(existing[0]!.n) > 0) throw new Error('the database already holds events: seed a fresh one')
   await client.query(GENERATOR)
 
   const createTenant = async (name: string): Promise<SeededTenantRef & { sourceId: string }> => {
     const { rows } = await client.query<{ tenant_id: string; source_id: string }>(
-      `WITH t AS (INSERT INTO tenants (name) VALUES ($1) RETURNING id)
-       INSERT INTO sources (tenant_id, name, kind) SELECT id, $2, 'sdk' FROM t
-       RETURNING tenant_id, id AS source_id`,
+      `WITH t AS (INSERT INTO ${table(tenants)} (${columns(tenants.name)}) VALUES ($1) RETURNING ${q(tenants.id)} AS id)
+       INSERT INTO ${table(sources)} (${columns(sources.tenantId, sources.name, sources.kind)})
+       SELECT id, $2, 'sdk' FROM t
+       RETURNING ${select({ tenant_id: sources.tenantId, source_id: sources.id })}`,
       [name, SEED_SOURCE],
     )
     return { tenantId: rows[0]!.tenant_id, sourceId: rows[0]!.source_id, sourceName: SEED_SOURCE }
@@ -287,7 +322,7 @@ export async function seedScaleData(client: pg.Client, options: SeedOptions): Pr
     spread: KeySpread,
   ) =>
     client.query(
-      `INSERT INTO events (tenant_id, source_id, source_name, event_id, type, payload, occurred_at)
+      `INSERT INTO ${table(e)} (${columns(...GENERATED)})
        SELECT * FROM pg_temp.seed_events($1, $2, $3, $4, $5, $6, $7, $8)`,
       [tenant.tenantId, tenant.sourceId, SEED_SOURCE, first, last, spread.skus, spread.stores, EPOCH],
     )

@@ -237,9 +237,13 @@ describe('the chaos checker', () => {
     expect(row(verdict, 'webhook events delivered')).toMatchObject({ value: '1 of 3', ok: false })
   })
 
-  it('prints the checks and the faults as Markdown tables, and the violations', () => {
+  it('prints the seed, the checks and the faults as Markdown tables, and the violations', () => {
     const text = formatVerdict(
       checkChaos(input({ stored: facts(['e2', 'e3'], expectedProjections(events.slice(1))) })),
+      { seed: 12, short: true, durationMs: 60_000 },
+    )
+    expect(text).toContain(
+      'Chaos run, seed 12, short (again: `npm run chaos -- --seed 12 --short --duration 60`)',
     )
     expect(text).toContain('| Check | Value | Expected |  |')
     expect(text).toContain('| lost (told stored, not stored) | 1 | 0 | FAIL |')
