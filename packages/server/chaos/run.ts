@@ -81,7 +81,7 @@ type Fault = (fleet: Fleet) => Promise<FaultRecord>
 
 /** The schedule: kills (each replica at least once when there are three or more) between the other faults. */
 function schedule(plan: Plan, random: Random, probe: LimitProbe): Fault[] {
-  const slots = [0, 1, 2].sort(() => random.next() - 0.5)
+  const slots = random.shuffled([0, 1, 2])
   const kills: Fault[] = Array.from({ length: plan.kills }, (_, i) => {
     const slot = i < REPLICAS ? slots[i]! : random.below(REPLICAS)
     return (fleet) => killReplica(fleet, slot)

@@ -11,6 +11,8 @@ export interface Random {
   /** An integer in [min, max). */
   between(min: number, max: number): number
   pick<T>(items: readonly T[]): T
+  /** A new array of the items in random order (Fisher-Yates: the same draws give the same order on any engine). */
+  shuffled<T>(items: readonly T[]): T[]
 }
 
 function fromBelow(below: (n: number) => number, next: () => number): Random {
@@ -19,6 +21,14 @@ function fromBelow(below: (n: number) => number, next: () => number): Random {
     below,
     between: (min, max) => min + below(max - min),
     pick: (items) => items[below(items.length)]!,
+    shuffled: (items) => {
+      const out = [...items]
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = below(i + 1)
+        ;[out[i], out[j]] = [out[j]!, out[i]!]
+      }
+      return out
+    },
   }
 }
 

@@ -70,3 +70,14 @@ describe('chaos till requests', () => {
       expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   })
 })
+
+describe('seeded shuffle', () => {
+  it('orders the same items the same way from the same seed, and every item once', () => {
+    const items = Array.from({ length: 20 }, (_, i) => i)
+    const a = seededRandom(7).shuffled(items)
+    expect(seededRandom(7).shuffled(items)).toEqual(a)
+    expect([...a].sort((x, y) => x - y)).toEqual(items)
+    expect(a).not.toEqual(items)
+    expect(seededRandom(8).shuffled(items)).not.toEqual(a)
+  })
+})
