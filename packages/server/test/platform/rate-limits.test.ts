@@ -191,7 +191,6 @@ describe('refills that Redis answers late', () => {
     expect(slow).toEqual(Array(5).fill(false))
     // The two tokens left go to the next requests instead of being lost with the late answers.
     expect(5 + (await acceptedUntilRefused(bucket, 3))).toBe(1000)
-    expect(limits.degraded).toBe(false)
     // Every accepted request is counted in Redis, those the insurance limiter admitted too.
     expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(1000)
   })
@@ -209,15 +208,15 @@ describe('refills that Redis answers late', () => {
   it('does not credit tokens of a window that ended before they arrived to the next one', async () => {
     const windowMs = 3000
     const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 400, windowMs } }
-    const stalledAt = Date.now()
     proxy.stall()
     // Leases of 1, 2 and 4 tokens for five requests: two tokens more than they need.
     const slow = await Promise.all(Array.from({ length: 5 }, () => limits.consume(bucket)))
     expect(slow.every((state) => !state.exceeded)).toBe(true)
-    // The answers are held until the window they were counted in has ended.
-    await waitFor(() => Date.now() > stalledAt + windowMs + 100, {
+    // The answers are held until the window they were counted in has ended: Redis dropped its count.
+    await waitFor(async () => (await countedInRedis(bucket)) === 0, {
       description: 'the window of the held refills to end',
       timeoutMs: windowMs + 5000,
+      intervalMs: 50,
     })
     proxy.release()
     // A fresh window: the limit, neither more (old tokens) nor less (old debts).
