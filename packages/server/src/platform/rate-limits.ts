@@ -11,10 +11,18 @@
 // finds no token waits for the refills under way when they ask for enough tokens for every waiter, else
 // starts another, so a burst costs a few refills sent together (ioredis auto-pipelining), not a chain. A
 // lease is at most 1% of the limit (LEASE_SHARE) and at most MAX_LEASE tokens, starts at one token and
-// doubles with each refill, and lapses with its window. The count in Redis includes every leased token, so the fleet never accepts more
-// than the limit in a window; it may refuse up to (replicas - 1) x (lease - 1) requests early, when other
-// replicas hold tokens they do not spend before the window ends. Below 2 x LEASE_SHARE the lease is one
-// token: every request is counted in Redis on its own, exactly as without leases.
+// doubles with each refill, and lapses with its window. The count in Redis includes every leased token, so
+// while Redis answers in time the fleet never accepts more than the limit in a window; it may refuse up to
+// (replicas - 1) x (lease - 1) requests early, when other replicas hold tokens they do not spend before the
+// window ends. Below 2 x LEASE_SHARE the lease is one token: every request is counted in Redis on its own,
+// exactly as without leases.
+//
+// A refill that Redis answers after the deadline was still counted there, so its answer is not dropped: its
+// tokens first pay for the requests of the window that the insurance limiter admitted while a refill was late
+// (Redis counts them nowhere else), and the rest joins the lease. Meanwhile a request that falls back is
+// refused once what was admitted that way covers the room the window had at Redis's last answer: no late
+// token can be left for it. An answer whose window may have ended by the time it arrives is not used: its
+// tokens would be spent in the next window.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
@@ -61,7 +69,9 @@ export interface RateLimitsOptions {
   readonly redisTimeoutMs: number
 }
 
-type StoreAnswer = { res: RateLimiterRes; exceeded: boolean } | { error: unknown }
+/** Redis's count after a request (`exceeded`: it went past the limit). */
+type StoreCount = { res: RateLimiterRes; exceeded: boolean }
+type StoreAnswer = StoreCount | { error: unknown }
 
 /** A lease is at most 1/LEASE_SHARE of the limit, so the tokens other replicas may hold stay small beside it. */
 const LEASE_SHARE = 100
@@ -76,10 +86,17 @@ interface Lease {
   tokens: number
   /** The window's count in Redis after the last refill (every replica's tokens, handed out or not). */
   counted: number
-  /** When the window ends (epoch ms): the tokens lapse with it. */
+  /** When the window ends (epoch ms), 0 while no answer named it: the tokens lapse with it. */
   resetAt: number
   /** The window's count reached the limit: every request is refused until it ends, without asking Redis. */
   spent: boolean
+  /**
+   * Requests the insurance limiter admitted while a refill was late, not yet paid with a token: the next
+   * tokens of the window (a late answer's first) go to them.
+   */
+  owed: number
+  /** Refills Redis did not answer in time and may still answer. */
+  late: number
   /** Tokens the next refill asks for: doubles with each refill, up to the bucket's cap. */
   next: number
   /** Tokens asked for by the refills under way, and the requests waiting for them. */
@@ -123,19 +140,11 @@ export class RateLimits {
 
   async consume(bucket: RateLimitBucket): Promise<RateLimitState> {
     const shared = this.#sharedLimiter(bucket.policy)
-    if (shared) {
-      const state =
-        leaseCap(bucket.policy) === 1
-          ? await this.#consumeOne(shared, bucket)
-          : await this.#consumeLeased(shared, bucket)
-      if (state !== undefined) return state
-    }
-    const local = this.#localLimiter(bucket.policy)
-    try {
-      return this.#state(bucket, await local.consume(bucket.id), false)
-    } catch (rejection) {
-      return this.#state(bucket, rejection as RateLimiterRes, true)
-    }
+    if (shared === undefined) return this.#consumeLocal(bucket, undefined)
+    if (leaseCap(bucket.policy) === 1)
+      return (await this.#consumeOne(shared, bucket)) ?? this.#consumeLocal(bucket, undefined)
+    const lease = this.#leaseOf(leaseKey(bucket))
+    return (await this.#consumeLeased(shared, bucket, lease)) ?? this.#consumeLocal(bucket, lease)
   }
 
   /**
@@ -173,10 +182,10 @@ export class RateLimits {
   async #consumeLeased(
     shared: RateLimiterRedis,
     bucket: RateLimitBucket,
+    lease: Lease,
   ): Promise<RateLimitState | undefined> {
-    const key = leaseKey(bucket)
     for (;;) {
-      const lease = this.#leaseOf(key)
+      this.#lapse(lease, Date.now())
       if (lease.tokens > 0) {
         lease.tokens--
         return this.#leased(bucket, lease, false)
@@ -189,7 +198,29 @@ export class RateLimits {
       lease.waiting++
       const answered = await refill
       lease.waiting--
-      if (!answered) return undefined
+      // Another refill's answer may have come meanwhile: its tokens serve this request before any fallback.
+      if (!answered && lease.tokens === 0) return undefined
+    }
+  }
+
+  /**
+   * The per-process limiter's answer: the only one without Redis, the insurance when Redis did not answer.
+   * A leased bucket's request is refused at once when what the insurance limiter admitted during late refills
+   * covers the room its window had at Redis's last answer; one it admits while a refill is late is owed a
+   * token of the window, so the late answer counts it in Redis.
+   */
+  async #consumeLocal(bucket: RateLimitBucket, lease: Lease | undefined): Promise<RateLimitState> {
+    if (lease !== undefined && lease.resetAt > Date.now() && lease.owed >= bucket.policy.max - lease.counted)
+      return this.#leased(bucket, lease, true)
+    // Counted before the limiter answers, so that the waiters of one refill, which fall back together, see
+    // each other in the check above.
+    const owes = lease !== undefined && lease.late > 0
+    if (owes) lease.owed++
+    try {
+      return this.#state(bucket, await this.#localLimiter(bucket.policy).consume(bucket.id), false)
+    } catch (rejection) {
+      if (owes) lease.owed = Math.max(0, lease.owed - 1)
+      return this.#state(bucket, rejection as RateLimiterRes, true)
     }
   }
 
@@ -205,14 +236,17 @@ export class RateLimits {
     return refill
   }
 
-  /** The bucket's lease, a fresh one when its window ended; lapsed and then the oldest leases go when full. */
+  /**
+   * The bucket's lease, kept while refills of it are under way or late so that their answers find it; idle
+   * leases whose window ended and then the oldest go when full.
+   */
   #leaseOf(key: string): Lease {
-    const now = Date.now()
     const lease = this.#leases.get(key)
-    if (lease !== undefined && (lease.resetAt > now || lease.refill !== undefined)) return lease
+    if (lease !== undefined) return lease
     if (this.#leases.size >= MAX_LEASES) {
+      const now = Date.now()
       for (const [k, l] of this.#leases)
-        if (l.resetAt <= now && l.refill === undefined) this.#leases.delete(k)
+        if (l.resetAt <= now && l.refill === undefined && l.late === 0) this.#leases.delete(k)
       if (this.#leases.size >= MAX_LEASES) this.#leases.delete(this.#leases.keys().next().value!)
     }
     const fresh: Lease = {
@@ -220,7 +254,9 @@ export class RateLimits {
       counted: 0,
       resetAt: 0,
       spent: false,
-      next: lease?.next ?? 1,
+      owed: 0,
+      late: 0,
+      next: 1,
       asked: 0,
       waiting: 0,
       refill: undefined,
@@ -229,9 +265,19 @@ export class RateLimits {
     return fresh
   }
 
+  /** Once its window ended, a lease's tokens, count and debts lapse; the window is unknown until an answer. */
+  #lapse(lease: Lease, now: number): void {
+    if (lease.resetAt === 0 || lease.resetAt > now) return
+    lease.tokens = 0
+    lease.counted = 0
+    lease.resetAt = 0
+    lease.spent = false
+    lease.owed = 0
+  }
+
   /**
-   * Takes `wanted` tokens from the shared window: as many as are left under the limit, since Redis counts
-   * them all (a refill past the limit grants the part below it). False when Redis did not answer in time.
+   * Takes `wanted` tokens from the shared window. False when Redis did not answer in time; its answer is
+   * credited to the lease whenever it comes, since Redis counted the tokens either way.
    */
   async #refill(
     shared: RateLimiterRedis,
@@ -239,32 +285,62 @@ export class RateLimits {
     lease: Lease,
     wanted: number,
   ): Promise<boolean> {
-    const outcome = await this.#take(shared, bucket.id, wanted)
-    if (outcome === undefined) return false
-    const { max } = bucket.policy
-    const counted = outcome.res.consumedPoints
-    const granted = Math.min(wanted, Math.max(0, max - (counted - wanted)))
-    lease.tokens += granted
+    const sentAt = Date.now()
+    const answer = this.#ask(shared, bucket.id, wanted).then((outcome) => {
+      if ('res' in outcome) this.#credit(bucket.policy, lease, outcome.res, wanted, sentAt)
+      return outcome
+    })
+    const outcome = await withDeadline(answer, this.options.redisTimeoutMs)
+    if (outcome === TIMED_OUT) {
+      lease.late++
+      void answer.then(() => {
+        lease.late--
+      })
+    }
+    return this.#answered(outcome) !== undefined
+  }
+
+  /**
+   * A refill's answer: as many tokens as were left under the limit, since Redis counts them all (a refill
+   * past the limit grants the part below it), the requests owed a token paid first. Nothing from a window
+   * that may have ended: Redis counted the tokens after `sentAt`, so the window ends no earlier than `sentAt`
+   * plus what it had left then, and tokens handed out after that could be spent in the next window.
+   */
+  #credit(policy: RateLimitPolicy, lease: Lease, res: RateLimiterRes, wanted: number, sentAt: number): void {
+    const now = Date.now()
+    this.#lapse(lease, now)
+    const counted = res.consumedPoints
+    const granted = Math.min(wanted, Math.max(0, policy.max - (counted - wanted)))
+    const resetAt = sentAt + res.msBeforeNext
+    if (resetAt <= now) {
+      // Its window is over; the requests admitted while no answer named the current one were likely in it.
+      if (lease.resetAt === 0) lease.owed -= Math.min(granted, lease.owed)
+      return
+    }
+    const paid = Math.min(granted, lease.owed)
+    lease.owed -= paid
+    lease.tokens += granted - paid
     // Refills sent together may be answered in any order: the highest count is the latest.
     lease.counted = Math.max(lease.counted, counted)
-    lease.resetAt = Date.now() + outcome.res.msBeforeNext
+    lease.resetAt = Math.max(lease.resetAt, resetAt)
     if (granted === 0) lease.spent = true
-    return true
   }
 
   /** Adds `points` to the bucket's window in Redis; undefined (and counted as a fallback) when it fails. */
-  async #take(
-    shared: RateLimiterRedis,
-    id: string,
-    points: number,
-  ): Promise<{ res: RateLimiterRes; exceeded: boolean } | undefined> {
-    const outcome = await withDeadline<StoreAnswer>(
-      shared.consume(id, points).then(
-        (res) => ({ res, exceeded: false }),
-        (err: unknown) => (err instanceof RateLimiterRes ? { res: err, exceeded: true } : { error: err }),
-      ),
-      this.options.redisTimeoutMs,
+  async #take(shared: RateLimiterRedis, id: string, points: number): Promise<StoreCount | undefined> {
+    return this.#answered(await withDeadline(this.#ask(shared, id, points), this.options.redisTimeoutMs))
+  }
+
+  /** Adds `points` to the bucket's window in Redis, without a deadline; never rejects. */
+  #ask(shared: RateLimiterRedis, id: string, points: number): Promise<StoreAnswer> {
+    return shared.consume(id, points).then(
+      (res) => ({ res, exceeded: false }),
+      (err: unknown) => (err instanceof RateLimiterRes ? { res: err, exceeded: true } : { error: err }),
     )
+  }
+
+  /** Redis's answer if it came in time, else undefined, counted as a fallback. */
+  #answered(outcome: StoreAnswer | typeof TIMED_OUT): StoreCount | undefined {
     if (outcome !== TIMED_OUT && 'res' in outcome) {
       this.#recovered()
       return outcome
@@ -273,12 +349,15 @@ export class RateLimits {
     return undefined
   }
 
-  /** The state after a token of the lease: the window's room left plus the tokens this process still holds. */
+  /**
+   * The state after a token of the lease: the window's room left, less what the requests owed a token will
+   * take of it, plus the tokens this process still holds.
+   */
   #leased(bucket: RateLimitBucket, lease: Lease, exceeded: boolean): RateLimitState {
     if (exceeded) rateLimitExceededTotal.inc({ tenant: bucket.tenantId ?? 'none' })
     return {
       policy: bucket.policy,
-      remaining: Math.max(0, bucket.policy.max - lease.counted) + lease.tokens,
+      remaining: Math.max(0, bucket.policy.max - lease.counted - lease.owed) + lease.tokens,
       resetSeconds: Math.max(0, Math.ceil((lease.resetAt - Date.now()) / 1000)),
       exceeded,
     }

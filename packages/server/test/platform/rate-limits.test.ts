@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { leaseCap, type RateLimitBucket, RateLimits } from '../../src/platform/rate-limits.js'
 import { openRedis, type RedisHandle } from '../../src/platform/redis.js'
 import { REDIS_URL } from '../helpers/app.js'
+import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Three limiters, each with its own Redis connection, stand for three replicas of one fleet.
 describe('token leases of the shared rate limit', () => {
@@ -119,6 +121,106 @@ describe('token leases of the shared rate limit', () => {
       state = await limits!.consume(bucket)
     }
     expect(state).toMatchObject({ exceeded: false, remaining: 199 })
+  })
+})
+
+// One replica whose Redis answers are held back by a proxy: its refills time out and are answered after the
+// requests waiting for them fell back to the insurance limiter.
+describe('refills that Redis answers late', () => {
+  const log = pino({ level: 'silent' })
+  const redisUrl = new URL(REDIS_URL)
+  // Long enough that a loaded machine answers the refills that are not held back in time.
+  const redisTimeoutMs = 500
+  let proxy: StallProxy
+  let viaProxy: RedisHandle
+  let direct: RedisHandle
+  let limits: RateLimits
+  const runPrefix = `test:late-leases:${randomUUID()}:`
+  let keyPrefix: string
+
+  beforeAll(async () => {
+    direct = openRedis(REDIS_URL, log)
+    await direct.reach()
+  })
+  afterAll(async () => {
+    const keys = await direct.client.keys(`${runPrefix}*`)
+    if (keys.length > 0) await direct.client.del(...keys)
+    await direct.close()
+  })
+  beforeEach(async () => {
+    keyPrefix = `${runPrefix}${randomUUID()}:`
+    proxy = await startStallProxy({ host: redisUrl.hostname, port: Number(redisUrl.port) })
+    viaProxy = openRedis(`redis://127.0.0.1:${proxy.port}`, log)
+    await viaProxy.reach()
+    limits = new RateLimits({ redis: viaProxy.client, keyPrefix, log, redisTimeoutMs })
+  })
+  afterEach(async () => {
+    proxy.release()
+    await viaProxy.close()
+    await proxy.close()
+  })
+
+  const countedInRedis = async ({ id, policy }: RateLimitBucket) =>
+    Number(await direct.client.get(`${keyPrefix}rl:${policy.max}/${policy.windowMs}:${id}`))
+
+  /** Requests while Redis's answers are held: they wait for refills that time out, then fall back. */
+  async function whileRedisIsSlow(bucket: RateLimitBucket, n: number): Promise<boolean[]> {
+    proxy.stall()
+    const states = await Promise.all(Array.from({ length: n }, () => limits.consume(bucket)))
+    expect(limits.degraded).toBe(true)
+    expect(proxy.held).toBeGreaterThan(0)
+    proxy.release()
+    return states.map((state) => state.exceeded)
+  }
+
+  /** Requests one after another until `refusals` were refused; how many were accepted. */
+  async function acceptedUntilRefused(bucket: RateLimitBucket, refusals: number): Promise<number> {
+    let accepted = 0
+    let refused = 0
+    while (refused < refusals) {
+      if ((await limits.consume(bucket)).exceeded) refused++
+      else accepted++
+    }
+    return accepted
+  }
+
+  it('credits the late tokens: the requests that fell back meanwhile spend them, and the window accepts exactly the limit', async () => {
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 1000, windowMs: 60_000 } }
+    // Five waiters take leases of 1, 2 and 4 tokens: seven counted in Redis for five requests.
+    const slow = await whileRedisIsSlow(bucket, 5)
+    expect(slow).toEqual(Array(5).fill(false))
+    // The two tokens left go to the next requests instead of being lost with the late answers.
+    expect(5 + (await acceptedUntilRefused(bucket, 3))).toBe(1000)
+    // Every accepted request is counted in Redis, those the insurance limiter admitted too.
+    expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(1000)
+  })
+
+  it('refuses what falls back once the window has no room left for it, and counts the rest in Redis', async () => {
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 200, windowMs: 60_000 } }
+    for (let i = 0; i < 190; i++) expect((await limits.consume(bucket)).exceeded).toBe(false)
+    // Redis has room for ten more: the tokens this replica still holds, then those the late refills bring.
+    const slow = await whileRedisIsSlow(bucket, 20)
+    expect(slow.filter((exceeded) => !exceeded)).toHaveLength(10)
+    expect(await acceptedUntilRefused(bucket, 3)).toBe(0)
+    expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(200)
+  })
+
+  it('does not credit tokens of a window that ended before they arrived to the next one', async () => {
+    const windowMs = 3000
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 400, windowMs } }
+    proxy.stall()
+    // Leases of 1, 2 and 4 tokens for five requests: two tokens more than they need.
+    const slow = await Promise.all(Array.from({ length: 5 }, () => limits.consume(bucket)))
+    expect(slow.every((state) => !state.exceeded)).toBe(true)
+    // The answers are held until the window they were counted in has ended: Redis dropped its count.
+    await waitFor(async () => (await countedInRedis(bucket)) === 0, {
+      description: 'the window of the held refills to end',
+      timeoutMs: windowMs + 5000,
+      intervalMs: 50,
+    })
+    proxy.release()
+    // A fresh window: the limit, neither more (old tokens) nor less (old debts).
+    expect(await acceptedUntilRefused(bucket, 1)).toBe(400)
   })
 })
 
