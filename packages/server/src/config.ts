@@ -112,6 +112,8 @@ export interface Config {
   readonly idempotencyTtlHours: number
   /** Group-commit transactions an ingest replica writes at the same time (PostgreSQL mode). */
   readonly ingestWriteConcurrency: number
+  /** With a group commit being written, another starts beside it only once this many events wait. */
+  readonly ingestWriteOverlapEvents: number
   /** Requests per window for each API key, unless its tenant has an override. */
   readonly rateLimitMax: number
   readonly rateLimitWindowMs: number
@@ -335,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: integer(r, 'REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
     idempotencyTtlHours: integer(r, 'IDEMPOTENCY_TTL_HOURS', 168, 1, 24 * 365),
     ingestWriteConcurrency: integer(r, 'INGEST_WRITE_CONCURRENCY', 1, 1, 64),
+    ingestWriteOverlapEvents: integer(r, 'INGEST_WRITE_OVERLAP_EVENTS', 1000, 0, 1_000_000),
     rateLimitMax: integer(r, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
     rateLimitWindowMs: wholeSeconds(r, 'RATE_LIMIT_WINDOW_MS', 60_000),
     rateLimitAnonymousMax: integer(r, 'RATE_LIMIT_ANONYMOUS_MAX', 300, 1, 10_000_000),

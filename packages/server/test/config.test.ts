@@ -25,6 +25,12 @@ describe('configuration', () => {
       logLevel: 'info',
       shutdownGraceMs: 15_000,
       migrateOnStart: true,
+      ingestWriteConcurrency: 1,
+      ingestWriteOverlapEvents: 1000,
+    })
+    expect(loadConfig({ INGEST_WRITE_CONCURRENCY: '2', INGEST_WRITE_OVERLAP_EVENTS: '0' })).toMatchObject({
+      ingestWriteConcurrency: 2,
+      ingestWriteOverlapEvents: 0,
     })
   })
 

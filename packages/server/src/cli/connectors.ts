@@ -22,7 +22,7 @@ async function connectorsOf({ database, log, secrets, services }: CliContext): P
   return new ConnectorsService(
     new ConnectorsRepository(database.db),
     services.sources,
-    new IngestService(database, log, { concurrency: 1 }),
+    new IngestService(database, log, { concurrency: 1, overlapEvents: 0 }),
     PROVIDERS,
     CursorSeal.of(secrets),
   )

@@ -9,6 +9,12 @@
 export interface GroupCommitOptions<Item> {
   /** Batches written at the same time (each holds one database connection while it runs). */
   readonly concurrency: number
+  /**
+   * While a batch is being written, another starts only once at least this much weight waits (default 0: at
+   * once). A second commit then carries a commit's worth of work; started for a few small items it would only
+   * split the next batch in two and pay for two commits where one would do.
+   */
+  readonly overlapWeight?: number
   /** Upper bound on the summed weight of one batch (weight: events, so statements stay small). */
   readonly maxWeight: number
   readonly weight: (item: Item) => number
@@ -29,6 +35,8 @@ export class GroupCommitter<Item, Result> {
   readonly #queue: Pending<Item, Result>[] = []
   readonly #busyKeys = new Set<string>()
   #running = 0
+  /** The summed weight of the queue. */
+  #queuedWeight = 0
 
   constructor(
     private readonly write: (batch: Item[]) => Promise<Result[]>,
@@ -38,6 +46,7 @@ export class GroupCommitter<Item, Result> {
   submit(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject })
+      this.#queuedWeight += this.options.weight(item)
       this.#schedule()
     })
   }
@@ -53,7 +62,9 @@ export class GroupCommitter<Item, Result> {
   }
 
   #schedule(): void {
-    while (this.#running < this.options.concurrency && this.#queue.length > 0) {
+    const { concurrency, overlapWeight = 0 } = this.options
+    while (this.#running < concurrency && this.#queue.length > 0) {
+      if (this.#running > 0 && this.#queuedWeight < overlapWeight) return
       const batch = this.#take()
       if (batch.length === 0) return
       this.#running++
@@ -79,6 +90,7 @@ export class GroupCommitter<Item, Result> {
       this.#queue.splice(i, 1)
       batch.push(pending)
       total += w
+      this.#queuedWeight -= w
       if (key !== undefined) keys.add(key)
     }
     for (const key of keys) this.#busyKeys.add(key)

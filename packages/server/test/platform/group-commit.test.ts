@@ -176,6 +176,51 @@ describe('GroupCommitter', () => {
     })
   })
 
+  describe('overlap', () => {
+    it('starts a batch beside the one being written only once overlapWeight waits', async () => {
+      const t = heldCommitter({ concurrency: 2, overlapWeight: 10 })
+      void t.committer.submit({ id: 'first' })
+      const small = items('s', 3, { weight: 3 }).map((item) => t.committer.submit(item))
+      // 9 of 10 wait: a second connection is free, but a commit for so little is not worth starting.
+      expect(t.batches).toHaveLength(1)
+      expect(t.committer.queued).toBe(3)
+      void t.committer.submit({ id: 'big', weight: 1 })
+      expect(t.batches.map((b) => b.ids)).toEqual([['first'], ['s0', 's1', 's2', 'big']])
+      expect(t.running).toBe(2)
+      t.batches[1]!.commit()
+      await Promise.all(small)
+    })
+
+    it('writes what waits below overlapWeight as soon as no batch is being written', async () => {
+      const t = heldCommitter({ concurrency: 2, overlapWeight: 10 })
+      const first = t.committer.submit({ id: 'first' })
+      const waiting = t.committer.submit({ id: 'late', weight: 2 })
+      expect(t.batches).toHaveLength(1)
+      t.batches[0]!.commit()
+      await first
+      await settle()
+      expect(t.batches.map((b) => b.ids)).toEqual([['first'], ['late']])
+      t.batches[1]!.commit()
+      await expect(waiting).resolves.toBe('late:ok')
+    })
+
+    it('keeps counting the waiting weight right as batches take items', async () => {
+      const t = heldCommitter({ concurrency: 2, overlapWeight: 5, maxWeight: 5 })
+      void t.committer.submit({ id: 'first' })
+      // 8 waiting: the second batch takes 5 of them, and the 3 left are below the threshold.
+      items('w', 8).map((item) => t.committer.submit(item))
+      expect(t.batches.map((b) => b.ids.length)).toEqual([1, 5])
+      expect(t.committer.queued).toBe(3)
+      // One batch still being written, and 3 waiting: still below the threshold.
+      t.batches[0]!.commit()
+      await settle()
+      expect(t.batches.map((b) => b.ids.length)).toEqual([1, 5])
+      t.batches[1]!.commit()
+      await settle()
+      expect(t.batches.map((b) => b.ids.length)).toEqual([1, 5, 3])
+    })
+  })
+
   describe('weight limit', () => {
     it('never lets a batch exceed maxWeight', async () => {
       const t = heldCommitter({ maxWeight: 10 })

@@ -14,8 +14,9 @@ declare module 'fastify' {
 async function ingestModule(app: FastifyInstance): Promise<void> {
   const { database, config, log } = app.platform
   const ingest = new IngestService(database, log, {
-    // PGlite has one connection; PostgreSQL overlaps a few group commits.
+    // PGlite has one connection; PostgreSQL overlaps group commits once enough events wait.
     concurrency: database.mode === 'embedded' ? 1 : config.ingestWriteConcurrency,
+    overlapEvents: config.ingestWriteOverlapEvents,
   })
   app.decorate('ingest', ingest)
   scheduleKeyReaper(app, ingest.idempotency)

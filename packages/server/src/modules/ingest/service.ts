@@ -33,6 +33,8 @@ const KNOWN_TYPES: ReadonlySet<unknown> = new Set(EVENT_TYPES)
 export interface IngestServiceOptions {
   /** Batches written at the same time; each holds one connection. */
   readonly concurrency: number
+  /** Events that must wait before a batch starts beside one being written (GroupCommitOptions.overlapWeight). */
+  readonly overlapEvents: number
 }
 
 export class IngestService {
@@ -44,6 +46,7 @@ export class IngestService {
     const writer = new IngestBatchWriter(database, this.#ledger, log)
     this.#committer = new GroupCommitter((batch) => writer.write(batch), {
       concurrency: options.concurrency,
+      overlapWeight: options.overlapEvents,
       maxWeight: MAX_EVENTS_PER_COMMIT,
       weight: (request) => request.events.length,
       exclusiveKey: (request) =>
