@@ -310,58 +310,67 @@ export class WebhooksRepository {
     status: WebhookDeliveryStatus | undefined,
     page: PageRequest<number>,
   ): Promise<Slice<DeliveryRecord, number>> {
-    return timedQuery('webhooks.listDeliveries', async () => {
-      const rows = await this.db
-        .select({
-          id: webhookDeliveries.id,
-          eventId: sql<string>`${webhookDeliveries.event}->>'id'`,
-          eventType: webhookDeliveries.eventType,
-          status: webhookDeliveries.status,
-          nextAttemptAt: webhookDeliveries.nextAttemptAt,
-          createdAt: webhookDeliveries.createdAt,
-        })
-        .from(webhookDeliveries)
-        .where(
-          and(
-            eq(webhookDeliveries.tenantId, tenantId),
-            eq(webhookDeliveries.endpointId, endpointId),
-            status === undefined ? undefined : eq(webhookDeliveries.status, status),
-            page.after === undefined ? undefined : sql`${webhookDeliveries.id} < ${page.after}`,
-          ),
-        )
-        .orderBy(desc(webhookDeliveries.id))
-        .limit(page.limit + 1)
-      const shown = rows.slice(0, page.limit)
-      const attempts =
-        shown.length === 0
-          ? []
-          : await this.db
-              .select()
-              .from(webhookAttempts)
-              .where(
-                inArray(
-                  webhookAttempts.deliveryId,
-                  shown.map((row) => row.id),
-                ),
-              )
-              .orderBy(asc(webhookAttempts.id))
-      const byDelivery = new Map<number, (typeof attempts)[number][]>()
-      for (const attempt of attempts) {
-        const list = byDelivery.get(attempt.deliveryId)
-        if (list === undefined) byDelivery.set(attempt.deliveryId, [attempt])
-        else list.push(attempt)
-      }
-      const items = shown.map((row) => ({
-        ...row,
-        attempts: (byDelivery.get(row.id) ?? []).map(({ attemptedAt, statusCode, durationMs, error }) => ({
-          attemptedAt,
-          statusCode,
-          durationMs,
-          error,
-        })),
-      }))
-      return { items, last: shown.at(-1)?.id, hasMore: rows.length > page.limit }
-    })
+    // One snapshot for both reads: read apart, a settle committing between them showed a delivery's old state
+    // (status, next attempt) beside the attempt that had already replaced it.
+    return timedQuery('webhooks.listDeliveries', () =>
+      this.db.transaction(
+        async (tx) => {
+          const rows = await tx
+            .select({
+              id: webhookDeliveries.id,
+              eventId: sql<string>`${webhookDeliveries.event}->>'id'`,
+              eventType: webhookDeliveries.eventType,
+              status: webhookDeliveries.status,
+              nextAttemptAt: webhookDeliveries.nextAttemptAt,
+              createdAt: webhookDeliveries.createdAt,
+            })
+            .from(webhookDeliveries)
+            .where(
+              and(
+                eq(webhookDeliveries.tenantId, tenantId),
+                eq(webhookDeliveries.endpointId, endpointId),
+                status === undefined ? undefined : eq(webhookDeliveries.status, status),
+                page.after === undefined ? undefined : sql`${webhookDeliveries.id} < ${page.after}`,
+              ),
+            )
+            .orderBy(desc(webhookDeliveries.id))
+            .limit(page.limit + 1)
+          const shown = rows.slice(0, page.limit)
+          const attempts =
+            shown.length === 0
+              ? []
+              : await tx
+                  .select()
+                  .from(webhookAttempts)
+                  .where(
+                    inArray(
+                      webhookAttempts.deliveryId,
+                      shown.map((row) => row.id),
+                    ),
+                  )
+                  .orderBy(asc(webhookAttempts.id))
+          const byDelivery = new Map<number, (typeof attempts)[number][]>()
+          for (const attempt of attempts) {
+            const list = byDelivery.get(attempt.deliveryId)
+            if (list === undefined) byDelivery.set(attempt.deliveryId, [attempt])
+            else list.push(attempt)
+          }
+          const items = shown.map((row) => ({
+            ...row,
+            attempts: (byDelivery.get(row.id) ?? []).map(
+              ({ attemptedAt, statusCode, durationMs, error }) => ({
+                attemptedAt,
+                statusCode,
+                durationMs,
+                error,
+              }),
+            ),
+          }))
+          return { items, last: shown.at(-1)?.id, hasMore: rows.length > page.limit }
+        },
+        { isolationLevel: 'repeatable read', accessMode: 'read only' },
+      ),
+    )
   }
 
   /**
