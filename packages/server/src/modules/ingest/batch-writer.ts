@@ -27,7 +27,7 @@ import {
   SEP,
   StoreDirectory,
 } from './projections.js'
-import { WRITE_BATCH } from './statements.js'
+import { type EventRecord, WRITE_BATCH } from './statements.js'
 
 export type BatchOutcome =
   | WriteOutcome
@@ -139,30 +139,21 @@ export class IngestBatchWriter {
     storeIds: Map<string, string>,
   ): Promise<{ claimed: Set<string>; appended: Set<string> }> {
     const keys: (readonly [string, string, string])[] = []
-    const events: (readonly [
-      string,
-      string | null,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string | null,
-    ])[] = []
+    const events: EventRecord[] = []
     for (const request of requests) {
       const key = request.idempotencyKey ?? null
       if (key !== null) keys.push([request.tenantId, key, request.fingerprint])
       for (const event of request.events) {
-        events.push([
-          request.tenantId,
-          request.sourceId,
-          request.sourceName,
-          event.id,
-          event.type,
-          JSON.stringify(event.data),
-          event.occurredAt.toISOString(),
-          key,
-        ])
+        events.push({
+          tenant_id: request.tenantId,
+          source_id: request.sourceId,
+          source_name: request.sourceName,
+          event_id: event.id,
+          type: event.type,
+          payload: event.data,
+          occurred_at: event.occurredAt.toISOString(),
+          request_key: key,
+        })
       }
     }
     // One lock order for every batch, so two batches never wait on each other's keys in a cycle.
@@ -173,7 +164,7 @@ export class IngestBatchWriter {
     })
     const rows = await run(session, WRITE_BATCH, [
       ...toColumnArrays(keys, 3),
-      ...toColumnArrays(events, 8),
+      JSON.stringify(events),
       ...toColumnArrays(stores, 3),
     ])
     const claimed = new Set<string>()

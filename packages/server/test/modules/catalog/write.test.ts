@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from '../../helpers/app.js'
 import { createApiKey, createTenant, type TenantFixture } from '../../helpers/tenants.js'
+import { waitFor } from '../../helpers/wait.js'
 
 describe('product writes', () => {
   let t: TestApp
@@ -61,10 +62,18 @@ describe('product writes', () => {
     expect((await call(a.key, 'GET', '/v1/products/W-1')).statusCode).toBe(404)
     expect((await call(a.key, 'DELETE', '/v1/products/W-1')).statusCode).toBe(404)
 
-    const feed = (await call(a.key, 'GET', '/v1/events?limit=500')).json() as {
-      data: { source: string; type: string; data: { sku: string } }[]
-    }
-    const changes = feed.data.filter((e) => e.data.sku === 'W-1').map((e) => [e.source, e.type])
+    // An event is in the feed once every older transaction of the PostgreSQL server has ended, and other
+    // test files (or anything else on the server) may hold one open a while: wait for the third change.
+    const changes = await waitFor(
+      async () => {
+        const feed = (await call(a.key, 'GET', '/v1/events?limit=500')).json() as {
+          data: { source: string; type: string; data: { sku: string } }[]
+        }
+        const found = feed.data.filter((e) => e.data.sku === 'W-1').map((e) => [e.source, e.type])
+        return found.length >= 3 ? found : undefined
+      },
+      { description: 'the three changes in the feed' },
+    )
     expect(changes).toEqual([
       ['api', 'product.upserted'],
       ['api', 'product.upserted'],

@@ -135,9 +135,15 @@ describe('webhook delivery', () => {
       timestamp: events[1]!.occurredAt,
       data: { id: events[1]!.id, source: 'pos', type: 'order.created', data: { orderId: 'O-1' } },
     })
-    // The body's data is the event exactly as the change feed serves it.
-    const feed = await api('GET', '/v1/events?limit=500')
-    const fromFeed = feed.json().data.find((event: { id: string }) => event.id === events[1]!.id)
+    // The body's data is the event exactly as the change feed serves it (once the feed shows it: after every
+    // older transaction of the PostgreSQL server has ended).
+    const fromFeed = await waitFor(
+      async () => {
+        const feed = await api('GET', '/v1/events?limit=500')
+        return feed.json().data.find((event: { id: string }) => event.id === events[1]!.id)
+      },
+      { description: 'the event in the change feed' },
+    )
     expect(received[1]!.data).toEqual(fromFeed)
 
     await deliveriesOnceThere(endpoint.id, 'succeeded', 3)
