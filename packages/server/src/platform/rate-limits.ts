@@ -14,15 +14,18 @@
 // doubles with each refill, and lapses with its window. The count in Redis includes every leased token, so
 // while Redis answers in time the fleet never accepts more than the limit in a window; it may refuse up to
 // (replicas - 1) x (lease - 1) requests early, when other replicas hold tokens they do not spend before the
-// window ends. Below 2 x LEASE_SHARE the lease is one token: every request is counted in Redis on its own,
-// exactly as without leases.
+// window ends. Below 2 x LEASE_SHARE the lease is one token: every request is its own refill, counted in
+// Redis on its own, and kept track of like any other.
 //
 // A refill that Redis answers after the deadline was still counted there, so its answer is not dropped: its
 // tokens first pay for the requests of the window that the insurance limiter admitted while a refill was late
 // (Redis counts them nowhere else), and the rest joins the lease. Meanwhile a request that falls back is
 // refused once what was admitted that way covers the room the window had at Redis's last answer: no late
 // token can be left for it. An answer whose window may have ended by the time it arrives is not used: its
-// tokens would be spent in the next window.
+// tokens would be spent in the next window. So in a window the fleet accepts at most the limit plus, for each
+// replica whose refills were late, the room the window had at Redis's last answer to it (the whole limit for
+// one that had no answer in the window yet): what its late tokens cannot pay for, because other replicas took
+// the window's last room first, is never more than that room.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
@@ -86,6 +89,9 @@ interface Lease {
   tokens: number
   /** The window's count in Redis after the last refill (every replica's tokens, handed out or not). */
   counted: number
+  /** Refills sent so far, and the number of the one whose answer set `counted`. */
+  sent: number
+  countedBy: number
   /** When the window ends (epoch ms), 0 while no answer named it: the tokens lapse with it. */
   resetAt: number
   /** The window's count reached the limit: every request is refused until it ends, without asking Redis. */
@@ -141,8 +147,6 @@ export class RateLimits {
   async consume(bucket: RateLimitBucket): Promise<RateLimitState> {
     const shared = this.#sharedLimiter(bucket.policy)
     if (shared === undefined) return this.#consumeLocal(bucket, undefined)
-    if (leaseCap(bucket.policy) === 1)
-      return (await this.#consumeOne(shared, bucket)) ?? this.#consumeLocal(bucket, undefined)
     const lease = this.#leaseOf(leaseKey(bucket))
     return (await this.#consumeLeased(shared, bucket, lease)) ?? this.#consumeLocal(bucket, lease)
   }
@@ -169,13 +173,6 @@ export class RateLimits {
       resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)),
       exceeded: spent >= bucket.policy.max,
     }
-  }
-
-  /** One token counted in Redis; undefined when Redis did not answer in time. */
-  async #consumeOne(shared: RateLimiterRedis, bucket: RateLimitBucket): Promise<RateLimitState | undefined> {
-    const outcome = await this.#take(shared, bucket.id, 1)
-    if (outcome === undefined) return undefined
-    return this.#state(bucket, outcome.res, outcome.exceeded)
   }
 
   /** One token of the process's lease, refilled from Redis when empty; undefined when Redis did not answer. */
@@ -252,6 +249,8 @@ export class RateLimits {
     const fresh: Lease = {
       tokens: 0,
       counted: 0,
+      sent: 0,
+      countedBy: 0,
       resetAt: 0,
       spent: false,
       owed: 0,
@@ -286,8 +285,9 @@ export class RateLimits {
     wanted: number,
   ): Promise<boolean> {
     const sentAt = Date.now()
+    const number = ++lease.sent
     const answer = this.#ask(shared, bucket.id, wanted).then((outcome) => {
-      if ('res' in outcome) this.#credit(bucket.policy, lease, outcome.res, wanted, sentAt)
+      if ('res' in outcome) this.#credit(bucket.policy, lease, outcome.res, wanted, sentAt, number)
       return outcome
     })
     const outcome = await withDeadline(answer, this.options.redisTimeoutMs)
@@ -306,7 +306,14 @@ export class RateLimits {
    * that may have ended: Redis counted the tokens after `sentAt`, so the window ends no earlier than `sentAt`
    * plus what it had left then, and tokens handed out after that could be spent in the next window.
    */
-  #credit(policy: RateLimitPolicy, lease: Lease, res: RateLimiterRes, wanted: number, sentAt: number): void {
+  #credit(
+    policy: RateLimitPolicy,
+    lease: Lease,
+    res: RateLimiterRes,
+    wanted: number,
+    sentAt: number,
+    number: number,
+  ): void {
     const now = Date.now()
     this.#lapse(lease, now)
     const counted = res.consumedPoints
@@ -320,15 +327,14 @@ export class RateLimits {
     const paid = Math.min(granted, lease.owed)
     lease.owed -= paid
     lease.tokens += granted - paid
-    // Refills sent together may be answered in any order: the highest count is the latest.
-    lease.counted = Math.max(lease.counted, counted)
+    // The count of the refill sent last is the window's: the highest, unless Redis lost the window (restarted
+    // without persistence) and counts it afresh.
+    if (number > lease.countedBy) {
+      lease.counted = counted
+      lease.countedBy = number
+    }
     lease.resetAt = Math.max(lease.resetAt, resetAt)
     if (granted === 0) lease.spent = true
-  }
-
-  /** Adds `points` to the bucket's window in Redis; undefined (and counted as a fallback) when it fails. */
-  async #take(shared: RateLimiterRedis, id: string, points: number): Promise<StoreCount | undefined> {
-    return this.#answered(await withDeadline(this.#ask(shared, id, points), this.options.redisTimeoutMs))
   }
 
   /** Adds `points` to the bucket's window in Redis, without a deadline; never rejects. */

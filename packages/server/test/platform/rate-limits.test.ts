@@ -21,11 +21,11 @@ describe('token leases of the shared rate limit', () => {
         return new RateLimits({ redis: redis.client, keyPrefix, log, redisTimeoutMs: 1000 })
       }),
     )
+  const windowKey = ({ id, policy }: RateLimitBucket) =>
+    `${keyPrefix}rl:${policy.max}/${policy.windowMs}:${id}`
   /** What the window of a bucket counts in Redis: every token handed out or leased. */
-  const countedInRedis = async (bucket: RateLimitBucket) => {
-    const { max, windowMs } = bucket.policy
-    return Number(await handles[0]!.client.get(`${keyPrefix}rl:${max}/${windowMs}:${bucket.id}`))
-  }
+  const countedInRedis = async (bucket: RateLimitBucket) =>
+    Number(await handles[0]!.client.get(windowKey(bucket)))
 
   beforeAll(async () => {
     keyPrefix = `test:leases:${randomUUID()}:`
@@ -56,6 +56,19 @@ describe('token leases of the shared rate limit', () => {
     expect(limits!.degraded).toBe(false)
     // Leases of 1, 2, 4, 8 and 10 tokens: 45 counted in Redis for 40 requests, and 5 left in hand.
     expect(await countedInRedis(bucket)).toBe(45)
+  })
+
+  it('counts from what Redis answers once it lost the window, not from the count it had before', async () => {
+    const [limits] = await replicas(1)
+    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 1000, windowMs: 60_000 } }
+    // Leases of 1, 2, 4, 8, 10, 10 and 10 tokens: 45 counted for 40 requests, 5 left in hand.
+    for (let i = 0; i < 40; i++) await limits!.consume(bucket)
+    // Redis restarted without persistence: the window is gone. The tokens in hand are spent first.
+    await handles[0]!.client.del(windowKey(bucket))
+    for (let i = 0; i < 5; i++) await limits!.consume(bucket)
+    // The next refill of 10 tokens is all the new window counts: 990 left, and 9 of them in hand.
+    expect(await limits!.consume(bucket)).toMatchObject({ exceeded: false, remaining: 999 })
+    expect(await countedInRedis(bucket)).toBe(10)
   })
 
   it('takes about as many tokens as a burst in one process needs, and no more than a lease beyond', async () => {
@@ -195,15 +208,19 @@ describe('refills that Redis answers late', () => {
     expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(1000)
   })
 
-  it('refuses what falls back once the window has no room left for it, and counts the rest in Redis', async () => {
-    const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max: 200, windowMs: 60_000 } }
-    for (let i = 0; i < 190; i++) expect((await limits.consume(bucket)).exceeded).toBe(false)
-    // Redis has room for ten more: the tokens this replica still holds, then those the late refills bring.
-    const slow = await whileRedisIsSlow(bucket, 20)
-    expect(slow.filter((exceeded) => !exceeded)).toHaveLength(10)
-    expect(await acceptedUntilRefused(bucket, 3)).toBe(0)
-    expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(200)
-  })
+  // Below a limit of 200 the lease is one token: every request is its own refill, with the same bookkeeping.
+  it.each([200, 100])(
+    'refuses what falls back once the window has no room left for it, and counts the rest in Redis (a limit of %i)',
+    async (max) => {
+      const bucket: RateLimitBucket = { id: `key:${randomUUID()}`, policy: { max, windowMs: 60_000 } }
+      for (let i = 0; i < max - 10; i++) expect((await limits.consume(bucket)).exceeded).toBe(false)
+      // Redis has room for ten more: the tokens this replica still holds, then those the late refills bring.
+      const slow = await whileRedisIsSlow(bucket, 20)
+      expect(slow.filter((exceeded) => !exceeded)).toHaveLength(10)
+      expect(await acceptedUntilRefused(bucket, 3)).toBe(0)
+      expect(await countedInRedis(bucket)).toBeGreaterThanOrEqual(max)
+    },
+  )
 
   it('does not credit tokens of a window that ended before they arrived to the next one', async () => {
     const windowMs = 3000
