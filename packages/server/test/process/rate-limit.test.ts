@@ -186,7 +186,7 @@ describe('rate limits across real server processes', () => {
         RATE_LIMIT_MAX: String(KEY_MAX),
         RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
         // Long enough that a loaded machine answers the refills that are not held back in time.
-        RATE_LIMIT_REDIS_TIMEOUT_MS: '500',
+        RATE_LIMIT_REDIS_TIMEOUT_MS: '1500',
         // Each scenario counts in the anonymous bucket of its own address.
         TRUST_PROXY: 'true',
         SHUTDOWN_READINESS_DELAY_MS: '0',
