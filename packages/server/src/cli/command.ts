@@ -10,6 +10,7 @@ import type { DeviceConfigService } from '../modules/device-config/service.js'
 import type { SourcesService } from '../modules/sources/service.js'
 import type { TenantsService } from '../modules/tenants/service.js'
 import type { DatabaseHandle } from '../platform/database.js'
+import type { RedisHandle } from '../platform/redis.js'
 import type { Secrets } from '../platform/secrets.js'
 
 /** Where the CLI reads its settings and writes its answers; the process's own, or a test's. */
@@ -45,6 +46,8 @@ export interface CliContext {
   readonly log: Logger
   readonly secrets: Secrets
   readonly services: CliServices
+  /** With REDIS_URL; not connected until a command reaches it (to publish a change, read a breaker). */
+  readonly redis: RedisHandle | undefined
 }
 
 export type Options = Readonly<Record<string, string | undefined>>

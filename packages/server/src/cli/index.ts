@@ -155,7 +155,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(dataDirInUse(err, config.port))
     return 1
   }
-  // Connected only when a change is published; a listing never touches Redis.
+  // Connected only when a change is published or webhook:show reads a circuit breaker; a listing never
+  // touches Redis.
   const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, log)
   const invalidation = openInvalidation({ redis, keyPrefix: config.redisKeyPrefix, log, listen: false })
   const tenants = new TenantsService(database.db, invalidation)
@@ -167,7 +168,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     deviceConfig: new DeviceConfigService(database.db, tenants, sources, invalidation),
   }
   try {
-    const output = await invocation.action({ database, config, log, secrets, services })
+    const output = await invocation.action({ database, config, log, secrets, services, redis })
     io.stdout(invocation.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
     return 0
   } catch (err) {

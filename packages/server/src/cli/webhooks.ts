@@ -1,17 +1,20 @@
 // CLI commands on a tenant's webhook endpoints: create and rotate-secret (each prints the signing secret, once),
-// list, update, delete, and the deliveries (list, retry one, recover every failed one since a time). They run
-// through the webhooks service, with the same target policy (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS)
-// and the same rules as the API.
+// list, show (one, with its circuit breaker), update, delete, and the deliveries (list, retry one, recover every
+// failed one since a time). They run through the webhooks service, with the same target policy
+// (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS) and the same rules as the API.
 import { MAX_PAGE_LIMIT } from '@pos/contracts/pagination'
 import {
   NewWebhookEndpoint,
+  type WebhookCircuitBreaker,
   type WebhookDelivery,
   type WebhookEndpoint,
   WebhookEndpointChange,
 } from '@pos/contracts/webhook'
 import { WebhooksRepository } from '../modules/webhooks/repository.js'
 import { WebhooksService } from '../modules/webhooks/service.js'
+import { createOutbound, type Outbound } from '../platform/outbound/outbound.js'
 import { CursorSeal } from '../platform/pagination.js'
+import { ProblemError } from '../platform/problems.js'
 import { type CliContext, type CommandGroup, table, UsageError, validated } from './command.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -45,12 +48,62 @@ function lastAttempt(delivery: WebhookDelivery): string {
   return last.error ?? String(last.statusCode)
 }
 
-function webhooksOf({ database, secrets, config }: CliContext): WebhooksService {
+function enabledText(endpoint: WebhookEndpoint): string {
+  return endpoint.enabled ? 'yes' : `no (${endpoint.disabledReason})`
+}
+
+function eventTypesText(endpoint: WebhookEndpoint): string {
+  return endpoint.eventTypes.length === 0 ? '-' : endpoint.eventTypes.join(',')
+}
+
+function breakerText(breaker: WebhookCircuitBreaker | null): string {
+  if (breaker === null) return 'unknown: without REDIS_URL each server process keeps its own'
+  return breaker.state === 'open' ? `open until ${breaker.retryAt}` : breaker.state
+}
+
+function webhooksOf(
+  { database, secrets, config }: CliContext,
+  breakers?: Pick<Outbound, 'breakerState'>,
+): WebhooksService {
   return new WebhooksService(
     new WebhooksRepository(database.db, secrets),
     config.webhooks,
     CursorSeal.of(secrets),
+    breakers,
   )
+}
+
+/**
+ * The circuit breakers as the fleet shares them in Redis; undefined without REDIS_URL, where each server
+ * process keeps its own out of the CLI's sight. Never the CLI's own per-process state, which has seen no
+ * call and would say `closed` whatever the servers see: a Redis that does not answer fails the command.
+ */
+async function fleetBreakers({
+  redis,
+  config,
+  log,
+}: CliContext): Promise<Pick<Outbound, 'breakerState'> | undefined> {
+  if (redis === undefined) return undefined
+  const unreadable = (reason: string) =>
+    new ProblemError('service-unavailable', `cannot read the circuit breaker from redis: ${reason}`)
+  try {
+    await redis.reach()
+  } catch (err) {
+    throw unreadable(err instanceof Error ? err.message : String(err))
+  }
+  const outbound = createOutbound({
+    redis: redis.client,
+    keyPrefix: config.redisKeyPrefix,
+    log,
+    settings: config.outbound,
+  })
+  return {
+    async breakerState(target) {
+      const snapshot = await outbound.breakerState(target)
+      if (snapshot.backend !== 'redis') throw unreadable('no answer in time')
+      return snapshot
+    },
+  }
 }
 
 export const webhookCommands: CommandGroup = {
@@ -90,16 +143,38 @@ export const webhookCommands: CommandGroup = {
           data.push(...page.data)
           after = page.nextCursor ?? undefined
         } while (after !== undefined)
-        const rows = data.map((e) => [
-          e.id,
-          e.url,
-          e.enabled ? 'yes' : `no (${e.disabledReason})`,
-          e.eventTypes.length === 0 ? '-' : e.eventTypes.join(','),
-        ])
+        const rows = data.map((e) => [e.id, e.url, enabledText(e), eventTypesText(e)])
         return {
           json: { data, nextCursor: null },
           text: table(['ID', 'URL', 'ENABLED', 'EVENT TYPES'], rows),
         }
+      }
+    },
+  },
+  'webhook:show': {
+    args: ['tenantId', 'endpointId'],
+    summary:
+      'Shows a webhook endpoint with its circuit breaker as the fleet shares it (in Redis: unknown without REDIS_URL)',
+    prepare([tenantId = '', endpointId = '']) {
+      endpointOf(tenantId, endpointId)
+      return async (context) => {
+        const breakers = await fleetBreakers(context)
+        const webhooks = webhooksOf(context, breakers)
+        const endpoint =
+          breakers === undefined
+            ? { ...(await webhooks.findEndpoint(tenantId, endpointId)), circuitBreaker: null }
+            : await webhooks.getEndpoint(tenantId, endpointId)
+        const fields = [
+          ['url', endpoint.url],
+          ['enabled', enabledText(endpoint)],
+          ['failingSince', endpoint.failingSince ?? '-'],
+          ['eventTypes', eventTypesText(endpoint)],
+          ['description', endpoint.description ?? '-'],
+          ['createdAt', endpoint.createdAt],
+          ['circuitBreaker', breakerText(endpoint.circuitBreaker)],
+        ]
+        const lines = fields.map(([field = '', value]) => `  ${field.padEnd(15)} ${value}\n`)
+        return { json: endpoint, text: `Webhook endpoint ${endpoint.id}:\n${lines.join('')}` }
       }
     },
   },

@@ -8,11 +8,16 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export async function runCliOn(databaseUrl: string, argv: readonly string[]): Promise<CliResult> {
+/** `env` adds to (or overrides) the database settings, e.g. REDIS_URL. */
+export async function runCliOn(
+  databaseUrl: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const code = await runCli(argv, {
-    env: { DATABASE_URL: databaseUrl, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
+    env: { DATABASE_URL: databaseUrl, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env },
     stdout: (text) => {
       stdout += text
     },

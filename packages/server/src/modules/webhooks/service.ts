@@ -79,7 +79,10 @@ export class WebhooksService {
     private readonly settings: WebhookSettings,
     /** Seals the lists' cursors (CursorSeal.of the process's secrets). */
     cursors: CursorSeal,
-    /** Where the endpoints' breakers are read (the outbound layer); the CLI, which never shows one, has none. */
+    /**
+     * Where the endpoints' breakers are read (the outbound layer). The CLI has it only for webhook:show with
+     * REDIS_URL, where the fleet's breakers are: its own per-process ones would have seen no call.
+     */
     private readonly breakers?: Pick<Outbound, 'breakerState'>,
   ) {
     this.#endpointCursors = createdCursor('webhook-endpoints', cursors)
@@ -133,17 +136,23 @@ export class WebhooksService {
     return this.#endpointCursors.page({ ...slice, items: slice.items.map(endpointView) })
   }
 
-  /** One endpoint, with its circuit breaker as the fleet shares it. */
-  async getEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpointDetail> {
+  /** One endpoint, without its circuit breaker: what the CLI shows where it cannot see the breakers. */
+  async findEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpoint> {
     const record = await this.repository.findEndpoint(tenantId, endpointId)
     if (record === undefined) throw notFound(endpointId)
+    return endpointView(record)
+  }
+
+  /** One endpoint, with its circuit breaker as the fleet shares it. */
+  async getEndpoint(tenantId: string, endpointId: string): Promise<WebhookEndpointDetail> {
+    const endpoint = await this.findEndpoint(tenantId, endpointId)
     if (this.breakers === undefined) throw new Error('the webhooks service was built without breakers')
     const { state, retryAt } = await this.breakers.breakerState({ kind: 'webhook', id: endpointId })
     const circuitBreaker = {
       state,
       retryAt: retryAt === undefined ? null : new Date(retryAt).toISOString(),
     }
-    return { ...endpointView(record), circuitBreaker }
+    return { ...endpoint, circuitBreaker }
   }
 
   async updateEndpoint(

@@ -4,10 +4,21 @@ import { WebhooksRepository } from '../../../src/modules/webhooks/repository.js'
 import { type DatabaseHandle, openDatabase } from '../../../src/platform/database.js'
 import { createLogger } from '../../../src/platform/logger.js'
 import { migrate } from '../../../src/platform/migrations.js'
+import { createOutbound } from '../../../src/platform/outbound/outbound.js'
+import { openRedis } from '../../../src/platform/redis.js'
+import { REDIS_URL } from '../../helpers/app.js'
 import { runCliOn } from '../../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js'
+import { freePort } from '../../helpers/private-redis.js'
 import { testSecrets } from '../../helpers/secrets.js'
 import { createTenant } from '../../helpers/tenants.js'
+import {
+  reply,
+  silentLog,
+  startTargetServer,
+  testSettings,
+  uniquePrefix,
+} from '../../platform/outbound/target-server.js'
 
 describe('the webhook CLI commands', () => {
   let database: TestDatabase
@@ -29,6 +40,10 @@ describe('the webhook CLI commands', () => {
   })
 
   const cli = (...argv: string[]) => runCliOn(database.url, argv)
+  const cliWith =
+    (env: Record<string, string>) =>
+    (...argv: string[]) =>
+      runCliOn(database.url, argv, env)
 
   it('creates an endpoint (printing its secret once), lists it and deletes it', async () => {
     const created = await cli(
@@ -162,12 +177,116 @@ describe('the webhook CLI commands', () => {
     expect((await cli('webhook:recover', tenantId, endpoint.id, 'yesterday')).code).toBe(2)
   })
 
+  it('shows one endpoint, failing and disabled, with the circuit breaker the fleet shares in Redis', async () => {
+    const endpoint = JSON.parse(
+      (
+        await cli(
+          'webhook:create',
+          tenantId,
+          'https://93.184.215.14/hooks',
+          '--event-types',
+          'order.created',
+          '--description',
+          'ERP',
+          '--json',
+        )
+      ).stdout,
+    )
+    // What the dispatcher records after a failed attempt: failing since now, and (no grace) disabled.
+    await new WebhooksRepository(handle.db, testSecrets).markFailing(endpoint.id, 0)
+    // A replica's failed calls to the endpoint open its breaker for the fleet, in Redis.
+    const keyPrefix = uniquePrefix()
+    const target = await startTargetServer()
+    target.answer(reply(503))
+    const redis = openRedis(REDIS_URL, silentLog)
+    try {
+      await redis.reach()
+      const replica = createOutbound({
+        redis: redis.client,
+        keyPrefix,
+        log: silentLog,
+        settings: testSettings({ retryMaxAttempts: 1, breakerMinimumCalls: 2, breakerOpenMs: 600_000 }),
+      })
+      for (let i = 0; i < 2; i++)
+        await replica.call({ kind: 'webhook', id: endpoint.id }, { url: target.url, method: 'POST' })
+      expect(await replica.breakerState({ kind: 'webhook', id: endpoint.id })).toMatchObject({
+        state: 'open',
+      })
+    } finally {
+      await Promise.all([target.close(), redis.close()])
+    }
+    const withRedis = cliWith({ REDIS_URL, REDIS_KEY_PREFIX: keyPrefix })
+
+    const shown = await withRedis('webhook:show', tenantId, endpoint.id, '--json')
+    expect(shown.code, shown.stderr).toBe(0)
+    const detail = JSON.parse(shown.stdout)
+    expect(detail).toEqual({
+      id: endpoint.id,
+      url: 'https://93.184.215.14/hooks',
+      eventTypes: ['order.created'],
+      description: 'ERP',
+      enabled: false,
+      disabledReason: 'failing',
+      failingSince: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      createdAt: endpoint.createdAt,
+      circuitBreaker: { state: 'open', retryAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) },
+    })
+    expect(Date.parse(detail.circuitBreaker.retryAt)).toBeGreaterThan(Date.now() + 500_000)
+    expect(shown.stdout).not.toContain('whsec_')
+
+    const text = (await withRedis('webhook:show', tenantId, endpoint.id)).stdout
+    expect(text).toContain(`Webhook endpoint ${endpoint.id}:\n`)
+    expect(text).toMatch(/^ {2}enabled +no \(failing\)$/m)
+    expect(text).toContain(`failingSince    ${detail.failingSince}\n`)
+    // retryAt is read again: now plus what Redis says is left, so only to the millisecond.
+    expect(text).toMatch(/^ {2}circuitBreaker {2}open until \d{4}-\d{2}-\d{2}T[\d:.]+Z$/m)
+
+    // Under another prefix (another fleet) the breaker has seen no call: closed.
+    const elsewhere = await cliWith({ REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() })(
+      'webhook:show',
+      tenantId,
+      endpoint.id,
+      '--json',
+    )
+    expect(JSON.parse(elsewhere.stdout).circuitBreaker).toEqual({ state: 'closed', retryAt: null })
+  })
+
+  it('shows no circuit breaker without REDIS_URL, and fails when Redis does not answer', async () => {
+    const endpoint = JSON.parse(
+      (await cli('webhook:create', tenantId, 'https://93.184.215.14/hooks', '--json')).stdout,
+    )
+    const shown = await cli('webhook:show', tenantId, endpoint.id, '--json')
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: endpoint.id, enabled: true, circuitBreaker: null })
+    expect((await cli('webhook:show', tenantId, endpoint.id)).stdout).toMatch(
+      /^ {2}circuitBreaker +unknown: without REDIS_URL each server process keeps its own$/m,
+    )
+
+    const down = await cliWith({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` })(
+      'webhook:show',
+      tenantId,
+      endpoint.id,
+    )
+    expect(down.code).toBe(1)
+    expect(down.stdout).toBe('')
+    expect(down.stderr).toMatch(/^error: cannot read the circuit breaker from redis: /m)
+  })
+
+  it('answers an unknown endpoint, or a malformed id, as the other commands do', async () => {
+    const unknown = await cli('webhook:show', tenantId, '00000000-0000-4000-8000-000000000000')
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toBe('error: No webhook endpoint 00000000-0000-4000-8000-000000000000\n')
+    expect((await cli('webhook:show', tenantId, 'nope')).code).toBe(2)
+    expect((await cli('webhook:show', tenantId)).code).toBe(2)
+  })
+
   it("answers another tenant's endpoint as unknown in every command", async () => {
     const endpoint = JSON.parse(
       (await cli('webhook:create', tenantId, 'https://93.184.215.14/hooks', '--json')).stdout,
     )
     const other = (await createTenant(handle.db, { name: 'Other' })).tenantId
     for (const argv of [
+      ['webhook:show', other, endpoint.id],
       ['webhook:update', other, endpoint.id, '--enabled', 'false'],
       ['webhook:rotate-secret', other, endpoint.id],
       ['webhook:deliveries', other, endpoint.id],
