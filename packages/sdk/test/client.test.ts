@@ -1,5 +1,6 @@
-// The client against a real server: what record() and flush() store, what a crash between forming a batch
-// and hearing the answer does, refused events, refused credentials, the typed reads and the change feed.
+// The client against a real server: what record() and flush() store (signed, and unsigned for a source
+// with no secret), what a crash between forming a batch and hearing the answer does, refused events, refused
+// credentials, the typed reads and the change feed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ApiError, AuthError, type CursorStore, type FeedEventRecord } from '../src/node/index.js'
 import { openTestDevice, saleEvent, type TestDevice } from './helpers/device.js'
@@ -57,6 +58,51 @@ describe('the device client against a real server', () => {
     expect(await storedIds(ids)).toEqual([...ids].sort())
     expect(flushed).toEqual([{ events: 3, replayed: false, duplicateEventIds: [] }])
     expect(await client.status()).toMatchObject({ queued: 0, batched: 0, rejected: 0 })
+  })
+
+  it('sends unsigned to a source configured without a signing secret, and the server stores the events from it', async () => {
+    const unsigned = 'till-unsigned'
+    await server.createSource(unsigned)
+    // A device provisioned with the API key only: no signing secret in its secure store.
+    const d = await openTestDevice({ baseUrl: server.url, source: unsigned, apiKey: server.apiKey })
+    devices.push(d)
+    expect(await d.secrets.get('signingSecret')).toBeUndefined()
+    const store = `store-${crypto.randomUUID().slice(0, 8)}`
+    const ids = [
+      await d.client.record(saleEvent({ data: { storeId: store, sku: 'U-1', delta: -1 } })),
+      await d.client.record(saleEvent({ data: { storeId: store, sku: 'U-2', delta: -2 } })),
+    ]
+    expect(await d.client.flush()).toEqual({ delivered: 2, rejected: 0 })
+    expect(await d.client.status()).toMatchObject({ queued: 0, batched: 0, rejected: 0 })
+
+    // The change feed shows both, in order, as coming from that source.
+    const seen: FeedEventRecord[] = []
+    for await (const event of d.client.events.follow({
+      storeId: store,
+      name: 'unsigned',
+      pollIntervalMs: 20,
+      signal: AbortSignal.timeout(30_000),
+    })) {
+      seen.push(event)
+      if (seen.length === ids.length) break
+    }
+    expect(seen.map((e) => [e.id, e.source])).toEqual(ids.map((id) => [id, unsigned]))
+
+    // The same device without a secret, pointed at the signed source, is refused and stores nothing there.
+    const toSigned = await openTestDevice({
+      baseUrl: server.url,
+      source: server.source,
+      apiKey: server.apiKey,
+    })
+    devices.push(toSigned)
+    const refusedId = await toSigned.client.record(saleEvent())
+    const failure = await toSigned.client.flush().catch((e: unknown) => e)
+    expect(failure).toBeInstanceOf(AuthError)
+    expect((failure as AuthError).problem).toMatchObject({
+      type: '/problems/signature-required',
+      status: 401,
+    })
+    expect(await storedIds([refusedId])).toEqual([])
   })
 
   it('after a crash between forming a batch and hearing the answer, sends the same key and bytes and gets a replay', async () => {

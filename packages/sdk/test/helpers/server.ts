@@ -1,6 +1,7 @@
 // A real server process (the server package's own test helpers start it) on a fresh PostgreSQL database, on a
 // fixed loopback port so that it can be stopped and started again under a device that keeps its base URL, and
-// a tenant, a source with a signing secret and an API key made through the admin API.
+// a tenant, a source with a signing secret and an API key made through the admin API (more sources on
+// request).
 import pg from 'pg'
 import { createTestDatabase, type TestDatabase } from '../../../server/test/helpers/database.js'
 import { freePort } from '../../../server/test/helpers/private-redis.js'
@@ -22,6 +23,8 @@ export interface DeviceServer {
    * overrides of the device's source. A field given replaces the stored one, null clears it.
    */
   setDeviceConfig(level: 'tenant' | 'source', patch: Record<string, unknown>): Promise<void>
+  /** Adds a source of kind `sdk` to the tenant through the admin API, signed only when a secret is given. */
+  createSource(name: string, options?: { signingSecret?: string }): Promise<void>
   /** Starts the server (again) on the same port and database; resolves once it is ready. */
   start(): Promise<void>
   /** Stops it with the signal given; resolves when the process has exited. */
@@ -87,6 +90,13 @@ export async function startDeviceServer(options: { signingSecret?: string } = {}
     async setDeviceConfig(level, patch) {
       const at = level === 'tenant' ? '' : `/sources/${created.id}`
       await admin(`/v1/admin/tenants/${tenant.id}${at}/device-config`, patch, 'PATCH')
+    },
+    async createSource(name, { signingSecret: secret } = {}) {
+      await admin(`/v1/admin/tenants/${tenant.id}/sources`, {
+        name,
+        kind: 'sdk',
+        ...(secret === undefined ? {} : { signingSecret: secret }),
+      })
     },
     start,
     stop,
