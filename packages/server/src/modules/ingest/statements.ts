@@ -6,8 +6,9 @@
 //
 // Each statement takes one array per column and reads them with unnest(), which keeps its text fixed (prepared
 // once per connection) and its parameters few, however large the batch. The events themselves, the bulk of a
-// batch (JSON payloads), go as one JSON array of records instead (recordset()): cheaper to write and to read. Every table, column and array type is
-// rendered from the Drizzle schema (platform/sql.ts), and each statement's parameters and rows are typed.
+// batch (JSON payloads), go as one JSON array of records instead (recordset()): cheaper to write and to read.
+// Every table, column and array type is rendered from the Drizzle schema (platform/sql.ts), and each
+// statement's parameters and rows are typed.
 import {
   events as e,
   idempotencyKeys as ik,
@@ -97,7 +98,7 @@ export const REAP_KEYS = statement<[string, number], { deleted: number }>(
 
 // --- The batch ---------------------------------------------------------------------------------------------
 
-/** The events a batch appends, one JSON record each (platform/sql.ts `recordset`), named as WRITE_BATCH reads them. */
+/** The events a batch appends, one JSON record each (platform/sql.ts `recordset`), as WRITE_BATCH names them. */
 const eventFields = {
   tenant_id: e.tenantId,
   source_id: e.sourceId,
@@ -109,6 +110,7 @@ const eventFields = {
   request_key: e.requestKey,
 } as const
 export type EventRecord = RecordOf<typeof eventFields>
+const eventNames = Object.keys(eventFields)
 const storeIdColumns = [st.tenantId, st.code, st.id] as const
 
 export type WriteBatchParams = [
@@ -147,11 +149,8 @@ export const WRITE_BATCH = statement<WriteBatchParams, WriteBatchRow>(
      ON CONFLICT DO NOTHING RETURNING ${columns(ik.tenantId, ik.key)}
    ), appended AS (
      INSERT INTO ${table(e)} (${columns(...Object.values(eventFields))})
-     SELECT ${Object.keys(eventFields)
-       .map((field) => `w.${field}`)
-       .join(', ')}
-     FROM ROWS FROM (${recordset(firstEvent, eventFields)}) WITH ORDINALITY
-       AS w(${Object.keys(eventFields).join(', ')}, n)
+     SELECT ${eventNames.map((field) => `w.${field}`).join(', ')}
+     FROM ROWS FROM (${recordset(firstEvent, eventFields)}) WITH ORDINALITY AS w(${eventNames.join(', ')}, n)
      WHERE w.request_key IS NULL
        OR EXISTS (SELECT 1 FROM claimed c WHERE c.${q(ik.tenantId)} = w.tenant_id AND c.${q(ik.key)} = w.request_key)
      ORDER BY w.n
