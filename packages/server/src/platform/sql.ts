@@ -82,15 +82,16 @@ export function arrays(first: number, cs: readonly Column[]): string {
 }
 
 /**
- * `json_to_recordset($n::json) AS (field type, ...)`: rows passed as one JSON array of `RecordOf<M>` objects,
+ * `jsonb_to_recordset($n::jsonb) AS (field type, ...)`: rows passed as one JSON array of `RecordOf<M>` objects,
  * each field read as its column's type. For rows with long text and JSON values it costs far less than one
  * array per column: the driver writes one JSON text and PostgreSQL parses it once, where an array literal has
- * every element quoted and escaped by the driver and unescaped again by the server (docs/performance.md,
+ * every element quoted and escaped by the driver and unescaped again by the server. jsonb, not json: a jsonb
+ * field goes into its column as parsed, where json would parse each one's text again (docs/performance.md,
  * session 7). Use it as `ROWS FROM (recordset(...)) WITH ORDINALITY` to keep the rows' order.
  */
 export function recordset(param: number, fields: Readonly<Record<string, Column>>): string {
   const list = Object.entries(fields).map(([field, c]) => `${quote(field)} ${c.getSQLType()}`)
-  return `json_to_recordset($${param}::json) AS (${list.join(', ')})`
+  return `jsonb_to_recordset($${param}::jsonb) AS (${list.join(', ')})`
 }
 
 /** Rows turned into one array per column, as unnest() takes them. */
