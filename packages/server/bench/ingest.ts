@@ -600,11 +600,24 @@ function describeService(report: ServiceReport): string {
   return lines.join('\n')
 }
 
+/**
+ * The rate a line's CPU per event allows once every core is busy: the machine's whole CPU (servers, PostgreSQL,
+ * Redis and the load generator alike) over the events it answered. A line that left cores idle waited on
+ * something else (a commit, a round trip); this is what it could reach if it did not, at the same cost.
+ */
+function rateAtFullUse(m: RunFigures): number {
+  const machineUsPerEvent = ((1 - m.machineIdle) * os.cpus().length * 1e6) / m.eventsPerSecond
+  return (os.cpus().length * 1e6) / machineUsPerEvent
+}
+
 /** The ratios the issue's targets are stated in, of the lines that ran. */
 function ratiosOf(lines: readonly Line[]) {
-  const rate = (mode: Mode, name: string) => {
-    const line = lines.find((l) => l.mode === mode && l.name === name)
-    return line === undefined ? undefined : line.measured.eventsPerSecond
+  const figures = (mode: Mode, name: string) =>
+    lines.find((l) => l.mode === mode && l.name === name)?.measured
+  const rate = (mode: Mode, name: string) => figures(mode, name)?.eventsPerSecond
+  const atFullUse = (mode: Mode, name: string) => {
+    const m = figures(mode, name)
+    return m === undefined ? undefined : rateAtFullUse(m)
   }
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? null : a / b
@@ -614,10 +627,12 @@ function ratiosOf(lines: readonly Line[]) {
       redisToCeiling: ratio(rate('single', 'ingest+redis'), rate('single', 'ceiling')),
       noRedisToNaive: ratio(rate('single', 'ingest (no redis)'), rate('single', 'naive')),
       redisToNoRedis: ratio(rate('single', 'ingest+redis'), rate('single', 'ingest (no redis)')),
+      redisToNaiveAtFullUse: ratio(atFullUse('single', 'ingest+redis'), atFullUse('single', 'naive')),
     },
     batch: {
       redisToNaive: ratio(rate('batch', 'ingest+redis'), rate('batch', 'naive')),
       redisToCeiling: ratio(rate('batch', 'ingest+redis'), rate('batch', 'ceiling')),
+      redisAtFullUse: atFullUse('batch', 'ingest+redis') ?? null,
     },
   }
 }
@@ -628,12 +643,14 @@ function describeRatios(mode: Mode, ratios: ReturnType<typeof ratiosOf>): string
     return (
       `ingest+redis/naive ${r(ratios.single.redisToNaive)}, ingest+redis/ceiling ${r(ratios.single.redisToCeiling)}, ` +
       `ingest (no redis)/naive ${r(ratios.single.noRedisToNaive)}, ingest+redis/ingest (no redis) ` +
-      `${r(ratios.single.redisToNoRedis)} (req/s)`
+      `${r(ratios.single.redisToNoRedis)} (req/s); with every core busy at the same CPU per request ` +
+      `(every process's), ingest+redis/naive would be ${r(ratios.single.redisToNaiveAtFullUse)}`
     )
   if (mode === 'batch')
     return (
       `ingest+redis/naive ${r(ratios.batch.redisToNaive)}, ingest+redis/ceiling ${r(ratios.batch.redisToCeiling)} ` +
-      `(events/s)`
+      `(events/s); with every core busy at the same CPU per event (every process's), ingest+redis would ` +
+      `reach ${ratios.batch.redisAtFullUse === null ? '-' : fixed(ratios.batch.redisAtFullUse, 0)} events/s`
     )
   return 'CPU µs/req of the read loads is the service process CPU over all responses of the three loads'
 }
