@@ -36,6 +36,11 @@ export type BatchOutcome =
   /** The write failed for a reason that is not the request's (the database is unreachable, say). */
   | { readonly kind: 'failed'; readonly error: unknown }
 
+/** A request of a tenant deleted after it was authenticated: WRITE_BATCH wrote nothing of it. */
+const TENANT_GONE: BatchOutcome = {
+  kind: 'rejected',
+  detail: 'The tenant was deleted while this request was being stored; nothing of it was stored',
+}
 const MAX_ATTEMPTS = 3
 /** SQLSTATEs of a transaction that lost a race and may simply be run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -111,10 +116,16 @@ export class IngestBatchWriter {
    * The write itself. Without orders or counts the session may autocommit: everything but the creation of
    * new stores (harmless on its own) happens in WRITE_BATCH.
    */
-  async #writeOnce(session: SqlSession, requests: readonly IngestRequest[]): Promise<WriteOutcome[]> {
+  async #writeOnce(session: SqlSession, requests: readonly IngestRequest[]): Promise<BatchOutcome[]> {
     const storeIds = await this.#stores.resolve(session, requests)
-    const { claimed, appended } = await this.#appendBatch(session, requests, storeIds)
-    const outcomes = await this.ledger.settleTaken(session, requests, claimed)
+    const { tenants, claimed, appended } = await this.#appendBatch(session, requests, storeIds)
+    const outcomes: (BatchOutcome | undefined)[] = requests.map((request) =>
+      tenants.has(request.tenantId) ? undefined : TENANT_GONE,
+    )
+    const live = requests.filter((_, i) => outcomes[i] === undefined)
+    const settled = await this.ledger.settleTaken(session, live, claimed)
+    let next = 0
+    for (let i = 0; i < requests.length; i++) if (outcomes[i] === undefined) outcomes[i] = settled[next++]
     const accepted: AcceptedEvent[] = []
     for (let i = 0; i < requests.length; i++) {
       if (outcomes[i] !== undefined) continue
@@ -129,18 +140,20 @@ export class IngestBatchWriter {
     const storeOf = (tenantId: string, code: string) => storeIds.get(`${tenantId}${SEP}${code}`)!
     await projectCounts(session, accepted, storeOf)
     await projectOrders(session, accepted, storeOf)
-    return outcomes as WriteOutcome[]
+    return outcomes as BatchOutcome[]
   }
 
-  /** Runs WRITE_BATCH: the keys it claimed and the events it appended, as in-memory keys. */
+  /** Runs WRITE_BATCH: the tenants it found, the keys it claimed and the events it appended, as in-memory keys. */
   async #appendBatch(
     session: SqlSession,
     requests: readonly IngestRequest[],
     storeIds: Map<string, string>,
-  ): Promise<{ claimed: Set<string>; appended: Set<string> }> {
+  ): Promise<{ tenants: Set<string>; claimed: Set<string>; appended: Set<string> }> {
     const keys: (readonly [string, string, string])[] = []
     const events: EventRecord[] = []
+    const batchTenants = new Set<string>()
     for (const request of requests) {
+      batchTenants.add(request.tenantId)
       const key = request.idempotencyKey ?? null
       if (key !== null) keys.push([request.tenantId, key, request.fingerprint])
       for (const event of request.events) {
@@ -163,16 +176,19 @@ export class IngestBatchWriter {
       return [tenantId, code, id] as const
     })
     const rows = await run(session, WRITE_BATCH, [
+      [...batchTenants].sort(byText),
       ...toColumnArrays(keys, 3),
       JSON.stringify(events),
       ...toColumnArrays(stores, 3),
     ])
+    const tenants = new Set<string>()
     const claimed = new Set<string>()
     const appended = new Set<string>()
     for (const row of rows) {
-      if (row.claimed) claimed.add(`${row.tenant_id}${SEP}${row.name}`)
-      else appended.add(eventKeyOf(row.tenant_id, row.name, row.event_id!))
+      if (row.kind === 'tenant') tenants.add(row.tenant_id)
+      else if (row.kind === 'key') claimed.add(`${row.tenant_id}${SEP}${row.name}`)
+      else appended.add(eventKeyOf(row.tenant_id, row.name!, row.event_id!))
     }
-    return { claimed, appended }
+    return { tenants, claimed, appended }
   }
 }

@@ -19,6 +19,7 @@ import {
   stockLevels as sl,
   stockMovements as sm,
   stores as st,
+  tenants as tn,
 } from '../../db/schema.js'
 import {
   arrays,
@@ -114,45 +115,57 @@ const eventNames = Object.keys(eventFields)
 const storeIdColumns = [st.tenantId, st.code, st.id] as const
 
 export type WriteBatchParams = [
+  /** The batch's tenants, sorted; each is locked before anything of it is written. */
+  tenants: string[],
   ...ColumnArrays<typeof keyColumns>,
   /** JSON.stringify of the batch's EventRecord[], in batch order. */
   events: string,
   ...ColumnArrays<typeof storeIdColumns>,
 ]
-/** A key the batch claimed (`claimed`, name = key) or an event it appended (name = source name). */
+/**
+ * A tenant the batch found and locked (`tenant`), a key it claimed (`key`, name = the key) or an event it
+ * appended (`event`, name = the source's name).
+ */
 export interface WriteBatchRow {
-  readonly claimed: boolean
+  readonly kind: 'tenant' | 'key' | 'event'
   readonly tenant_id: string
-  readonly name: string
+  readonly name: string | null
   readonly event_id: string | null
 }
 
 // Names of the JSON fields the projections read from an event's payload.
 const sku = `payload->>'sku'`
-const firstEvent = 1 + keyColumns.length
+const firstKey = 2
+const firstEvent = firstKey + keyColumns.length
 const firstStore = firstEvent + 1
 
 // The whole write of a batch in one statement, so that a batch without orders or counts needs no explicit
-// transaction and one round trip: it claims the idempotency keys, appends the events of the requests whose key
-// it claimed (or that have none), and projects the appended events: the latest change per product, every
+// transaction and one round trip: it locks the batch's tenants (FOR KEY SHARE, which a tenant's deletion waits
+// for, TenantsRepository.deleteTenant) and writes nothing for one that is gone, claims the idempotency keys,
+// appends the events of the requests whose key it claimed (or that have none), and projects the appended events: the latest change per product, every
 // stock move (stock on hand = the latest count + every move that happened after it, so a move that arrives
 // after a later count is not counted twice) and refunds. A stock level adds the sum of its moves in the batch when
 // it was never counted or counted before the batch's earliest move (one uncorrelated subquery for the whole
 // batch); only a level counted in between sums its moves one by one, since scanning the batch's moves for
 // every level would cost the square of the batch's size. Events stored before, or twice in this batch, are
-// skipped: the first in batch order is stored. It answers with the keys claimed and the events appended.
+// skipped: the first in batch order is stored. It answers with the tenants it locked, the keys it claimed and the
+// events it appended.
 export const WRITE_BATCH = statement<WriteBatchParams, WriteBatchRow>(
   name('writeBatch'),
-  `WITH claimed AS (
+  `WITH live AS (
+     SELECT ${q(tn.id)} AS id FROM ${table(tn)} WHERE ${q(tn.id)} = ANY(${arrays(1, [tn.id])})
+     ORDER BY ${q(tn.id)} FOR KEY SHARE
+   ), claimed AS (
      INSERT INTO ${table(ik)} (${columns(...keyColumns)})
-     SELECT * FROM unnest(${arrays(1, keyColumns)})
+     SELECT * FROM unnest(${arrays(firstKey, keyColumns)}) AS k(tenant_id, key, fingerprint)
+     WHERE k.tenant_id IN (SELECT id FROM live)
      ON CONFLICT DO NOTHING RETURNING ${columns(ik.tenantId, ik.key)}
    ), appended AS (
      INSERT INTO ${table(e)} (${columns(...Object.values(eventFields))})
      SELECT ${eventNames.map((field) => `w.${field}`).join(', ')}
      FROM ROWS FROM (${recordset(firstEvent, eventFields)}) WITH ORDINALITY AS w(${eventNames.join(', ')}, n)
-     WHERE w.request_key IS NULL
-       OR EXISTS (SELECT 1 FROM claimed c WHERE c.${q(ik.tenantId)} = w.tenant_id AND c.${q(ik.key)} = w.request_key)
+     WHERE w.tenant_id IN (SELECT id FROM live) AND (w.request_key IS NULL
+       OR EXISTS (SELECT 1 FROM claimed c WHERE c.${q(ik.tenantId)} = w.tenant_id AND c.${q(ik.key)} = w.request_key))
      ORDER BY w.n
      ON CONFLICT (${columns(e.tenantId, e.sourceName, e.eventId)}) DO NOTHING
      RETURNING ${select({ seq: e.seq, tenant_id: e.tenantId, source_name: e.sourceName, event_id: e.eventId, type: e.type, payload: e.payload, occurred_at: e.occurredAt })}
@@ -210,9 +223,11 @@ export const WRITE_BATCH = statement<WriteBatchParams, WriteBatchRow>(
      ON CONFLICT DO NOTHING
      RETURNING 1
    )
-   SELECT true AS claimed, ${q(ik.tenantId)} AS tenant_id, ${q(ik.key)} AS name, NULL AS event_id FROM claimed
+   SELECT 'tenant' AS kind, id AS tenant_id, NULL AS name, NULL AS event_id FROM live
    UNION ALL
-   SELECT false, tenant_id, source_name, event_id FROM appended`,
+   SELECT 'key', ${q(ik.tenantId)}, ${q(ik.key)}, NULL FROM claimed
+   UNION ALL
+   SELECT 'event', tenant_id, source_name, event_id FROM appended`,
 )
 
 // --- Projections that need the batch's transaction ---------------------------------------------------------

@@ -2,7 +2,11 @@
 // `tenants.<operation>`. Other modules own the tables of what a tenant has (api-keys, sources, ingest, ...);
 // deleteTenant still names some of them, because it is the one place that removes a tenant with everything it
 // owns, in one transaction: the high-volume tables, which have no foreign key, explicitly; the rest (API keys,
-// sources, stores, projections) through their foreign keys' ON DELETE CASCADE.
+// sources, stores, projections) through their foreign keys' ON DELETE CASCADE. It first locks the tenant's row,
+// which every ingest write holds FOR KEY SHARE while it runs (ingest/statements.ts WRITE_BATCH): a write under
+// way commits before the deletion reads what to delete, and a later one finds the tenant gone and writes nothing.
+// Without the lock, events a write had appended but not yet committed were invisible to the deletion and
+// outlived their tenant.
 import { asc, eq } from 'drizzle-orm'
 import { events, idempotencyKeys, stockMovements, tenants } from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
@@ -88,6 +92,12 @@ export class TenantsRepository {
   deleteTenant(tenantId: string): Promise<boolean> {
     return timedQuery('tenants.deleteTenant', async () => {
       return this.db.transaction(async (tx) => {
+        const [found] = await tx
+          .select({ id: tenants.id })
+          .from(tenants)
+          .where(eq(tenants.id, tenantId))
+          .for('update')
+        if (found === undefined) return false
         // The high-volume tables carry no foreign key (see db/schema.ts); everything else cascades.
         await tx.delete(events).where(eq(events.tenantId, tenantId))
         await tx.delete(idempotencyKeys).where(eq(idempotencyKeys.tenantId, tenantId))
