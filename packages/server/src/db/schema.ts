@@ -30,6 +30,13 @@ const tenantId = () =>
   uuid('tenant_id')
     .notNull()
     .references(() => tenants.id, { onDelete: 'cascade' })
+/**
+ * The tenant of a row the write path writes with every batch (events, keys, stock, catalogue, orders): no
+ * foreign key, whose check would be a lookup and lock of the tenant per row. Instead WRITE_BATCH locks each
+ * tenant of a batch once and writes nothing for one that is gone, and deleting a tenant locks it first and
+ * deletes these rows explicitly (TenantsRepository.deleteTenant).
+ */
+const writePathTenantId = () => uuid('tenant_id').notNull()
 /** Money in minor units; JavaScript numbers hold them exactly up to 2^53. */
 const money = (name: string) => bigint(name, { mode: 'number' })
 /** Quantities may be fractional (weighed goods). */
@@ -314,8 +321,7 @@ export const stores = pgTable(
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    /** No foreign key: written with every request; deleting a tenant deletes its keys explicitly. */
-    tenantId: uuid('tenant_id').notNull(),
+    tenantId: writePathTenantId(),
     key: text('key').notNull(),
     /** SHA-256 of the source and the raw body: a replay must be byte-for-byte the same request. */
     fingerprint: text('fingerprint').notNull(),
@@ -338,7 +344,7 @@ export const events = pgTable(
   'events',
   {
     seq: bigserial('seq', { mode: 'number' }).notNull(),
-    tenantId: uuid('tenant_id').notNull(),
+    tenantId: writePathTenantId(),
     /** Null for changes made through the API itself (product writes); informational once the source is gone. */
     sourceId: uuid('source_id'),
     sourceName: text('source_name').notNull(),
@@ -364,7 +370,7 @@ export const products = pgTable(
   'products',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
+    tenantId: writePathTenantId(),
     sku: text('sku').notNull(),
     name: text('name').notNull(),
     priceAmount: money('price_amount').notNull(),
@@ -388,10 +394,9 @@ export const stockLevels = pgTable(
   'stock_levels',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
-    storeId: uuid('store_id')
-      .notNull()
-      .references(() => stores.id, { onDelete: 'cascade' }),
+    tenantId: writePathTenantId(),
+    /** A store of the same tenant (stores are deleted only with their tenant). */
+    storeId: uuid('store_id').notNull(),
     sku: text('sku').notNull(),
     onHand: quantity('on_hand').notNull(),
     /** Time of the latest physical count; adjustments that happened before it are already in it. */
@@ -412,7 +417,7 @@ export const stockMovements = pgTable(
   'stock_movements',
   {
     id: bigserial('id', { mode: 'number' }).notNull(),
-    tenantId: uuid('tenant_id').notNull(),
+    tenantId: writePathTenantId(),
     storeId: uuid('store_id').notNull(),
     sku: text('sku').notNull(),
     delta: quantity('delta').notNull(),
@@ -427,12 +432,11 @@ export const orders = pgTable(
   'orders',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
+    tenantId: writePathTenantId(),
     /** The order id the POS sent. */
     orderId: text('order_id').notNull(),
-    storeId: uuid('store_id')
-      .notNull()
-      .references(() => stores.id, { onDelete: 'cascade' }),
+    /** A store of the same tenant (stores are deleted only with their tenant). */
+    storeId: uuid('store_id').notNull(),
     status: text('status', { enum: ORDER_STATUSES }).notNull(),
     /** The POS's version of the order, when it sends one; a lower version never overwrites a higher. */
     version: bigint('version', { mode: 'number' }),
@@ -454,9 +458,8 @@ export const orders = pgTable(
 export const orderLineItems = pgTable(
   'order_line_items',
   {
-    orderPk: bigint('order_pk', { mode: 'number' })
-      .notNull()
-      .references(() => orders.id, { onDelete: 'cascade' }),
+    /** The order's `id`; no foreign key: CLEAR_LINE_ITEMS replaces an order's items, deleteTenant deletes them. */
+    orderPk: bigint('order_pk', { mode: 'number' }).notNull(),
     position: integer('position').notNull(),
     sku: text('sku').notNull(),
     quantity: quantity('quantity').notNull(),
@@ -470,7 +473,7 @@ export const refunds = pgTable(
   'refunds',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tenantId: tenantId(),
+    tenantId: writePathTenantId(),
     orderId: text('order_id').notNull(),
     refundId: text('refund_id').notNull(),
     amount: money('amount').notNull(),

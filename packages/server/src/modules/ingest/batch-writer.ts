@@ -1,13 +1,14 @@
 // Writes one group-commit batch of ingest requests and answers each request on its own. A request whose key
 // this process saw committed is answered without a write. The rest are written together: one statement when
 // the batch has no orders or counts, else one transaction. A lost race between replicas (deadlock,
-// serialization failure) or a store id gone stale is retried a bounded number of times. When the database
+// serialization failure) is retried a bounded number of times. A request whose tenant was deleted meanwhile
+// gets nothing written (WRITE_BATCH does not find the tenant) and is answered as refused. When the database
 // refuses the batch because of a value in it (SQLSTATE class 22 or 23), the batch is split and each request is
 // written alone, so only the culprit fails. Any other failure (connection lost, timeout, server shutting down)
 // fails every request of the batch at once: in an outage, N queued requests must not become N more attempts.
 import type { Logger } from 'pino'
 import type { DatabaseHandle, SqlSession } from '../../platform/database.js'
-import { FOREIGN_KEY_VIOLATION, sqlState } from '../../platform/database-errors.js'
+import { sqlState } from '../../platform/database-errors.js'
 import { groupCommitSize } from '../../platform/metrics.js'
 import { toColumnArrays } from '../../platform/sql.js'
 import {
@@ -89,9 +90,7 @@ export class IngestBatchWriter {
           : this.database.session(write))
       } catch (err) {
         const state = sqlState(err) ?? ''
-        // A cached store id whose tenant was deleted meanwhile fails the foreign key: look the stores up again.
-        if (state === FOREIGN_KEY_VIOLATION) this.#stores.forget()
-        if ((RETRYABLE.has(state) || state === FOREIGN_KEY_VIOLATION) && attempt < MAX_ATTEMPTS) {
+        if (RETRYABLE.has(state) && attempt < MAX_ATTEMPTS) {
           this.log.warn({ sqlState: state, attempt, requests: batch.length }, 'ingest transaction retried')
           continue
         }

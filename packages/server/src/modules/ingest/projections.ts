@@ -19,7 +19,10 @@ import {
 
 /** Separates the parts of composite in-memory keys; no text the API accepts contains it. */
 export const SEP = '\u0000'
-/** Store ids never change once created; a deleted tenant's ids fail the foreign key and clear the cache. */
+/**
+ * Store ids never change once created, and stores go only with their tenant: a deleted tenant's cached ids are
+ * never written, since WRITE_BATCH writes nothing for a tenant it does not find.
+ */
 const STORE_CACHE_TTL_MS = 60_000
 
 type OrderEvent = Extract<ValidEvent, { type: `order.${string}` }>
@@ -57,11 +60,6 @@ export function needsTransaction(batches: readonly { readonly events: readonly V
 /** Store codes to ids, per tenant; creates the stores seen for the first time. */
 export class StoreDirectory {
   readonly #ids = new TtlCache<string>(STORE_CACHE_TTL_MS)
-
-  /** Forgets cached ids, after a write failed on a foreign key (a store's tenant was deleted). */
-  forget(): void {
-    this.#ids.clear()
-  }
 
   /** The ids of every store the events name, keyed `tenantId SEP code`. */
   async resolve(

@@ -1,17 +1,31 @@
 // SQL for tenants: the tenants table, with each tenant's rate limit override. Every query is timed under
 // `tenants.<operation>`. Other modules own the tables of what a tenant has (api-keys, sources, ingest, ...);
 // deleteTenant still names some of them, because it is the one place that removes a tenant with everything it
-// owns, in one transaction: the high-volume tables, which have no foreign key, explicitly; the rest (API keys,
-// sources, stores, projections) through their foreign keys' ON DELETE CASCADE. It first locks the tenant's row,
+// owns, in one transaction: the tables the ingest write path writes (events, keys, stock, catalogue, orders,
+// refunds), which have no foreign key, explicitly; the rest (API keys, sources, stores, webhooks, connectors)
+// through their foreign keys' ON DELETE CASCADE. It first locks the tenant's row,
 // which every ingest write holds FOR KEY SHARE while it runs (ingest/statements.ts WRITE_BATCH): a write under
 // way commits before the deletion reads what to delete, and a later one finds the tenant gone and writes nothing.
 // Without the lock, events a write had appended but not yet committed were invisible to the deletion and
 // outlived their tenant.
-import { asc, eq } from 'drizzle-orm'
-import { events, idempotencyKeys, stockMovements, tenants } from '../../db/schema.js'
+import { asc, eq, inArray } from 'drizzle-orm'
+import {
+  events,
+  idempotencyKeys,
+  orderLineItems,
+  orders,
+  products,
+  refunds,
+  stockLevels,
+  stockMovements,
+  tenants,
+} from '../../db/schema.js'
 import type { Database } from '../../platform/database.js'
 import { timedQuery } from '../../platform/metrics.js'
 import { type RateLimitPolicy, storedRateLimit } from '../../platform/rate-limits.js'
+
+/** The tables with a tenant column that the ingest write path fills, without foreign keys (db/schema.ts). */
+const WRITE_PATH_TABLES = [orders, refunds, stockLevels, stockMovements, products, events, idempotencyKeys]
 
 export interface TenantRecord {
   readonly id: string
@@ -88,7 +102,7 @@ export class TenantsRepository {
     })
   }
 
-  /** Deletes the tenant and, through the foreign keys, everything it owns. False when there was none. */
+  /** Deletes the tenant and everything it owns. False when there was none. */
   deleteTenant(tenantId: string): Promise<boolean> {
     return timedQuery('tenants.deleteTenant', async () => {
       return this.db.transaction(async (tx) => {
@@ -98,10 +112,10 @@ export class TenantsRepository {
           .where(eq(tenants.id, tenantId))
           .for('update')
         if (found === undefined) return false
-        // The high-volume tables carry no foreign key (see db/schema.ts); everything else cascades.
-        await tx.delete(events).where(eq(events.tenantId, tenantId))
-        await tx.delete(idempotencyKeys).where(eq(idempotencyKeys.tenantId, tenantId))
-        await tx.delete(stockMovements).where(eq(stockMovements.tenantId, tenantId))
+        // The write path's tables carry no foreign key (see db/schema.ts); everything else cascades.
+        const orderIds = tx.select({ id: orders.id }).from(orders).where(eq(orders.tenantId, tenantId))
+        await tx.delete(orderLineItems).where(inArray(orderLineItems.orderPk, orderIds))
+        for (const table of WRITE_PATH_TABLES) await tx.delete(table).where(eq(table.tenantId, tenantId))
         const rows = await tx.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })
         return rows.length > 0
       })

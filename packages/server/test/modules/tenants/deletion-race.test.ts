@@ -95,6 +95,12 @@ describe('deleting a tenant while its request is written', () => {
       )
       if (rows[0]!.n > 0) left[table] = rows[0]!.n
     }
+    // Line items carry no tenant: any whose order is gone outlived it.
+    const { rows } = await t.platform.database.db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM order_line_items i
+          WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = i.order_pk)`,
+    )
+    if (rows[0]!.n > 0) left.order_line_items = rows[0]!.n
     return left
   }
 
@@ -107,13 +113,49 @@ describe('deleting a tenant while its request is written', () => {
     return rows[0]!.n > 0
   }
 
+  /** A request with an event of every projection, so that every table of the tenant gets a row. */
+  function everyKindOf(tenantId: string): Promise<IngestRequest> {
+    const orderId = `order-${randomUUID()}`
+    const at = new Date().toISOString()
+    return requestOf(tenantId, [
+      productUpserted(`SKU-${randomUUID()}`),
+      orderEvent('order.completed', orderId),
+      {
+        id: randomUUID(),
+        type: 'inventory.adjusted',
+        occurredAt: at,
+        data: { storeId: 'store-1', sku: 'SKU-1', delta: -1 },
+      },
+      {
+        id: randomUUID(),
+        type: 'refund.created',
+        occurredAt: at,
+        data: { orderId, refundId: 'refund-1', amount: { amount: 100, currency: 'EUR' } },
+      },
+    ])
+  }
+
+  it('deletes every row the write path stored for the tenant, though those tables have no foreign keys', async () => {
+    const tenant = await createTenant(t.platform.database.db, { name: 'Deleted at rest' })
+    const database = t.platform.database
+    const writer = new IngestBatchWriter(database, new IdempotencyLedger(database), pino({ level: 'silent' }))
+    const [outcome] = await writer.write([await everyKindOf(tenant.tenantId)])
+    expect(outcome?.kind).toBe('created')
+    const { rows } = await database.db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM order_line_items i JOIN orders o ON o.id = i.order_pk
+          WHERE o.tenant_id = ${tenant.tenantId}`,
+    )
+    expect(rows[0]!.n).toBe(1)
+    expect(Object.keys(await leftOf(tenant.tenantId)).sort()).toEqual([...TENANT_TABLES].sort())
+
+    expect((await deleteTenant(tenant.tenantId)).statusCode).toBe(204)
+    expect(await leftOf(tenant.tenantId)).toEqual({})
+  })
+
   it('removes the events, keys and projections of a write that was under way when the deletion began', async () => {
     const tenant = await createTenant(t.platform.database.db, { name: 'Deleted mid-write' })
     // An order needs a transaction, so the write is held open after WRITE_BATCH appended the events.
-    const request = await requestOf(tenant.tenantId, [
-      productUpserted(`SKU-${randomUUID()}`),
-      orderEvent('order.completed', `order-${randomUUID()}`),
-    ])
+    const request = await everyKindOf(tenant.tenantId)
     const gate = gated(t.platform.database, 'ingest.upsertOrders')
     const writer = new IngestBatchWriter(
       gate.handle,
