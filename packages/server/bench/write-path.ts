@@ -26,7 +26,7 @@ import { fixed, markdownTable } from './support/load.js'
 import { positiveInteger } from './support/options.js'
 import { measureUsage, type Usage } from './support/usage.js'
 
-/** Events a group commit may hold, as in the service (ingest/service.ts). */
+/** Events that must wait before a second commit starts beside one being written: INGEST_WRITE_OVERLAP_EVENTS's default. */
 const OVERLAP_EVENTS = 1000
 
 interface Options {

@@ -175,7 +175,7 @@ export class IngestBatchWriter {
       return [tenantId, code, id] as const
     })
     const rows = await run(session, WRITE_BATCH, [
-      [...batchTenants].sort(byText),
+      [...batchTenants],
       ...toColumnArrays(keys, 3),
       JSON.stringify(events),
       ...toColumnArrays(stores, 3),

@@ -115,7 +115,7 @@ const eventNames = Object.keys(eventFields)
 const storeIdColumns = [st.tenantId, st.code, st.id] as const
 
 export type WriteBatchParams = [
-  /** The batch's tenants, sorted; each is locked before anything of it is written. */
+  /** The batch's tenants; each is locked (in id order) before anything of it is written. */
   tenants: string[],
   ...ColumnArrays<typeof keyColumns>,
   /** JSON.stringify of the batch's EventRecord[], in batch order. */
@@ -142,9 +142,9 @@ const firstStore = firstEvent + 1
 // The whole write of a batch in one statement, so that a batch without orders or counts needs no explicit
 // transaction and one round trip: it locks the batch's tenants (FOR KEY SHARE, which a tenant's deletion waits
 // for, TenantsRepository.deleteTenant) and writes nothing for one that is gone, claims the idempotency keys,
-// appends the events of the requests whose key it claimed (or that have none), and projects the appended events: the latest change per product, every
-// stock move (stock on hand = the latest count + every move that happened after it, so a move that arrives
-// after a later count is not counted twice) and refunds. A stock level adds the sum of its moves in the batch when
+// appends the events of the requests whose key it claimed (or that have none), and projects the appended
+// events: the latest change per product, every stock move (stock on hand = the latest count + every move that
+// happened after it, so a move that arrives after a later count is not counted twice) and refunds. A stock level adds the sum of its moves in the batch when
 // it was never counted or counted before the batch's earliest move (one uncorrelated subquery for the whole
 // batch); only a level counted in between sums its moves one by one, since scanning the batch's moves for
 // every level would cost the square of the batch's size. Events stored before, or twice in this batch, are

@@ -3,11 +3,10 @@
 // deleteTenant still names some of them, because it is the one place that removes a tenant with everything it
 // owns, in one transaction: the tables the ingest write path writes (events, keys, stock, catalogue, orders,
 // refunds), which have no foreign key, explicitly; the rest (API keys, sources, stores, webhooks, connectors)
-// through their foreign keys' ON DELETE CASCADE. It first locks the tenant's row,
-// which every ingest write holds FOR KEY SHARE while it runs (ingest/statements.ts WRITE_BATCH): a write under
-// way commits before the deletion reads what to delete, and a later one finds the tenant gone and writes nothing.
-// Without the lock, events a write had appended but not yet committed were invisible to the deletion and
-// outlived their tenant.
+// through their foreign keys' ON DELETE CASCADE. It first locks the tenant's row, which every ingest write
+// holds FOR KEY SHARE while it runs (ingest/statements.ts WRITE_BATCH): a write under way commits before the
+// deletion reads what to delete, and a later one finds the tenant gone and writes nothing. Without the lock,
+// events a write had appended but not yet committed were invisible to the deletion and outlived their tenant.
 import { asc, eq, inArray } from 'drizzle-orm'
 import {
   events,
@@ -116,8 +115,8 @@ export class TenantsRepository {
         const orderIds = tx.select({ id: orders.id }).from(orders).where(eq(orders.tenantId, tenantId))
         await tx.delete(orderLineItems).where(inArray(orderLineItems.orderPk, orderIds))
         for (const table of WRITE_PATH_TABLES) await tx.delete(table).where(eq(table.tenantId, tenantId))
-        const rows = await tx.delete(tenants).where(eq(tenants.id, tenantId)).returning({ id: tenants.id })
-        return rows.length > 0
+        await tx.delete(tenants).where(eq(tenants.id, tenantId))
+        return true
       })
     })
   }
